@@ -1,0 +1,59 @@
+"""TestOptions: Maelstrom's ``test`` flags (spec section 5.1) as one dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+TOPOLOGIES = ("grid", "line", "tree", "tree2", "tree3", "tree4", "total")
+LATENCY_DISTS = ("constant", "uniform", "exponential")
+NEMESES = ("partition", "kill", "pause")
+
+
+@dataclass
+class TestOptions:
+    """Everything a run needs to know besides the nodes under test."""
+
+    workload: str = "lin-kv"
+    node_ids: list[str] = field(default_factory=lambda: [f"n{i}" for i in range(1, 6)])
+    concurrency: int | None = None
+    """Worker count; None means Maelstrom's default ``1n`` (one per node)."""
+    time_limit: float = 60.0
+    rate: float = 5.0
+    latency: int = 0
+    latency_dist: str = "constant"
+    nemesis: tuple[str, ...] = ()
+    nemesis_interval: float = 10.0
+    availability: str | float | None = None
+    """``"total"``, a fraction in [0, 1], or None (not checked)."""
+    consistency_models: tuple[str, ...] = ("strict-serializable",)
+    key_count: int | None = None
+    max_txn_length: int = 4
+    max_writes_per_key: int = 16
+    topology: str = "grid"
+    log_stderr: bool = False
+    seed: int = 0
+    recovery_time: float = 10.0
+    """Seconds of quiet between the main and final phases (Maelstrom: 10)."""
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def node_count(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def worker_count(self) -> int:
+        return self.concurrency if self.concurrency is not None else self.node_count
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_concurrency(text: str, node_count: int) -> int:
+    """``"10"`` -> 10; ``"2n"`` -> 2 x node_count (Maelstrom's ``<k>n`` form)."""
+    text = text.strip()
+    if text.endswith("n"):
+        factor = text[:-1] or "1"
+        return int(factor) * node_count
+    return int(text)
