@@ -1,0 +1,398 @@
+"""Node: the Maelstrom node runtime, in the shape of Maelstrom's Go library.
+
+    class Echo(Node):
+        @handler("echo")
+        async def echo(self, msg: Message) -> dict:
+            return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+    if __name__ == "__main__":
+        Echo.main()
+
+or, Go style, ``node.handle("echo", fn)``. A handler may ``self.reply(msg, body)`` itself, or
+return the reply body. The runtime:
+
+- answers ``init`` with ``init_ok`` (after the ``on_init`` hook), then knows ``id``/``node_ids``;
+- runs every request in its own task, so a handler awaiting ``rpc`` never blocks the reader;
+- routes replies by ``in_reply_to`` only: a reply no RPC is waiting for is dropped (counted as
+  late), never handed to a handler;
+- bounds the requests in flight (``max_in_flight``). At the bound a request with a msg_id is
+  refused at once with error 11 (temporarily-unavailable, definite: the client knows it did not
+  happen) and one without a msg_id is dropped; both are counted in ``metrics.rejected_overload``;
+- skips (and logs) lines that are not JSON objects with src/dest/body/type, answers an unknown
+  type that carries a msg_id with error 10, turns an exception in a handler into error 13 (or
+  the code of a raised ``RPCError``), and logs a body that cannot be serialised instead of dying;
+- ends cleanly at end of input: handlers get ``eof_grace`` seconds to finish, then are cancelled,
+  ``on_stop`` runs and the metrics are written as one JSON line on stderr.
+
+Time, sleep, randomness and background tasks come from the node (``now``, ``wall_ms``,
+``sleep``, ``rng``, ``spawn``, ``every``), so the same node runs in real time over stdio and on
+the simulator's virtual clock, where a seed replays a run exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from glome.errors import Crash, MalformedRequest, NotSupported, ProtocolError, RPCError, \
+    RPCTimeout, TemporarilyUnavailable
+from glome.runtime import retry as _retry
+from glome.runtime.clock import Clock, LoopClock
+from glome.runtime.message import Message, parse
+from glome.runtime.metrics import Metrics
+from glome.runtime.transport import StdioTransport, Transport
+
+T = TypeVar("T")
+Handler = Callable[[Message], Any]
+
+_TIMED_OUT = object()
+_MAX_COUNTED_TYPES = 256  # hostile input must not grow the per-type counters without bound
+_DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
+
+logger = logging.getLogger("glome.node")
+
+
+class NodeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Adds the node id to every record and keeps the call's own ``extra`` fields."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+def handler(message_type: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Mark a method as the handler of ``message_type``."""
+
+    def mark(fn: Callable[..., T]) -> Callable[..., T]:
+        fn._glome_handles = message_type  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _count(counter: dict[str, int], key: object) -> None:
+    name = key if isinstance(key, str) else "<non-string>"
+    if name not in counter and len(counter) >= _MAX_COUNTED_TYPES:
+        name = "<other>"
+    counter[name] = counter.get(name, 0) + 1
+
+
+class Node:
+    """A Maelstrom node. Subclass it (``@handler``) or register handlers with ``handle``."""
+
+    max_in_flight: int = 1024
+    """Requests handled at once; beyond it requests are refused with error 11."""
+    rpc_timeout: float = 5.0
+    """Default seconds ``rpc`` waits for a reply."""
+    eof_grace: float = 1.0
+    """Seconds in-flight handlers may finish after end of input."""
+
+    def __init__(self, *, seed: int | None = None, clock: Clock | None = None,
+                 state_dir: str | os.PathLike[str] | None = None) -> None:
+        self.id = ""
+        self.node_ids: list[str] = []
+        if seed is None:
+            env_seed = os.environ.get("GLOME_SEED")
+            seed = int(env_seed) if env_seed else int.from_bytes(os.urandom(8), "big")
+        self.rng = random.Random(seed)
+        self.state_dir = Path(state_dir) if state_dir is not None else Path.cwd()
+        self.metrics = Metrics()
+        self.log = NodeLog(logger, {"node": ""})
+        self._clock = clock
+        self._handlers: dict[str, Handler] = {}
+        for name in sorted(dir(type(self))):
+            message_type = getattr(getattr(type(self), name, None), "_glome_handles", None)
+            if message_type is not None:
+                self._handlers[message_type] = getattr(self, name)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._next_msg_id = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._in_flight = 0
+        self._transport: Transport | None = None
+        self._eof: asyncio.Future[None] | None = None
+        self._before_init: list[Message] | None = []
+        """Requests that arrived before init finished; replayed after init_ok."""
+
+    # ----------------------------------------------------------------------------- handlers
+    def handle(self, message_type: str, fn: Handler) -> None:
+        """Register ``fn(msg)`` (sync or async) for messages of ``message_type``."""
+        if message_type == "init":
+            raise ValueError("init is handled by the runtime; override on_init instead")
+        self._handlers[message_type] = fn
+
+    async def on_init(self) -> None:
+        """Called after init, before init_ok. Peers may not be running yet: do not RPC them."""
+
+    async def on_stop(self) -> None:
+        """Called once when the node stops (end of input), after handlers are done."""
+
+    # ------------------------------------------------------------------------------ sending
+    def send(self, dest: str, body: dict[str, Any]) -> None:
+        """Send ``body`` to ``dest`` without waiting for anything."""
+        self._write(dest, body)
+
+    def reply(self, request: Message, body: dict[str, Any]) -> None:
+        """Answer ``request``: ``body`` plus ``in_reply_to`` = the request's msg_id."""
+        msg_id = request.msg_id
+        if msg_id is None:
+            self.log.debug("not replying to a message without msg_id", extra={"type": request.body.get("type")})
+            return
+        self._write(request.src, {**body, "in_reply_to": msg_id})
+
+    async def rpc(self, dest: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send a request and wait for its reply body; raise ``RPCError`` on an error reply.
+
+        Raises ``RPCTimeout`` (code 0, indefinite) when no reply arrives within ``timeout``
+        seconds (default ``rpc_timeout``); a reply arriving later is dropped.
+        """
+        loop = asyncio.get_running_loop()
+        self._next_msg_id += 1
+        msg_id = self._next_msg_id
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending[msg_id] = future
+        self.metrics.rpc_calls += 1
+        wait = self.rpc_timeout if timeout is None else timeout
+        expiry = loop.call_later(wait, self._expire, msg_id)
+        try:
+            self._write(dest, {**body, "msg_id": msg_id})
+            reply = await future
+        finally:
+            expiry.cancel()
+            self._pending.pop(msg_id, None)
+        if reply is _TIMED_OUT:
+            self.metrics.rpc_timeouts += 1
+            raise RPCTimeout(f"no reply from {dest} to {body.get('type')!r} within {wait:g}s")
+        assert isinstance(reply, Message)
+        if reply.body.get("type") == "error":
+            self.metrics.rpc_errors += 1
+            raise RPCError.from_body(reply.body)
+        return reply.body
+
+    def _expire(self, msg_id: int) -> None:
+        future = self._pending.pop(msg_id, None)
+        if future is not None and not future.done():
+            future.set_result(_TIMED_OUT)
+
+    def _write(self, dest: str, body: dict[str, Any]) -> None:
+        try:
+            line = orjson.dumps({"src": self.id, "dest": dest, "body": body}, option=_DUMPS_OPTS)
+        except (TypeError, orjson.JSONEncodeError) as e:
+            self.metrics.unserialisable += 1
+            self.log.error("cannot serialise a message to %s: %s", dest, e,
+                           extra={"type": repr(body.get("type"))})
+            irt = body.get("in_reply_to")
+            if isinstance(irt, int) and body.get("type") != "error":
+                self._write(dest, {**Crash(f"reply could not be serialised: {e}").to_body(),
+                                   "in_reply_to": irt})
+            return
+        if self._transport is None:
+            raise RuntimeError("the node is not serving: call serve() or main() first")
+        _count(self.metrics.msgs_out, body.get("type"))
+        self.metrics.bytes_out += len(line) + 1
+        self._transport.send(line)
+
+    # --------------------------------------------------------------------------- receiving
+    def _on_line(self, line: bytes) -> None:
+        metrics = self.metrics
+        metrics.bytes_in += len(line) + 1
+        if not line.strip():
+            return
+        try:
+            msg = parse(line)
+        except ProtocolError as e:
+            metrics.malformed_lines += 1
+            self.log.warning("skipping malformed line: %s", e, extra={"line": line[:200].decode("utf-8", "replace")})
+            return
+        _count(metrics.msgs_in, msg.type)
+        in_reply_to = msg.body.get("in_reply_to")
+        if in_reply_to is not None:
+            future = self._pending.pop(in_reply_to, None) if isinstance(in_reply_to, int) else None
+            if future is None or future.done():
+                metrics.late_replies += 1
+                self.log.debug("dropping a reply no RPC is waiting for", extra={
+                    "type": msg.type, "in_reply_to": in_reply_to, "src": msg.src})
+            else:
+                future.set_result(msg)
+            return
+        if msg.type == "init":
+            self.spawn(self._init(msg), name="init")
+            return
+        if self._before_init is not None:
+            if len(self._before_init) < self.max_in_flight:
+                self._before_init.append(msg)
+            else:
+                metrics.rejected_overload += 1
+            return
+        self._dispatch(msg)
+
+    def _dispatch(self, msg: Message) -> None:
+        metrics = self.metrics
+        fn = self._handlers.get(msg.type)
+        if fn is None:
+            metrics.unknown_types += 1
+            self.log.warning("no handler for %r", msg.type, extra={"msg_id": msg.msg_id, "src": msg.src})
+            self.reply(msg, NotSupported(f"no handler for message type {msg.type!r}").to_body())
+            return
+        if self._in_flight >= self.max_in_flight:
+            metrics.rejected_overload += 1
+            self.reply(msg, TemporarilyUnavailable(
+                f"overloaded: {self._in_flight} requests in flight").to_body())
+            return
+        self._in_flight += 1
+        self.spawn(self._run_handler(fn, msg), name=msg.type)
+
+    async def _run_handler(self, fn: Handler, msg: Message) -> None:
+        started = self.now()
+        try:
+            result = fn(msg)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, dict):
+                self.reply(msg, result)
+        except RPCError as e:
+            self.reply(msg, e.to_body())
+        except Exception as e:
+            self.metrics.handler_crashes += 1
+            self.log.exception("handler for %r crashed", msg.type, extra={"msg_id": msg.msg_id})
+            self.reply(msg, Crash(f"{type(e).__name__}: {e}").to_body())
+        finally:
+            self._in_flight -= 1
+            self.metrics.handler_latency.record(self.now() - started)
+
+    async def _init(self, msg: Message) -> None:
+        node_id, node_ids = msg.body.get("node_id"), msg.body.get("node_ids")
+        if not isinstance(node_id, str) or not isinstance(node_ids, list) \
+                or not all(isinstance(n, str) for n in node_ids):
+            self.reply(msg, MalformedRequest("init needs node_id (string) and node_ids (strings)").to_body())
+            return
+        self.id, self.node_ids = node_id, list(node_ids)
+        self.log.extra = {"node": node_id}  # type: ignore[misc]
+        try:
+            await self.on_init()
+        except Exception as e:
+            self.log.exception("on_init failed")
+            self.reply(msg, Crash(f"init failed: {type(e).__name__}: {e}").to_body())
+            return
+        self.reply(msg, {"type": "init_ok"})
+        waiting, self._before_init = self._before_init or [], None
+        for early in waiting:
+            self._dispatch(early)
+
+    # ---------------------------------------------------------------------------- lifecycle
+    async def serve(self, transport: Transport) -> None:
+        """Run until end of input (or cancellation, which is how the simulator kills a node)."""
+        loop = asyncio.get_running_loop()
+        if self._clock is None:
+            self._clock = LoopClock(loop)
+        self._transport = transport
+        self._eof = loop.create_future()
+        transport.start(self._on_line, self._on_end_of_input)
+        try:
+            await self._eof
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=self.eof_grace)
+        finally:
+            await self._cancel_tasks()
+        try:
+            await asyncio.wait_for(self.on_stop(), timeout=self.eof_grace)
+        except Exception:
+            self.log.exception("on_stop failed")
+        self.log.info("metrics", extra={"metrics": self.metrics.snapshot()})
+        await transport.close()
+
+    def _on_end_of_input(self) -> None:
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.eof_grace)
+
+    def run(self) -> None:
+        """Serve over stdin/stdout until end of input: a real Maelstrom binary."""
+        from glome.runtime import logs
+
+        logs.configure()
+        asyncio.run(self.serve(StdioTransport()))
+
+    @classmethod
+    def main(cls) -> None:
+        """``if __name__ == "__main__": MyNode.main()``"""
+        cls().run()
+
+    # ----------------------------------------------------------------- time, randomness, tasks
+    def now(self) -> float:
+        """Monotonic seconds (virtual in the simulator)."""
+        assert self._clock is not None, "the node is not serving yet"
+        return self._clock.monotonic()
+
+    def wall_ms(self) -> int:
+        """Wall-clock milliseconds since the epoch; may step backwards, as real clocks do."""
+        assert self._clock is not None, "the node is not serving yet"
+        return self._clock.wall_ms()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    @property
+    def peers(self) -> list[str]:
+        """Every other node, in node_ids order."""
+        return [n for n in self.node_ids if n != self.id]
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Task[T]:
+        """Run ``coro`` in the background; the node keeps a reference and logs its failure."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("background task %s failed: %r", task.get_name(), task.exception())
+
+    def every(self, interval: float, fn: Callable[[], Any], *, jitter: float = 0.1,
+              name: str | None = None) -> asyncio.Task[None]:
+        """Call ``fn`` (sync or async) every ``interval`` s, each wait scaled by 1 +- ``jitter``.
+
+        Jitter keeps nodes that started together from acting in lock-step. An exception in
+        ``fn`` is logged and the next tick still happens.
+        """
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval * (1 + self.rng.uniform(-jitter, jitter)))
+                try:
+                    result = fn()
+                    if inspect.isawaitable(result):
+                        await result
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.log.exception("periodic task %s failed", name or getattr(fn, "__name__", "?"))
+
+        return self.spawn(loop(), name=name or f"every-{getattr(fn, '__name__', 'fn')}")
+
+    async def retry(self, attempt: Callable[[], Awaitable[T]], *, base: float = 0.05,
+                    factor: float = 2.0, cap: float = 2.0, deadline: float = 10.0,
+                    retry_if: Callable[[BaseException], bool] = _retry.is_transient) -> T:
+        """``attempt()`` again on transient errors, with exponential backoff and full jitter."""
+
+        def count(tries: int, error: BaseException) -> None:
+            self.metrics.retries += 1
+            self.log.debug("retry %d after %s", tries, error)
+
+        return await _retry.retry(attempt, sleep=self.sleep, now=self.now, rng=self.rng,
+                                  base=base, factor=factor, cap=cap, deadline=deadline,
+                                  retry_if=retry_if, on_retry=count)

@@ -1,0 +1,200 @@
+"""Transports: how a node's lines get in and out. Node code never sees stdin or stdout.
+
+A transport is push-based: ``start(on_line, on_eof)`` delivers each incoming line (bytes,
+without the newline) by calling ``on_line``, and ``send(line)`` writes one line. Two exist:
+
+- ``StdioTransport``: a real Maelstrom binary, asyncio pipes on fd 0 and 1, no threads.
+- ``MemoryTransport``: the simulator's; lines go straight to and from its network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger("glome.transport")
+
+LineHandler = Callable[[bytes], None]
+EofHandler = Callable[[], None]
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""A longer line is dropped (logged) rather than buffered without bound."""
+
+
+class Transport(Protocol):
+    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None: ...
+    def send(self, line: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryTransport:
+    """The simulator's transport: ``deliver(line)`` feeds the node, ``outbox`` receives its lines."""
+
+    def __init__(self, outbox: Callable[[bytes], None]) -> None:
+        self._outbox = outbox
+        self._on_line: LineHandler | None = None
+        self._on_eof: EofHandler | None = None
+        self.closed = False
+
+    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
+        self._on_line, self._on_eof = on_line, on_eof
+
+    def deliver(self, line: bytes) -> None:
+        if self._on_line is not None and not self.closed:
+            self._on_line(line)
+
+    def end(self) -> None:
+        """End of input, as EOF on stdin."""
+        if self._on_eof is not None and not self.closed:
+            self._on_eof()
+
+    def send(self, line: bytes) -> None:
+        if not self.closed:
+            self._outbox(line)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class _LineReader(asyncio.Protocol):
+    """Splits a byte stream into lines and hands each to ``on_line`` as it arrives."""
+
+    def __init__(self, on_line: LineHandler, on_eof: EofHandler) -> None:
+        self.on_line, self.on_eof = on_line, on_eof
+        self.buffer = bytearray()
+        self.discarding = False
+
+    def data_received(self, data: bytes) -> None:
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            if self.discarding:
+                self.discarding = False
+            elif self.buffer:
+                self.buffer += data[start:end]
+                line = bytes(self.buffer)
+                self.buffer.clear()
+                self.on_line(line)
+            else:
+                self.on_line(data[start:end])
+            start = end + 1
+        if start < len(data) and not self.discarding:
+            self.buffer += data[start:]
+            if len(self.buffer) > MAX_LINE_BYTES:
+                log.error("dropping an input line longer than %d bytes", MAX_LINE_BYTES)
+                self.buffer.clear()
+                self.discarding = True
+
+    def eof_received(self) -> bool:
+        if self.buffer and not self.discarding:
+            line = bytes(self.buffer)
+            self.buffer.clear()
+            self.on_line(line)
+        self.on_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+class _Writer(asyncio.Protocol):
+    """Write side: pauses reading while the pipe to Maelstrom is full (bounded memory)."""
+
+    def __init__(self, reader: asyncio.ReadTransport | None) -> None:
+        self.reader = reader
+
+    def pause_writing(self) -> None:
+        if self.reader is not None:
+            self.reader.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.reader is not None:
+            self.reader.resume_reading()
+
+
+def _is_pipe_like(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+class StdioTransport:
+    """Lines on stdin, lines on stdout, over asyncio pipes.
+
+    Python's own ``sys.stdout`` is pointed at stderr while the node runs, so a stray ``print``
+    lands in the node log instead of corrupting the protocol stream.
+    """
+
+    def __init__(self, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+        self._in_fd, self._out_fd = stdin_fd, stdout_fd
+        self._reader: asyncio.ReadTransport | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._file_task: asyncio.Task[None] | None = None
+        self._out_file: object = None
+        self._pending: list[bytes] = []
+
+    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
+        loop = asyncio.get_running_loop()
+        protocol = _LineReader(on_line, on_eof)
+        sys.stdout = sys.stderr
+        if _is_pipe_like(self._in_fd):
+            stdin = os.fdopen(self._in_fd, "rb", buffering=0, closefd=False)
+            connect = loop.connect_read_pipe(lambda: protocol, stdin)
+            self._file_task = loop.create_task(self._connect_reader(connect))
+        else:  # a regular file: always readable, so read it in chunks
+            self._file_task = loop.create_task(self._read_file(protocol))
+        if _is_pipe_like(self._out_fd):
+            stdout = os.fdopen(self._out_fd, "wb", buffering=0, closefd=False)
+            self._out_task = loop.create_task(self._connect_writer(stdout))
+        else:
+            self._out_file = os.fdopen(self._out_fd, "wb", closefd=False)
+
+    async def _connect_reader(self, connect: object) -> None:
+        transport, _ = await connect  # type: ignore[misc]
+        self._reader = transport
+
+    async def _connect_writer(self, stdout: object) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_write_pipe(lambda: _Writer(self._reader), stdout)
+        self._writer = transport
+        for line in self._pending:
+            transport.write(line)
+        self._pending.clear()
+
+    async def _read_file(self, protocol: _LineReader) -> None:
+        while True:
+            chunk = os.read(self._in_fd, 1 << 16)
+            if not chunk:
+                protocol.eof_received()
+                return
+            protocol.data_received(chunk)
+            await asyncio.sleep(0)
+
+    def send(self, line: bytes) -> None:
+        data = line + b"\n"
+        if self._writer is not None:
+            self._writer.write(data)
+        elif self._out_file is not None:
+            self._out_file.write(data)
+            self._out_file.flush()
+        else:
+            self._pending.append(data)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._writer is not None:
+            # Let buffered output reach the pipe before the process exits (bounded wait).
+            for _ in range(200):
+                if self._writer.get_write_buffer_size() == 0:
+                    break
+                await asyncio.sleep(0.005)
+            self._writer.close()
+        if self._out_file is not None:
+            self._out_file.flush()
