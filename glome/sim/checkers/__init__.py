@@ -108,7 +108,15 @@ def clj_sorted(values: Iterable[Any]) -> list[Any]:
 
 
 def freeze(value: Any) -> Any:
-    """A hashable stand-in for a JSON-like value (lists become tuples, dicts sorted items)."""
+    """A hashable stand-in for a JSON-like value (lists become tuples, dicts sorted items).
+
+    Booleans and floats are tagged so that, as in Clojure, ``1``, ``1.0`` and ``true`` stay
+    three different values.
+    """
+    if isinstance(value, bool):
+        return ("__bool__", value)
+    if isinstance(value, float):
+        return ("__float__", value)
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict):
@@ -198,7 +206,8 @@ def workload_checker(workload: str) -> Checker:
         target = _WORKLOAD_CHECKERS[workload]
     except KeyError:
         known = ", ".join(sorted(_WORKLOAD_CHECKERS))
-        raise KeyError(f"no checker registered for workload {workload!r} (known: {known})") from None
+        message = f"no checker registered for workload {workload!r} (known: {known})"
+        raise KeyError(message) from None
     module_name, _, attr = target.partition(":")
     checker: Checker = getattr(importlib.import_module(module_name), attr)
     return checker

@@ -50,8 +50,8 @@ def check(
     fraction: int | float = 1 if invoke_count == 0 else jfloat(ok_count / invoke_count)
     if target is None:
         valid = True
-    elif target == "total":
-        valid = fraction == 1
-    else:
+    elif isinstance(target, float):
         valid = fraction >= target
+    else:  # "total"
+        valid = fraction == 1
     return {"valid?": valid, "ok-fraction": fraction}

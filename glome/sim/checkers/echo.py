@@ -21,7 +21,7 @@ def _echoed(value: Any) -> Any:
 
 
 def check(history: History, opts: TestOptions | None = None, **_: Any) -> dict[str, Any]:
-    """``{"valid?": no errors, "errors": (["Expected a message with :echo" v "But received" c] ...)}``."""
+    """``{"valid?": b, "errors": (["Expected a message with :echo" v "But received" c] ...)}``."""
     errors = EdnList()
     for invoke, done in pairs(history):
         if done is None or done.get("type") not in ("ok", "fail"):

@@ -69,9 +69,7 @@ def exception_class(exception: Any) -> Any:
     return str(exception)
 
 
-def check_exceptions(
-    history: History, opts: TestOptions | None = None, **_: Any
-) -> dict[str, Any]:
+def check_exceptions(history: History, opts: TestOptions | None = None, **_: Any) -> dict[str, Any]:
     """Group ``:info`` ops that carry an ``exception`` by class; always valid."""
     groups: dict[Any, list[Op]] = {}
     for op in history:

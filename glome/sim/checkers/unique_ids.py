@@ -10,7 +10,6 @@ strings) cannot be compared: the checker raises, which the composer reports as
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from glome.edn import Str
@@ -38,11 +37,13 @@ def check(history: History, opts: TestOptions | None = None, **_: Any) -> dict[s
         counts[frozen] = counts.get(frozen, 0) + 1
         originals.setdefault(frozen, value)
     dup_ids = clj_sorted(originals[k] for k, n in counts.items() if n > 1)
-    dup_count = {id(v): counts[freeze(v)] for v in dup_ids}
+    dups = [(v, counts[freeze(v)]) for v in dup_ids]
     # Jepsen: sort the (id-sorted) duplicates by count, reverse, take 48, re-sort by id.
-    by_count = sorted(dup_ids, key=lambda v: dup_count[id(v)])
+    by_count = sorted(dups, key=lambda pair: pair[1])
     by_count.reverse()
-    shown = clj_sorted(by_count[:DUPLICATED_SHOWN])
+    shown = by_count[:DUPLICATED_SHOWN]
+    shown_ids = clj_sorted(v for v, _ in shown)
+    shown_count = {freeze(v): n for v, n in shown}
 
     lowest = highest = acks[0] if acks else None
     for value in acks:
@@ -56,9 +57,6 @@ def check(history: History, opts: TestOptions | None = None, **_: Any) -> dict[s
         "attempted-count": attempted,
         "acknowledged-count": len(acks),
         "duplicated-count": len(dup_ids),
-        "duplicated": {_key(v): dup_count[id(v)] for v in shown},
+        "duplicated": {_key(v): shown_count[freeze(v)] for v in shown_ids},
         "range": [lowest, highest],
     }
-
-
-_ = functools  # functools kept for callers that extend ordering (cmp_to_key lives in clj_sorted)
