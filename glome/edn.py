@@ -36,7 +36,7 @@ class Str(str):
     __slots__ = ()
 
 
-class EdnList(list):  # type: ignore[type-arg]
+class EdnList(list[Any]):
     """An EDN list ``( ... )`` rather than a vector ``[ ... ]``."""
 
 
