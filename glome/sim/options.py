@@ -37,6 +37,8 @@ class TestOptions:
     recovery_time: float = 10.0
     """Seconds of quiet between the main and final phases (Maelstrom: 10)."""
     extra_args: list[str] = field(default_factory=list)
+    lww_converge: bool = False
+    """lww-kv replicas merge as intended instead of Maelstrom's never-converging pair."""
 
     @property
     def node_count(self) -> int:

@@ -1,0 +1,242 @@
+"""InProcessHost: glome node objects on the runner's event loop (the ``NodeHost`` contract).
+
+Each node id gets one object of the node class, built as
+``node_class(seed=<node seed>, clock=VirtualClock(loop), state_dir=<store>/state/<id>)`` and
+served over a ``MemoryTransport`` wired to the ``Network``: lines the node writes are parsed and
+routed (a line that is not a valid message is logged to the node's log and dropped; Maelstrom
+would instead stop routing that node's output altogether); delivered envelopes are fed to it as
+JSON lines, with Maelstrom's ``id`` field.
+
+The node's log records (``node.log``) go to ``node-logs/<id>.log`` as JSON lines, the format the
+runtime writes to stderr in a real process. Killing a node cancels its serve task; restarting
+builds a fresh object with the same state directory. An exception escaping the node object
+(rather than a handler, which the runtime turns into an error reply) marks it crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from glome.runtime.logs import JsonFormatter
+from glome.runtime.node import Node, NodeLog
+from glome.runtime.transport import MemoryTransport
+from glome.sim.hosts import node_seed
+from glome.sim.network import Network
+from glome.sim.vclock import VirtualClock
+
+_ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
+_host_ids = itertools.count()
+
+STOP_GRACE = 5.0
+"""Seconds (loop time) a node gets to finish after end of input at teardown."""
+
+
+class _NodeSlot:
+    """One node id: its current object, transport and serve task."""
+
+    def __init__(self, node_id: str, index: int) -> None:
+        self.node_id = node_id
+        self.index = index
+        self.node: Node | None = None
+        self.transport: MemoryTransport | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+        self.incarnation = 0
+
+
+class InProcessHost:
+    """Runs glome ``Node`` subclasses in-process; see the module docstring."""
+
+    def __init__(self, node_class: Callable[..., Node], *, node_ids: list[str], network: Network,
+                 store_dir: Path, seed: int, log_level: int = logging.INFO,
+                 on_log_line: Callable[[str, str], None] | None = None) -> None:
+        self.node_class = node_class
+        self.node_ids = list(node_ids)
+        self.network = network
+        self.store_dir = Path(store_dir)
+        self.seed = seed
+        self.on_log_line = on_log_line
+        self._slots = {nid: _NodeSlot(nid, i) for i, nid in enumerate(self.node_ids)}
+        self._crashed: dict[str, str] = {}
+        self._loggers: dict[str, logging.Logger] = {}
+        self._handlers: list[logging.Handler] = []
+        self._host_id = next(_host_ids)
+        self._log_level = log_level
+        (self.store_dir / "node-logs").mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------ logging
+    def _logger(self, node_id: str) -> logging.Logger:
+        logger = self._loggers.get(node_id)
+        if logger is None:
+            logger = logging.getLogger(f"glome.sim.node.h{self._host_id}.{node_id}")
+            logger.propagate = False
+            logger.setLevel(self._log_level)
+            handler: logging.Handler = _LineHandler(
+                self.store_dir / "node-logs" / f"{node_id}.log", node_id, self.on_log_line)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
+            self._handlers.append(handler)
+            self._loggers[node_id] = logger
+        return logger
+
+    def log_line(self, node_id: str, text: str) -> None:
+        """Write a line of the runner's own into a node's log (e.g. a dropped bad line)."""
+        self._logger(node_id).warning(text, extra={"node": node_id, "source": "glome.sim"})
+
+    # ---------------------------------------------------------------------------- lifecycle
+    async def start(self, node_id: str) -> None:
+        slot = self._slots.get(node_id)
+        if slot is None:
+            raise KeyError(f"unknown node {node_id!r}")
+        if slot.task is not None and not slot.task.done():
+            raise RuntimeError(f"node {node_id} is already running")
+        loop = asyncio.get_running_loop()
+        state_dir = self.store_dir / "state" / node_id
+        state_dir.mkdir(parents=True, exist_ok=True)
+        # Each incarnation gets a fresh seed stream: restarts must not replay the same draws.
+        seed = node_seed(self.seed, slot.index) + 7_919 * slot.incarnation
+        slot.incarnation += 1
+        node = self.node_class(seed=seed, clock=VirtualClock(loop), state_dir=state_dir)
+        node.log = NodeLog(self._logger(node_id), {"node": node_id})
+        transport = MemoryTransport(lambda line: self._route(node_id, line))
+        slot.node, slot.transport, slot.stopping = node, transport, False
+
+        def deliver(envelope: dict[str, Any]) -> None:
+            try:
+                transport.deliver(orjson.dumps(envelope))
+            except Exception as e:  # the node object itself broke: it is dead now
+                self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")
+                self._logger(node_id).exception("node crashed while receiving a message")
+                if slot.task is not None:
+                    slot.task.cancel()
+                self.network.unregister(node_id)
+
+        self.network.register(node_id, deliver)
+        task = loop.create_task(node.serve(transport), name=f"serve-{node_id}")
+        task.add_done_callback(lambda t, s=slot: self._serve_done(s, t))
+        slot.task = task
+
+    def _route(self, node_id: str, line: bytes) -> None:
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            self.log_line(node_id, f"glome: dropping a line that is not JSON: {e}: {line[:200]!r}")
+            return
+        problem = _envelope_problem(data)
+        if problem is not None:
+            self.log_line(node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}")
+            return
+        self.network.send(data["src"], data["dest"], data["body"])
+
+    def _serve_done(self, slot: _NodeSlot, task: asyncio.Task[None]) -> None:
+        if slot.task is not task or slot.stopping:
+            return
+        if task.cancelled():
+            return  # killed (or crashed in deliver, already recorded)
+        error = task.exception()
+        if error is not None:
+            self._mark_crashed(slot.node_id, f"{type(error).__name__}: {error}")
+        else:
+            self._mark_crashed(slot.node_id, "exited before teardown")
+        self.network.unregister(slot.node_id)
+
+    def _mark_crashed(self, node_id: str, reason: str) -> None:
+        self._crashed.setdefault(node_id, reason)
+
+    async def kill(self, node_id: str) -> None:
+        slot = self._slots[node_id]
+        slot.stopping = True
+        self.network.unregister(node_id)
+        if slot.task is not None and not slot.task.done():
+            slot.task.cancel()
+            await asyncio.wait([slot.task], timeout=STOP_GRACE)
+        if slot.transport is not None:
+            slot.transport.closed = True
+
+    async def restart(self, node_id: str) -> None:
+        await self.kill(node_id)
+        self._crashed.pop(node_id, None)
+        await self.start(node_id)
+
+    async def pause(self, node_id: str) -> None:
+        raise NotImplementedError("in-process nodes cannot be paused yet")
+
+    async def resume(self, node_id: str) -> None:
+        raise NotImplementedError("in-process nodes cannot be paused yet")
+
+    async def stop(self) -> list[str]:
+        """End of input for every node, a bounded wait, then cancellation; report crashes."""
+        problems = [f"{nid} crashed before teardown: {reason}"
+                    for nid, reason in sorted(self._crashed.items())]
+        running = []
+        for slot in self._slots.values():
+            slot.stopping = True
+            if slot.task is not None and not slot.task.done() and slot.transport is not None:
+                slot.transport.end()
+                running.append(slot.task)
+        if running:
+            _, pending = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_GRACE)
+        for slot in self._slots.values():
+            self.network.unregister(slot.node_id)
+        for handler in self._handlers:
+            handler.close()
+        for logger in self._loggers.values():
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+        return problems
+
+    def crashed(self) -> dict[str, str]:
+        return dict(self._crashed)
+
+    def node(self, node_id: str) -> Node | None:
+        """The live node object (for notebooks and tests that inspect state)."""
+        return self._slots[node_id].node
+
+
+def _envelope_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    extra = set(data) - _ENVELOPE_KEYS
+    if extra:
+        return f"unexpected top-level keys {sorted(extra)}"
+    if not isinstance(data.get("src"), str) or not isinstance(data.get("dest"), str):
+        return "src and dest must be strings"
+    if not isinstance(data.get("body"), dict):
+        return "body must be an object"
+    return None
+
+
+class _LineHandler(logging.Handler):
+    """Appends formatted records to one node's log file (and optionally elsewhere)."""
+
+    def __init__(self, path: Path, node_id: str,
+                 also: Callable[[str, str], None] | None) -> None:
+        super().__init__()
+        self._file = path.open("a", encoding="utf-8")
+        self._node_id = node_id
+        self._also = also
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            self._file.write(line + "\n")
+            if self._also is not None:
+                self._also(self._node_id, line)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        super().close()

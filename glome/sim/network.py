@@ -1,0 +1,208 @@
+"""The simulated network (spec section 2): routing, latency, partitions and the journal.
+
+Every endpoint (node, client, service) registers a ``deliver(envelope)`` callback. ``send``
+numbers the message (one global id sequence, all traffic), picks its latency and queues it by
+delivery deadline. Rules, as Maelstrom's ``maelstrom.net``:
+
+- latency is 0 when either end is a client (id starting with ``c``); otherwise a draw from the
+  latency distribution in whole milliseconds: ``constant`` (exactly ``latency``), ``uniform``
+  (integer in [0, 2 x latency)), ``exponential`` (mean ``latency``, truncated);
+- no random loss, no duplication; messages to one receiver are delivered in deadline order
+  (ties in send order), so random latency reorders them;
+- partitions are a map receiver -> senders it ignores, checked when the message is *delivered*,
+  not when it is sent. Only node ids appear in it, so clients and services are never cut off;
+- a message to an endpoint that is not registered (a closed client, a killed node) is journaled
+  as undelivered and logged. It never raises into the sender.
+
+Journal: one JSON line per message, written when its fate is settled (``docs/design.md``)::
+
+    {"id": 17, "src": "c4", "dest": "n0", "body": {...}, "send_time": 1200000,
+     "recv_time": 1200000, "dropped": false}
+
+Times are integer nanoseconds on the history's clock (``set_origin``); messages sent before the
+origin (``init``) have negative times. ``close`` settles everything still in flight as
+undelivered (``recv_time`` null); sends after ``close`` are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+
+from glome.sim.options import LATENCY_DISTS
+
+Deliver = Callable[[dict[str, Any]], Any]
+"""Hands a message to an endpoint; returning ``False`` means it could not be accepted."""
+
+log = logging.getLogger("glome.sim.network")
+
+_JOURNAL_FLUSH_EVERY = 4096
+
+
+def is_client(endpoint_id: str) -> bool:
+    """Maelstrom's test everywhere: the id starts with ``c``."""
+    return endpoint_id.startswith("c")
+
+
+class Network:
+    """Routes messages between registered endpoints on one asyncio loop."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        latency_ms: float = 0,
+        latency_dist: str = "constant",
+        rng: random.Random | None = None,
+        journal: IO[bytes] | None = None,
+        on_undeliverable: Callable[[str], None] | None = None,
+    ) -> None:
+        if latency_dist not in LATENCY_DISTS:
+            raise ValueError(f"unknown latency distribution {latency_dist!r} (one of {LATENCY_DISTS})")
+        if latency_dist == "exponential" and latency_ms <= 0:
+            raise ValueError("--latency-dist exponential needs --latency > 0 (Maelstrom divides by zero)")
+        if latency_ms < 0:
+            raise ValueError("latency must be >= 0")
+        self.loop = loop
+        self.latency_ms = latency_ms
+        self.latency_dist = latency_dist
+        self.rng = rng or random.Random(0)
+        self._journal = journal
+        self._journal_buffer: list[bytes] = []
+        self._on_undeliverable = on_undeliverable
+        self._endpoints: dict[str, Deliver] = {}
+        self._queue: list[tuple[float, int, str, str, Any, int]] = []
+        self._grudge: dict[str, frozenset[str]] = {}
+        self._next_id = 0
+        self.origin = loop.time()
+        self.closed = False
+        self.sent = 0
+        self.delivered = 0
+        self.dropped = 0
+        self.undelivered = 0
+
+    # ------------------------------------------------------------------------- endpoints
+    def register(self, endpoint_id: str, deliver: Deliver) -> None:
+        """Make ``endpoint_id`` reachable; ``deliver(envelope)`` receives its messages."""
+        if endpoint_id in self._endpoints:
+            raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+        self._endpoints[endpoint_id] = deliver
+
+    def unregister(self, endpoint_id: str) -> None:
+        """Remove an endpoint; messages still addressed to it will be journaled undelivered."""
+        self._endpoints.pop(endpoint_id, None)
+
+    def is_registered(self, endpoint_id: str) -> bool:
+        return endpoint_id in self._endpoints
+
+    # -------------------------------------------------------------------------------- time
+    def set_origin(self, origin: float) -> None:
+        """Loop time that is 0 on the history's clock."""
+        self.origin = origin
+
+    def now_ns(self) -> int:
+        return round((self.loop.time() - self.origin) * 1e9)
+
+    # ----------------------------------------------------------------------------- sending
+    def latency_for(self, src: str, dest: str) -> float:
+        """Seconds this message will spend in flight (draws from the network's rng)."""
+        if is_client(src) or is_client(dest) or self.latency_ms == 0:
+            return 0.0
+        if self.latency_dist == "constant":
+            ms: float = self.latency_ms
+        elif self.latency_dist == "uniform":
+            ms = self.rng.randrange(0, max(1, int(2 * self.latency_ms)))
+        else:
+            ms = int(self.rng.expovariate(1.0 / self.latency_ms))
+        return ms / 1000.0
+
+    def send(self, src: str, dest: str, body: Any) -> int | None:
+        """Queue a message; returns its id (None once the network is closed)."""
+        if self.closed:
+            return None
+        msg_id = self._next_id
+        self._next_id += 1
+        self.sent += 1
+        now = self.loop.time()
+        deadline = now + self.latency_for(src, dest)
+        heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, self.now_ns()))
+        self.loop.call_at(deadline, self._deliver_due, deadline)
+        return msg_id
+
+    def _deliver_due(self, deadline: float) -> None:
+        queue = self._queue
+        while queue and queue[0][0] <= deadline and not self.closed:
+            _, msg_id, src, dest, body, send_ns = heapq.heappop(queue)
+            if src in self._grudge.get(dest, ()):
+                self.dropped += 1
+                self._record(msg_id, src, dest, body, send_ns, None, dropped=True)
+                continue
+            deliver = self._endpoints.get(dest)
+            if deliver is None:
+                self.undelivered += 1
+                self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+                note = f"message {msg_id} from {src} to unregistered endpoint {dest} not delivered"
+                log.info(note)
+                if self._on_undeliverable is not None:
+                    self._on_undeliverable(note)
+                continue
+            try:
+                accepted = deliver({"id": msg_id, "src": src, "dest": dest, "body": body})
+            except Exception:  # a receiver's bug must not stop the network
+                log.exception("endpoint %s failed to accept message %d", dest, msg_id)
+                accepted = False
+            if accepted is False:  # e.g. a process whose stdin buffer is full
+                self.undelivered += 1
+                self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+            else:
+                self.delivered += 1
+                self._record(msg_id, src, dest, body, send_ns, self.now_ns(), dropped=False)
+
+    # -------------------------------------------------------------------------- partitions
+    def partition(self, grudge: dict[str, set[str]]) -> None:
+        """Replace the partition state: receiver -> senders whose messages it drops."""
+        self._grudge = {dest: frozenset(srcs) for dest, srcs in grudge.items() if srcs}
+
+    def heal(self) -> None:
+        self._grudge = {}
+
+    @property
+    def grudge(self) -> dict[str, frozenset[str]]:
+        return dict(self._grudge)
+
+    # ----------------------------------------------------------------------------- journal
+    def _record(self, msg_id: int, src: str, dest: str, body: Any, send_ns: int,
+                recv_ns: int | None, *, dropped: bool) -> None:
+        if self._journal is None:
+            return
+        self._journal_buffer.append(orjson.dumps(
+            {"id": msg_id, "src": src, "dest": dest, "body": body, "send_time": send_ns,
+             "recv_time": recv_ns, "dropped": dropped},
+            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+        ))
+        if len(self._journal_buffer) >= _JOURNAL_FLUSH_EVERY:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._journal is not None and self._journal_buffer:
+            self._journal.write(b"".join(self._journal_buffer))
+            self._journal_buffer.clear()
+
+    def close(self) -> None:
+        """Stop routing: journal every queued message as undelivered, flush the journal."""
+        if self.closed:
+            return
+        self.closed = True
+        while self._queue:
+            _, msg_id, src, dest, body, send_ns = heapq.heappop(self._queue)
+            self.undelivered += 1
+            self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+        self._flush()
+        if self._journal is not None:
+            self._journal.flush()

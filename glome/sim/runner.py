@@ -1,0 +1,275 @@
+"""The test lifecycle (spec 5.3), the same for in-process and process nodes.
+
+1. store directory and jepsen.log; network (with its journal) and the four services;
+2. start every node (``NodeHost.start``) and ``init`` each from a fresh client (10 s); a node
+   that does not answer ``init_ok`` aborts the test;
+3. relative clock origin (history time 0); workload setup (broadcast's ``topology``);
+4. main phase: the workers on the global schedule, the nemesis alongside, cut at the time limit;
+5. final phase (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
+   the final ops;
+6. teardown: ``NodeHost.stop`` (a node that died before teardown aborts the test), services,
+   network (undelivered messages journaled);
+7. history files, then analysis (``glome.sim.checkers.compose``) into ``results.edn``, the
+   results and Maelstrom's verdict line.
+
+``run_test`` is a coroutine written against the running loop's clock: on a
+``VirtualTimeLoop`` it is the deterministic in-process simulator, on a normal loop it runs in
+real time. Exit codes as Maelstrom's: 0 valid, 1 invalid, 2 unknown, 255 aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import glome
+from glome.edn import UNKNOWN, Keyword, dumps
+from glome.errors import NodeCrashed, NodeStartError, RPCError, RunnerError
+from glome.sim.checkers import compose
+from glome.sim.client import Clients, ClientTimeout
+from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
+from glome.sim.history import History
+from glome.sim.hosts import NodeHost, stream
+from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
+from glome.sim.network import Network
+from glome.sim.options import TestOptions
+from glome.sim.services import SERVICE_IDS, start_services
+from glome.sim.store import Store, pretty_results, verdict_line
+from glome.sim.vclock import VirtualTimeLoop
+from glome.sim.workloads import get as get_workload
+
+log = logging.getLogger("glome.sim.runner")
+
+INIT_TIMEOUT = 10.0
+EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254, 255
+
+HostBuilder = Callable[..., NodeHost]
+"""``builder(node_ids=, network=, store_dir=, seed=, on_log_line=)`` -> a NodeHost."""
+
+
+@dataclass
+class RunResult:
+    """What a run produced. ``valid`` is True, False, ``:unknown``, or None if it aborted."""
+
+    results: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    store_path: Path
+    valid: bool | Keyword | None
+    exit_code: int
+    opts: TestOptions
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    sim_seconds: float = 0.0
+    host: Any = None
+
+    @property
+    def aborted(self) -> bool:
+        return self.error is not None
+
+    def __repr__(self) -> str:
+        state = f"error={self.error!r}" if self.error else f"valid={self.valid!r}"
+        return (f"RunResult({self.opts.workload}, {state}, ops={len(self.history)}, "
+                f"store={str(self.store_path)!r})")
+
+
+def exit_code_for(valid: Any) -> int:
+    if valid is True:
+        return EXIT_VALID
+    if valid is False:
+        return EXIT_INVALID
+    return EXIT_UNKNOWN
+
+
+class _Aborted(RunnerError):
+    """The run cannot go on (init failure, setup failure)."""
+
+
+async def _init_nodes(host: NodeHost, clients: Clients, node_ids: list[str], store: Store) -> None:
+    for nid in node_ids:
+        store.log(f"Setting up {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
+        await host.start(nid)
+    pairs = [(nid, clients.open()) for nid in node_ids]
+
+    async def init(nid: str, client: Any) -> None:
+        body = {"type": "init", "node_id": nid, "node_ids": list(node_ids)}
+        try:
+            reply = await client.rpc(nid, body, INIT_TIMEOUT)
+        except ClientTimeout:
+            raise NodeStartError(f"Expected node {nid} to respond to an init message, but node "
+                                 f"did not respond within {INIT_TIMEOUT:g} s.") from None
+        except RPCError as e:
+            raise NodeStartError(f"Expected node {nid} to respond to an init message with "
+                                 f"init_ok, but it answered with an error: {e.body}") from None
+        finally:
+            client.close()
+        if reply.get("type") != "init_ok":
+            raise NodeStartError(f"Expected node {nid} to respond to an init message with "
+                                 f"init_ok, but it answered {reply}")
+
+    outcomes = await asyncio.gather(*(init(n, c) for n, c in pairs), return_exceptions=True)
+    for outcome in outcomes:  # the first failure in node order, deterministically
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def _progress(loop: asyncio.AbstractEventLoop, start: float, total: float) -> None:
+    """A tqdm bar over the main phase (real-time runs only)."""
+    from tqdm import tqdm
+
+    with tqdm(total=round(total), unit="s", desc="main phase", leave=False) as bar:
+        shown = 0
+        while shown < round(total):
+            await asyncio.sleep(1.0)
+            now = min(round(loop.time() - start), round(total))
+            bar.update(now - shown)
+            shown = now
+
+
+async def run_test(
+    opts: TestOptions,
+    host_builder: HostBuilder,
+    *,
+    store_root: str | Path = "store",
+    argv: list[str] | None = None,
+    description: dict[str, Any] | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run one test on the running loop. ``echo`` receives the console summary lines."""
+    loop = asyncio.get_running_loop()
+    wall_begin = time.perf_counter()
+    loop_begin = loop.time()
+    started = dt.datetime.now().astimezone()
+    virtual = isinstance(loop, VirtualTimeLoop)
+
+    def wall_clock() -> dt.datetime:
+        return started + dt.timedelta(seconds=loop.time() - loop_begin)
+
+    workload = get_workload(opts.workload)
+    workload.validate(opts)
+    faults = parse_faults(opts.nemesis)
+    store = Store(store_root, workload.name, started=started,
+                  wall_clock=wall_clock if virtual else None)
+    store.log(f"Test version glome {glome.__version__}")
+    store.log("Command line:\n" + " ".join(argv if argv is not None else ["glome.sim.run"]))
+    test_map = {**opts.to_json(), "glome": description or {}}
+    store.log("Running test:\n" + dumps(test_map))
+    store.write_test({**test_map, "start-time": started.isoformat()})
+
+    history = History(loop, on_op=store.log_op)
+    network = Network(loop, latency_ms=opts.latency, latency_dist=opts.latency_dist,
+                      rng=stream(opts.seed, "network"), journal=store.journal)
+    store.log("Starting services: (" + " ".join(SERVICE_IDS) + ")", thread="jepsen node "
+              + opts.node_ids[0], logger="maelstrom.service")
+    services = start_services(network, stream(opts.seed, "services"),
+                              lww_converge=getattr(opts, "lww_converge", False),
+                              on_log=lambda text: store.log(text, logger="maelstrom.service",
+                                                            level="WARN"))
+
+    def node_line(node_id: str, line: str) -> None:
+        store.log(line, thread=f"{node_id} stderr", logger="maelstrom.process")
+        if echo is not None:
+            echo(f"{node_id} stderr: {line}")
+
+    host = host_builder(node_ids=list(opts.node_ids), network=network, store_dir=store.path,
+                        seed=opts.seed, on_log_line=node_line if opts.log_stderr else None)
+    clients = Clients(network)
+    error: str | None = None
+    problems: list[str] = []
+    try:
+        await _init_nodes(host, clients, list(opts.node_ids), store)
+        history.start_clock()
+        network.set_origin(history.origin)
+        run = RunContext(loop=loop, opts=opts, workload=workload, history=history,
+                         clients=clients, rng=stream(opts.seed, "generator"))
+        try:
+            await workload.setup(SetupContext(run))
+        except Exception as e:
+            raise _Aborted(f"client setup failed: {type(e).__name__}: {e}") from e
+
+        async def reinit(node_id: str) -> None:
+            client = clients.open()
+            try:
+                await client.rpc(node_id, {"type": "init", "node_id": node_id,
+                                           "node_ids": list(opts.node_ids)}, INIT_TIMEOUT)
+            finally:
+                client.close()
+
+        nemesis = Nemesis(NemesisContext(network=network, host=host, node_ids=list(opts.node_ids),
+                                         rng=stream(opts.seed, "nemesis"), reinit=reinit),
+                          history, faults, opts.nemesis_interval)
+        network.heal()
+        workers = [Worker(run, i) for i in range(opts.worker_count)]
+        deadline = loop.time() + opts.time_limit
+        tasks = [main_phase(run, workers, deadline), nemesis.run(deadline)]
+        bar = loop.create_task(_progress(loop, loop.time(), opts.time_limit)) \
+            if progress and not virtual and opts.time_limit >= 1 else None
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if bar is not None:
+                bar.cancel()
+        if workload.has_final_phase:
+            if faults:
+                await nemesis.final()
+            store.log("Waiting for recovery...", thread="jepsen worker 0",
+                      logger="jepsen.generator.interpreter")
+            await asyncio.sleep(opts.recovery_time)
+            await final_phase(run, workers)
+    except (RunnerError, ValueError) as e:
+        error = str(e)
+    except Exception as e:  # a bug in glome or a workload: abort with the traceback
+        error = f"{type(e).__name__}: {e}"
+        store.log(f"run failed\n{traceback.format_exc()}", level="WARN")
+    finally:
+        store.log("Run complete, writing")
+        for nid in opts.node_ids:
+            store.log(f"Tearing down {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
+        problems = await host.stop()
+        for service in services:
+            service.close()
+        store.log("Shutting down Maelstrom network", thread=f"jepsen node {opts.node_ids[0]}",
+                  logger="maelstrom.net")
+        network.close()
+        store.journal.close()
+    if error is None and problems:
+        error = NodeCrashed("; ".join(problems)).args[0]
+    store.write_history(history.ops)
+    sim_seconds = loop.time() - loop_begin
+    result = RunResult(results=None, history=history.ops, store_path=store.path, valid=None,
+                       exit_code=EXIT_CRASH, opts=opts, error=error, problems=problems,
+                       sim_seconds=sim_seconds, host=host)
+    if error is not None:
+        store.log(f"Test aborted: {error}", level="WARN")
+        store.close()
+        result.wall_seconds = time.perf_counter() - wall_begin
+        if echo is not None:
+            echo(f"Test aborted: {error}")
+        return result
+
+    store.log("Analyzing...")
+    results = compose.check(history.ops, opts, workload=workload.check,
+                            journal=store.path / "net-journal.jsonl")
+    store.log("Analysis complete")
+    store.write_results(results)
+    valid = results.get("valid?", UNKNOWN)
+    summary = pretty_results(results)
+    store.log(summary.rstrip("\n"))
+    store.log_raw("\n\n" + verdict_line(valid))
+    store.close()
+    result.results, result.valid = results, valid
+    result.exit_code = exit_code_for(valid)
+    result.wall_seconds = time.perf_counter() - wall_begin
+    if echo is not None:
+        echo(summary)
+        echo("")
+        echo(verdict_line(valid))
+    return result
