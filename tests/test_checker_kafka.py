@@ -27,7 +27,9 @@ class Hist:
         self.ops.append(op)
         return op
 
-    def pair(self, process: int, f: str, invoked: Any, done: Any, typ: str = "ok") -> dict[str, Any]:
+    def pair(
+        self, process: int, f: str, invoked: Any, done: Any, typ: str = "ok"
+    ) -> dict[str, Any]:
         self._add(process, "invoke", f, invoked)
         return self._add(process, typ, f, done)
 

@@ -80,7 +80,9 @@ def test_g0_interleaved_writes_of_maelstrom_issue_56() -> None:
     # The history from Maelstrom issue #56: t2's writes 1..3 interleave with t3's 10..11.
     t2 = [("w", 0, 1), ("r", 0, 1), ("r", 0, 10), ("w", 0, 2), ("w", 0, 3), ("r", 0, 3)]
     t3 = [("r", 0, 1), ("w", 0, 10), ("r", 0, 3), ("w", 0, 11)]
-    result = txn.check(history((2, "ok", t2), (3, "ok", t3)), consistency_models=["read-uncommitted"])
+    result = txn.check(
+        history((2, "ok", t2), (3, "ok", t3)), consistency_models=["read-uncommitted"]
+    )
     assert result["valid?"] is False
     assert anomalies(result) == {"G0"}
     (case,) = result["anomalies"]["G0"]

@@ -72,7 +72,9 @@ class DepGraph:
         relations intersect ``mask`` (and, if given, only ``nodes``). Iterative Tarjan."""
         return tarjan_sccs(self.out, mask, nodes)
 
-    def path(self, src: int, dst: int, mask: int, within: set[int] | None = None) -> list[int] | None:
+    def path(
+        self, src: int, dst: int, mask: int, within: set[int] | None = None
+    ) -> list[int] | None:
         """A shortest path src -> ... -> dst over edges in ``mask`` (BFS), or None.
         The path includes both ends; ``src == dst`` needs at least one edge."""
         parent: dict[int, int] = {}
@@ -154,8 +156,7 @@ def tarjan_sccs(
             frames.pop()
             if frames:
                 parent = frames[-1][0]
-                if low[v] < low[parent]:
-                    low[parent] = low[v]
+                low[parent] = min(low[parent], low[v])
             if low[v] == index[v]:
                 comp = []
                 while True:

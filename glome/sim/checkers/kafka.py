@@ -37,6 +37,7 @@ Validity: every error type except ``int-send-skip``, ``G0``, ``G0-process``, ``G
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -128,7 +129,7 @@ def _is_pair(v: Any) -> bool:
 class _Order:
     """One key's version order: offsets -> messages, and dense indices."""
 
-    __slots__ = ("log", "by_index", "by_value", "first_index", "last_index")
+    __slots__ = ("by_index", "by_value", "first_index", "last_index", "log")
 
     def __init__(self, log: dict[int, set[Any]]) -> None:
         self.log = log
@@ -200,9 +201,7 @@ class _Analysis:
             return True
         if op["type"] != "info":
             return False
-        return any(
-            v in self.ok_reads.get(k, ()) for k, vs in self._w(op).items() for v in vs
-        )
+        return any(v in self.ok_reads.get(k, ()) for k, vs in self._w(op).items() for v in vs)
 
     def _version_orders(self) -> dict[Any, _Order]:
         logs: dict[Any, dict[int, set[Any]]] = {}
@@ -232,8 +231,8 @@ class _Analysis:
 
     def errors(self) -> dict[str, list[Any] | dict[str, Any] | bool]:
         errs: dict[str, Any] = {}
-        int_poll = self._int_cases(lambda op: self._r(op))
-        int_send = self._int_cases(lambda op: self._w(op))
+        int_poll = self._int_cases(self._r)
+        int_send = self._int_cases(self._w)
         ext = self._poll_skip_nonmonotonic()
         for name, cases in (
             ("duplicate", self._duplicates()),
@@ -319,9 +318,7 @@ class _Analysis:
                 (v for v, i in order.last_index.items() if i <= bound),
                 key=lambda v: (order.last_index[v], repr(v)),
             )
-            top = sorted(
-                (v for v, i in order.last_index.items() if i == bound), key=repr
-            )
+            top = sorted((v for v, i in order.last_index.items() if i == bound), key=repr)
             readers = self.readers_of.get(k, {}).get(top[0], []) if top else []
             max_read = readers[0] if readers else None
             for v in must_read:
@@ -339,7 +336,7 @@ class _Analysis:
                         "index": order.first_index[v],
                         "max-read-index": bound,
                         "writer": op_record(writer),
-                        "max-read": op_record(max_read) if max_read is not None else None,
+                        "max-read": None if max_read is None else op_record(max_read),
                     }
                 )
         return cases
@@ -351,7 +348,7 @@ class _Analysis:
                 order = self.orders.get(k)
                 if order is None:
                     continue
-                for v1, v2 in zip(vs, vs[1:]):
+                for v1, v2 in itertools.pairwise(vs):
                     i1, i2 = order.index(v1), order.index(v2)
                     if i1 is None or i2 is None:
                         continue
@@ -470,8 +467,10 @@ class _Analysis:
             for k, vs in self._r(op).items():
                 for v in vs:
                     w = self.writer_of.get(k, {}).get(v)
-                    inv = self.invoke_of.get(id(w)) if w is not None else None
-                    if inv is None or w is op or inv.get("time", 0) <= op.get("time", 0):
+                    if w is None or w is op:
+                        continue
+                    inv = self.invoke_of.get(id(w))
+                    if inv is None or inv.get("time", 0) <= op.get("time", 0):
                         continue
                     cases.append(
                         {
@@ -577,7 +576,7 @@ def _max_offsets(op: Op) -> dict[Any, int]:
         for k, pairs in source.items():
             offs = [o for o, _ in pairs if isinstance(o, int)]
             if offs:
-                out[k] = max(out.get(k, -1), max(offs))
+                out[k] = max(out.get(k, -1), *offs)
     return out
 
 

@@ -36,6 +36,7 @@ process orders are never added, so ``-realtime``/``-process`` anomalies are not 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -143,7 +144,7 @@ def _is_txn_completion(op: dict[str, Any]) -> bool:
 class _Txn:
     """One completed transaction and what it did to each key."""
 
-    __slots__ = ("id", "op", "type", "mops", "ext_reads", "final_writes", "writes")
+    __slots__ = ("ext_reads", "final_writes", "id", "mops", "op", "type", "writes")
 
     def __init__(self, pos: int, op: dict[str, Any]) -> None:
         self.id: int = op["index"] if isinstance(op.get("index"), int) else pos
@@ -341,28 +342,24 @@ class _Analysis:
         for comp in g.sccs(WW | WR):
             cyc = _first_cycle(g, comp, WR, WW | WR)
             if cyc:
-                rels = [WR] + [_pick(g.rels(a, b), WW | WR) for a, b in zip(cyc[1:], cyc[2:])]
+                rels = _cycle_rels(g, cyc, WR, WW | WR)
                 out.setdefault("G1c", []).append(self._explain("G1c", cyc, rels))
         for comp in g.sccs(WW | WR | RW):
             members = set(comp)
             single = None
-            tries = 0
-            for a, b in _rw_edges(g, comp, members):
-                # Is there a way back from b to a without anti-dependencies? Bounded: in a huge
-                # component a cycle still gets reported below, maybe as G2-item; both are proofs.
-                tries += 1
-                if tries > _G_SINGLE_TRIES:
-                    break
+            # Is there a way back from b to a without anti-dependencies? Bounded: in a huge
+            # component a cycle still gets reported below, maybe as G2-item; both are proofs.
+            for a, b in itertools.islice(_rw_edges(g, comp, members), _G_SINGLE_TRIES):
                 single = g.cycle_through(a, b, WW | WR, members)
                 if single:
                     break
             if single:
-                rels = [RW] + [_pick(g.rels(a, b), WW | WR) for a, b in zip(single[1:], single[2:])]
+                rels = _cycle_rels(g, single, RW, WW | WR)
                 out.setdefault("G-single", []).append(self._explain("G-single", single, rels))
                 continue
             cyc = _first_cycle(g, comp, RW, WW | WR | RW)
             if cyc:
-                rels = [RW] + [_pick(g.rels(a, b), WW | WR | RW) for a, b in zip(cyc[1:], cyc[2:])]
+                rels = _cycle_rels(g, cyc, RW, WW | WR | RW)
                 kind = "G-single" if rels.count(RW) == 1 else "G2-item"
                 out.setdefault(kind, []).append(self._explain(kind, cyc, rels))
         return out
@@ -370,14 +367,14 @@ class _Analysis:
     def _explain(self, kind: str, cycle: list[int], rels: list[int]) -> dict[str, Any]:
         steps = []
         sentences = []
-        for (a, b), rel in zip(zip(cycle, cycle[1:]), rels):
+        for (a, b), rel in zip(itertools.pairwise(cycle), rels, strict=True):
             k, v1, v2 = self.why[(a, b, rel)]
             name = REL_NAMES[rel]
             step: dict[str, Any] = {"type": Keyword(name), "key": k, "value": v1}
             if rel != WR:
                 step["value'"] = v2
             steps.append(step)
-            sentences.append(_sentence(rel, a, b, k, v1, v2))
+            sentences.append(_sentence(rel, (a, b), (k, v1, v2)))
         return {
             "cycle": [op_record(self.by_id[n].op) for n in cycle],
             "steps": steps,
@@ -409,6 +406,12 @@ def _first_cycle(g: DepGraph, comp: list[int], first: int, rest: int) -> list[in
     return None
 
 
+def _cycle_rels(g: DepGraph, cycle: list[int], first: int, mask: int) -> list[int]:
+    """The relation each edge of ``cycle`` plays: ``first`` for the first edge, then the
+    strongest relation in ``mask`` (ww, then wr, then rw)."""
+    return [first] + [_pick(g.rels(a, b), mask) for a, b in itertools.pairwise(cycle[1:])]
+
+
 def _pick(rels: int, mask: int) -> int:
     """The relation to name for an edge used in a search over ``mask`` (ww before wr before rw)."""
     for rel in (WW, WR, RW):
@@ -417,7 +420,9 @@ def _pick(rels: int, mask: int) -> int:
     raise AssertionError("edge without a relation in the mask")
 
 
-def _sentence(rel: int, a: int, b: int, k: Any, v1: Any, v2: Any) -> str:
+def _sentence(rel: int, edge: tuple[int, int], why: tuple[Any, Any, Any]) -> str:
+    a, b = edge
+    k, v1, v2 = why
     if rel == WW:
         return f"T{a} wrote {k!r}={v1!r} before T{b} wrote {k!r}={v2!r}"
     if rel == WR:
