@@ -130,9 +130,11 @@ def require(reply: dict[str, Any], reply_type: str, **fields: type | tuple[type,
     for name, kind in fields.items():
         if name not in reply:
             raise MalformedReply(f"{reply_type} reply is missing {name!r}", reply)
+        if kind is object:
+            continue
         value = reply[name]
-        if kind is not object and (not isinstance(value, kind) or (
-                isinstance(value, bool) and kind in (int, (int,)))):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise MalformedReply(f"{reply_type} reply field {name!r} has the wrong type", reply)
     return reply
 
