@@ -1,0 +1,485 @@
+"""A fast, lenient EDN reader for Maelstrom's `history.edn` and `results.edn`.
+
+The only Python EDN reader on PyPI (edn_format) is a PLY grammar that parses a few thousand
+history lines a second. This one tokenizes with a single regular expression (``re.findall``
+returns every token as a string in C) and builds values with an explicit stack, so deep nesting
+never hits Python's recursion limit.
+
+What Maelstrom writes, and how it comes back:
+
+- ``nil true false`` -> ``None True False``; integers (``12``, ``12N``) -> ``int``; floats
+  (``1.0E-5``, ``##NaN``, ``##Inf``) -> ``float``; ``1.5M`` -> ``Decimal``; ratios ``1/3`` ->
+  ``Fraction``.
+- strings -> ``str`` (escapes decoded, embedded newlines kept); characters (``\\a``,
+  ``\\newline``, ``\\u0041``) -> one-character ``str``, as edn_format does.
+- keywords -> :class:`Keyword` (a ``str`` equal to the bare name: ``Keyword("valid?") ==
+  "valid?"``, so pandas columns of keywords compare with plain strings); symbols (including
+  ``slingshot.support$stack_trace``) -> :class:`Symbol`.
+- vectors and lists -> ``list``; sets -> ``frozenset`` (or :class:`EdnSet`, a tuple, when an
+  element cannot be hashed); maps -> ``dict`` (keys that cannot be hashed become
+  :func:`freeze`-d: lists to tuples, maps to :class:`FrozenDict`).
+- ``#inst`` -> ``datetime``, ``#uuid`` -> ``uuid.UUID``; any other tag (``#jepsen.history.Op``,
+  ``#knossos.model.CASRegister``) -> :class:`Tagged`; ``#_`` discards the next value; ``;``
+  comments are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import uuid
+from collections.abc import Iterator
+from itertools import chain
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "EdnError",
+    "EdnSet",
+    "FrozenDict",
+    "Keyword",
+    "Symbol",
+    "Tagged",
+    "freeze",
+    "loads",
+    "loads_all",
+    "loads_lines",
+]
+
+
+class EdnError(ValueError):
+    """Malformed EDN. The message says what was wrong and where (token number or line)."""
+
+
+class Keyword(str):
+    """An EDN keyword. Equal to (and hashes like) its name without the colon."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f":{str.__str__(self)}"
+
+
+class Symbol(str):
+    """An EDN symbol (Maelstrom writes exception classes and stack frames as symbols)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Symbol({str.__repr__(self)})"
+
+
+class Tagged:
+    """A tagged value other than #inst/#uuid, e.g. ``#jepsen.history.Op{...}``."""
+
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag: str, value: Any) -> None:
+        self.tag = tag
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tagged) and other.tag == self.tag and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash((self.tag, freeze(self.value)))
+
+    def __repr__(self) -> str:
+        return f"#{self.tag} {self.value!r}"
+
+
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A hashable dict, used only where a map is a set element or a map key."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+
+class EdnSet(tuple):  # type: ignore[type-arg]
+    """A set whose elements cannot all be hashed: kept as a tuple in source order."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "#{" + " ".join(map(repr, self)) + "}"
+
+
+def freeze(value: Any) -> Any:
+    """A hashable equivalent of `value`: lists -> tuples, dicts -> FrozenDict, recursively."""
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict((freeze(k), freeze(v)) for k, v in value.items())
+    if isinstance(value, EdnSet):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+# One token per match. Leading whitespace, commas and ; comments are swallowed by the prefix,
+# so findall returns just the tokens. The last alternative (any single character) never
+# matches valid EDN; it turns an unterminated string into a token the parser rejects.
+_TOKEN = re.compile(
+    r"""(?:[\s,]++|;[^\n]*+)*+                               # whitespace, commas, comments
+    (
+      "[^"\\]*+(?:\\.[^"\\]*+)*+"                          # string (may span lines)
+    | [\[\](){}]                                         # delimiters
+    | \#[{_]                                             # set open, discard
+    | \\(?:u[0-9a-fA-F]{4}|newline|space|tab|return|formfeed|backspace|.) # character
+    | \#\#?[^\s,\[\](){}"\\;]*                           # tag or symbolic value (##NaN)
+    | [^\s,\[\](){}"\\;\#][^\s,\[\](){}"\\;]*            # keyword, number, symbol, nil...
+    | [^\s,]                                             # anything else: an error
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+
+_INT = re.compile(r"[-+]?\d+N?")
+_FLOAT = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?M?")
+_RATIO = re.compile(r"[-+]?\d+/\d+")
+_STRING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/"}
+_CHARS = {
+    "newline": "\n",
+    "space": " ",
+    "tab": "\t",
+    "return": "\r",
+    "formfeed": "\f",
+    "backspace": "\b",
+}
+_SYMBOLIC = {"##NaN": float("nan"), "##Inf": float("inf"), "##-Inf": float("-inf")}
+_CONSTANTS: dict[str, Any] = {"nil": None, "true": True, "false": False}
+
+_CLOSE = {"]": "[", ")": "(", "}": "{"}
+# Frame kinds on the parse stack.
+_VEC, _LIST, _MAP, _SET, _TAG, _DISCARD = range(6)
+_OPEN = {"[": _VEC, "(": _LIST, "{": _MAP, "#{": _SET}
+_CLOSES = {_VEC: "]", _LIST: ")", _MAP: "}", _SET: "}"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    esc = match.group(1)
+    if esc[0] == "u" and len(esc) == 5:
+        return chr(int(esc[1:], 16))
+    try:
+        return _ESCAPES[esc]
+    except KeyError:
+        raise EdnError(f"unknown string escape \\{esc}") from None
+
+
+def _string(token: str) -> str:
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    return _STRING_ESCAPE.sub(_unescape, body)
+
+
+def _char(token: str) -> str:
+    name = token[1:]
+    if len(name) == 1:
+        return name
+    if name in _CHARS:
+        return _CHARS[name]
+    return chr(int(name[1:], 16))  # \uXXXX: the token regex admits nothing else
+
+
+def _atom(token: str) -> Any:
+    """A token that is not a delimiter, string, character or tag."""
+    first = token[0]
+    if first == ":":
+        if len(token) == 1:
+            raise EdnError("a lone ':' is not a keyword")
+        return Keyword(token[1:])
+    if first.isdigit() or (first in "+-" and len(token) > 1 and token[1].isdigit()):
+        if _INT.fullmatch(token):
+            return int(token.rstrip("N"))
+        if _FLOAT.fullmatch(token):
+            return Decimal(token[:-1]) if token[-1] == "M" else float(token)
+        if _RATIO.fullmatch(token):
+            return Fraction(token)
+        raise EdnError(f"malformed number {token!r}")
+    if token in _CONSTANTS:
+        return _CONSTANTS[token]
+    return Symbol(token)
+
+
+def _tagged(tag: str, value: Any) -> Any:
+    if tag == "inst" and isinstance(value, str):
+        return _inst(value)
+    if tag == "uuid" and isinstance(value, str):
+        return uuid.UUID(value)
+    return Tagged(tag, value)
+
+
+def _inst(text: str) -> _dt.datetime | _dt.date:
+    if re.fullmatch(r"\d{4}(-\d{2}){0,2}", text):
+        parts = [int(p) for p in text.split("-")] + [1, 1]
+        return _dt.date(parts[0], parts[1], parts[2])
+    return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _make_map(items: list[Any]) -> dict[Any, Any]:
+    if len(items) % 2:
+        raise EdnError(f"map literal has an odd number of forms ({len(items)})")
+    it = iter(items)
+    try:
+        return dict(zip(it, it, strict=True))
+    except TypeError:  # an unhashable key (a vector or map used as a key)
+        it = iter(items)
+        return {freeze(k): v for k, v in zip(it, it, strict=True)}
+
+
+def _make_set(items: list[Any]) -> frozenset[Any] | EdnSet:
+    try:
+        return frozenset(items)
+    except TypeError:
+        try:
+            return frozenset(freeze(v) for v in items)
+        except TypeError:
+            return EdnSet(items)
+
+
+def _parse_tokens(tokens: list[str]) -> list[Any]:
+    """Build the top-level values from a token list with an explicit stack."""
+    out: list[Any] = []
+    # Each frame is [kind, payload]: collections collect items in payload; a tag frame (payload
+    # = the tag) wraps the next value; a discard frame swallows it.
+    stack: list[list[Any]] = []
+    atom = _atom
+    for n, tok in enumerate(tokens):
+        c = tok[0]
+        if c == ":":
+            value: Any = Keyword(tok[1:]) if len(tok) > 1 else atom(tok)
+        elif c in "[({":
+            stack.append([_OPEN[tok], []])
+            continue
+        elif c in "])}":
+            if not stack or stack[-1][0] not in _CLOSES:
+                raise EdnError(f"unexpected {tok!r} at token {n}")
+            kind, items = stack.pop()
+            if _CLOSES[kind] != tok:
+                raise EdnError(f"mismatched {tok!r} at token {n}")
+            if kind in (_VEC, _LIST):
+                value = items
+            elif kind == _MAP:
+                value = _make_map(items)
+            else:
+                value = _make_set(items)
+        elif c == '"':
+            if len(tok) == 1:
+                raise EdnError(f"unterminated string at token {n}")
+            value = _string(tok)
+        elif c == "#":
+            if tok == "#{":
+                stack.append([_SET, []])
+                continue
+            if tok == "#_":
+                stack.append([_DISCARD, None])
+                continue
+            if tok in _SYMBOLIC:
+                value = _SYMBOLIC[tok]
+            elif len(tok) > 1 and tok[1].isalpha():
+                stack.append([_TAG, tok[1:]])
+                continue
+            else:
+                raise EdnError(f"unsupported dispatch {tok!r} at token {n}")
+        elif c == "\\":
+            if len(tok) == 1:
+                raise EdnError(f"backslash with no character at token {n}")
+            value = _char(tok)
+        else:
+            value = atom(tok)
+        # Attach the value to the innermost frame, applying pending tags and discards.
+        while stack:
+            top = stack[-1]
+            kind = top[0]
+            if kind == _TAG:
+                stack.pop()
+                value = _tagged(top[1], value)
+                continue
+            if kind == _DISCARD:
+                stack.pop()
+                break
+            top[1].append(value)
+            break
+        else:
+            out.append(value)
+    if stack:
+        raise EdnError(f"input ended inside an open form ({len(stack)} unclosed)")
+    return out
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def loads_all(text: str) -> list[Any]:
+    """Every top-level value in `text`, in order."""
+    return _parse_tokens(_tokens(text))
+
+
+def loads(text: str) -> Any:
+    """The first top-level value in `text` (None when it holds no value, like edn_format)."""
+    values = loads_all(text)
+    return values[0] if values else None
+
+
+def loads_lines(text: str) -> list[tuple[int, Any]]:
+    """Parse a one-value-per-line file (history.edn).
+
+    Returns ``(line_number, value)`` pairs with 1-based line numbers, skipping blank lines; a
+    broken line (a truncated last op, say) carries an :class:`EdnError` in place of the value
+    so callers keep the rest. Values are the same as :func:`loads` gives for each line.
+
+    Maelstrom's op lines (``{:index 3, :time 26334014, :type :ok, :process 1, :f :add, :value
+    ...}``) take a fast path when their value and extras hold only numbers, nil, booleans,
+    keywords, vectors, maps and plain strings: a regular expression picks the fixed fields,
+    and all the tails together are rewritten as one JSON document for orjson (keywords become
+    strings starting with ':', which no plain string may contain on this path, and maps become
+    arrays starting with the string ':'), then restored. Every other line goes through the
+    general reader.
+    """
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    matches = [_HEAD.fullmatch(line) for _, line in numbered]
+    fast = [i for i, m in enumerate(matches) if m is not None]
+    rests = _fast_tails([matches[i][6] for i in fast])  # type: ignore[index]
+    results: list[tuple[int, Any]] = [(0, None)] * len(numbered)
+    done = [False] * len(numbered)
+    for i, rest in zip(fast, rests, strict=True):
+        if rest is not None:
+            op = _op_from(matches[i], rest)  # type: ignore[arg-type]
+            if op is not None:
+                results[i] = (numbered[i][0], op)
+                done[i] = True
+    for i, (lineno, line) in enumerate(numbered):
+        if not done[i]:
+            results[i] = (lineno, _slow_line(lineno, line))
+    return results
+
+
+def _slow_line(lineno: int, line: str) -> Any:
+    try:
+        values = _parse_tokens(_tokens(line))
+    except EdnError as err:
+        return EdnError(f"line {lineno}: {err}")
+    if len(values) != 1:
+        return EdnError(f"line {lineno}: expected one value, found {len(values)}")
+    return values[0]
+
+
+# --- fast path for history.edn lines -------------------------------------------------------
+
+_HEAD = re.compile(
+    r"\{:index (\d+), :time (\d+), :type :([\w-]+), :process (:nemesis|\d+), "
+    r":f :([\w?!*+\-./<>=]+), :value (.*)\}"
+)
+# What JSON reads the same as EDN once rewritten: no dispatch (#), characters or escapes,
+# lists, comments or reader macros, and strings without delimiters, whitespace, commas or
+# colons (so the rewrites cannot touch string contents, and ':' marks keywords). Whatever
+# slips past (a bare symbol, 1N, 01) is not valid JSON and sends its line to the general reader.
+_SAFE = re.compile(r'(?:[^"#\\();\'`~^@]++|"[^"\s:\[\]{}(),\\]*+")*+')
+# orjson reads integers beyond 64 bits as floats: refuse any run of 19 digits. (Translating
+# digits and searching for a run is 20x quicker than the regular expression \d{19}.)
+_DIGITS_TO_HASH = str.maketrans("0123456789", "##########")
+_DIGIT_RUN = "#" * 19
+_NIL = re.compile(r"nil(?=[ ,\]}\n])")
+_KEYWORD_TOKEN = re.compile(r":[\w?!*+\-./<>=]+")
+_MAP_MARK = ":"  # a JSON array whose first element is ":" was a map: [":", k, v, k, v]
+
+
+class _KeywordCache(dict[str, Keyword]):
+    """Interned keywords, looked up by their spelling with the colon (":send")."""
+
+    def __missing__(self, spelled: str) -> Keyword:
+        kw = self[spelled] = Keyword(spelled[1:])
+        return kw
+
+
+_KEYWORDS = _KeywordCache()
+_K_INDEX, _K_TIME, _K_TYPE, _K_PROCESS, _K_F, _K_VALUE = (
+    Keyword(n) for n in ("index", "time", "type", "process", "f", "value")
+)
+
+
+def _nil(m: re.Match[str]) -> str:
+    # A nil token, not the end of a symbol or keyword such as :a-nil.
+    return "null" if m.string[m.start() - 1] in " ,[{\n" else "nil"
+
+
+def _fast_tails(tails: list[str]) -> list[list[Any] | None]:
+    """Each tail ``V, :k v, ...`` as ``[V, k, v, ...]``, or None where the fast path cannot go."""
+    ok = [i for i, tail in enumerate(tails) if _SAFE.fullmatch(tail) and "null" not in tail]
+    if _DIGIT_RUN in "\n".join(tails[i] for i in ok).translate(_DIGITS_TO_HASH):
+        ok = [i for i in ok if _DIGIT_RUN not in tails[i].translate(_DIGITS_TO_HASH)]
+    out: list[list[Any] | None] = [None] * len(tails)
+    try:
+        parsed = orjson.loads(_as_json([tails[i] for i in ok]))
+    except orjson.JSONDecodeError:
+        parsed = []
+        for i in ok:  # find the line JSON refused; the rest still take the fast path
+            try:
+                parsed.append(orjson.loads(_as_json([tails[i]]))[0])
+            except orjson.JSONDecodeError:
+                parsed.append(None)
+    for i, rest in zip(ok, parsed, strict=True):
+        out[i] = None if rest is None else _restore(rest)
+    return out
+
+
+def _as_json(tails: list[str]) -> str:
+    """Rewrite safe tails as one JSON array of arrays (see :func:`loads_lines`)."""
+    if not tails:
+        return "[]"
+    j = _NIL.sub(_nil, "\n" + "\n".join(tails) + "\n")
+    j = _KEYWORD_TOKEN.sub(lambda m: f'"{m.group()}"', j)
+    j = j.replace("{}", '[":"]').replace("{", '[":",').replace("}", "]")
+    j = j.replace(", ", ",").replace(" ", ",").strip("\n").replace("\n", "],[")
+    return "[[" + j + "]]"
+
+
+def _restore(x: list[Any]) -> Any:
+    """Undo the JSON markers in place: ':name' strings -> Keyword, [':', ...] arrays -> dict."""
+    if len(x) > 8:
+        kinds = set(map(type, x))
+        if str not in kinds:
+            if list not in kinds:
+                return x  # a long run of numbers (a broadcast read): nothing marked here
+            if len(kinds) == 1:
+                # A list of lists (kafka's [[offset msg] ...]): look one level down in C.
+                inner = set(map(type, chain.from_iterable(x)))
+                if str not in inner and list not in inner:
+                    return x
+    is_map = bool(x) and type(x[0]) is str and x[0] == _MAP_MARK
+    keywords = _KEYWORDS
+    for i, e in enumerate(x):
+        t = type(e)
+        if t is str:
+            if e[:1] == ":":
+                x[i] = keywords[e]
+        elif t is list:
+            x[i] = _restore(e)
+    if is_map:
+        if len(x) % 2 == 0:
+            raise EdnError("map literal has an odd number of forms")
+        return _make_map(x[1:])
+    return x
+
+
+def _op_from(m: re.Match[str], rest: list[Any]) -> dict[Any, Any] | None:
+    if type(rest) is not list or len(rest) % 2 != 1:
+        return None
+    index, time, type_, process, f, _ = m.groups()
+    op: dict[Any, Any] = {
+        _K_INDEX: int(index),
+        _K_TIME: int(time),
+        _K_TYPE: _KEYWORDS[":" + type_],
+        _K_PROCESS: _KEYWORDS[process] if process[0] == ":" else int(process),
+        _K_F: _KEYWORDS[":" + f],
+        _K_VALUE: rest[0],
+    }
+    for i in range(1, len(rest), 2):
+        if type(rest[i]) is not Keyword:
+            return None  # not an extra `:key value` pair after all
+        op[rest[i]] = rest[i + 1]
+    return op
