@@ -77,8 +77,13 @@ class RPCError(GlomeError):
     code: int = ErrorCode.CRASH
     default_text: ClassVar[str] = "error"
 
-    def __init__(self, text: str | None = None, *, code: int | None = None,
-                 body: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        text: str | None = None,
+        *,
+        code: int | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         if code is not None:
             self.code = code
         self.text = text if text is not None else self.default_text
@@ -105,7 +110,8 @@ class RPCError(GlomeError):
         """The exception for an error reply body, as the most specific subclass."""
         code = body.get("code")
         if not isinstance(code, int) or isinstance(code, bool):
-            return MalformedRequest(f"error reply without an integer code: {body!r}", body=body)
+            # We cannot tell what the peer meant, so the outcome is unknown: indefinite (13).
+            return Crash(f"error reply without an integer code: {body!r}", body=body)
         text = body.get("text")
         text = text if isinstance(text, str) else None
         cls = _BY_CODE.get(code, RPCError)
@@ -169,9 +175,19 @@ class TxnConflict(RPCError):
 
 _BY_CODE: dict[int, type[RPCError]] = {
     cls.code: cls
-    for cls in (RPCTimeout, NodeNotFound, NotSupported, TemporarilyUnavailable,
-                MalformedRequest, Crash, Abort, KeyDoesNotExist, KeyAlreadyExists,
-                PreconditionFailed, TxnConflict)
+    for cls in (
+        RPCTimeout,
+        NodeNotFound,
+        NotSupported,
+        TemporarilyUnavailable,
+        MalformedRequest,
+        Crash,
+        Abort,
+        KeyDoesNotExist,
+        KeyAlreadyExists,
+        PreconditionFailed,
+        TxnConflict,
+    )
 }
 
 

@@ -1,7 +1,16 @@
 """Challenge 1, echo: answer every ``echo`` with the same text.
 
-Run as a Maelstrom binary: ``maelstrom test -w echo --bin .venv/bin/glome-echo --node-count 1
---time-limit 10`` (or ``glome test -w echo --node glome.nodes.echo:Echo`` in-process).
+Run it as a process: ``python -m glome.nodes.echo`` (or ``python -m glome.runtime
+glome.nodes.echo:Echo``). Maelstrom's ``--bin`` takes one executable path, so give it a
+two-line wrapper script, for example ``bin/glome-echo``::
+
+    #!/bin/sh
+    exec /path/to/glome/.venv/bin/python -m glome.nodes.echo "$@"
+
+then ``maelstrom test -w echo --bin bin/glome-echo --node-count 1 --time-limit 10``.
+
+The handler is a plain ``def``: it never awaits, so the runtime runs it inline as the line is
+read, without creating a task (the fastest path; see ``glome.runtime.node``).
 """
 
 from __future__ import annotations
@@ -12,8 +21,10 @@ from glome.runtime import Message, Node, handler
 
 
 class Echo(Node):
+    """Replies ``echo_ok`` carrying the request's ``echo`` value unchanged."""
+
     @handler("echo")
-    async def echo(self, msg: Message) -> dict[str, Any]:
+    def echo(self, msg: Message) -> dict[str, Any]:
         return {"type": "echo_ok", "echo": msg.body.get("echo")}
 
 

@@ -12,7 +12,21 @@ from glome.runtime.node import Node, handler
 from glome.runtime.transport import MemoryTransport, StdioTransport, Transport
 
 __all__ = [
-    "KV", "LWWKV", "TSO", "Clock", "ErrorCode", "LinKV", "LoopClock", "MemoryTransport",
-    "Message", "Metrics", "Node", "RPCError", "RPCTimeout", "SeqKV", "StdioTransport",
-    "Transport", "handler",
+    "KV",
+    "LWWKV",
+    "TSO",
+    "Clock",
+    "ErrorCode",
+    "LinKV",
+    "LoopClock",
+    "MemoryTransport",
+    "Message",
+    "Metrics",
+    "Node",
+    "RPCError",
+    "RPCTimeout",
+    "SeqKV",
+    "StdioTransport",
+    "Transport",
+    "handler",
 ]

@@ -24,6 +24,7 @@ class LoopClock:
         self._loop = loop
 
     def monotonic(self) -> float:
+        """The loop's own time, so it agrees with ``call_later`` and ``asyncio.sleep``."""
         return self._loop.time()
 
     def wall_ms(self) -> int:

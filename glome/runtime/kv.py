@@ -38,9 +38,13 @@ class KV:
         return body.get("value")
 
     async def write(self, key: Any, value: Any) -> None:
-        await self.node.rpc(self.service, {"type": "write", "key": key, "value": value}, self.timeout)
+        await self.node.rpc(
+            self.service, {"type": "write", "key": key, "value": value}, self.timeout
+        )
 
-    async def cas(self, key: Any, from_: Any, to: Any, *, create_if_not_exists: bool = False) -> None:
+    async def cas(
+        self, key: Any, from_: Any, to: Any, *, create_if_not_exists: bool = False
+    ) -> None:
         body: dict[str, Any] = {"type": "cas", "key": key, "from": from_, "to": to}
         if create_if_not_exists:
             body["create_if_not_exists"] = True

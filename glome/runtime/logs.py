@@ -26,7 +26,19 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            return orjson.dumps(out, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # ints beyond 64 bits, lone surrogates: never lose the record
+            return orjson.dumps({_safe(k): _safe(v) for k, v in out.items()}).decode()
+
+
+def _safe(value: Any) -> Any:
+    """A JSON-safe stand-in: scalars as they are, strings with lone surrogates escaped."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return ascii(value)
 
 
 def configure(stream: Any = None, level: str | None = None) -> None:

@@ -22,7 +22,7 @@ class Message:
 
     @property
     def type(self) -> str:
-        return self.body["type"]  # type: ignore[no-any-return]
+        return self.body["type"]
 
     @property
     def msg_id(self) -> int | None:
@@ -57,4 +57,4 @@ def parse(line: bytes | str) -> Message:
     if not isinstance(body.get("type"), str):
         raise ProtocolError("body.type must be a string")
     msg_id = data.get("id")
-    return Message(src, dest, body, msg_id if isinstance(msg_id, int) else None)
+    return Message(src, dest, body, msg_id if type(msg_id) is int else None)

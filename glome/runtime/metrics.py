@@ -20,8 +20,7 @@ class HandlerLatency:
     def record(self, seconds: float) -> None:
         self.count += 1
         self.total_s += seconds
-        if seconds > self.max_s:
-            self.max_s = seconds
+        self.max_s = max(self.max_s, seconds)
         self.buckets[max(0, int(seconds * 1e6)).bit_length()] += 1
 
     def to_json(self) -> dict[str, Any]:
@@ -29,7 +28,9 @@ class HandlerLatency:
             "count": self.count,
             "mean_ms": round(1000 * self.total_s / self.count, 4) if self.count else 0.0,
             "max_ms": round(1000 * self.max_s, 4),
-            "histogram_us_log2": {str(1 << b if b else 0): n for b, n in sorted(self.buckets.items())},
+            "histogram_us_log2": {
+                str(1 << b if b else 0): n for b, n in sorted(self.buckets.items())
+            },
         }
 
 

@@ -12,7 +12,13 @@ or, Go style, ``node.handle("echo", fn)``. A handler may ``self.reply(msg, body)
 return the reply body. The runtime:
 
 - answers ``init`` with ``init_ok`` (after the ``on_init`` hook), then knows ``id``/``node_ids``;
-- runs every request in its own task, so a handler awaiting ``rpc`` never blocks the reader;
+  requests that arrive before init are buffered (up to ``max_in_flight``) and served after
+  ``init_ok``; a second ``init`` for the same id is answered ``init_ok`` again, one naming
+  another id gets error 12;
+- runs every request of an ``async`` handler in its own task, so a handler awaiting ``rpc``
+  never blocks the reader (on Python >= 3.12 the task starts eagerly: a handler that finishes
+  without suspending costs no extra loop iteration). A plain ``def`` handler cannot await, so
+  it runs inline, to completion, as its line is read: the fastest path;
 - routes replies by ``in_reply_to`` only: a reply no RPC is waiting for is dropped (counted as
   late), never handed to a handler;
 - bounds the requests in flight (``max_in_flight``). At the bound a request with a msg_id is
@@ -21,8 +27,9 @@ return the reply body. The runtime:
 - skips (and logs) lines that are not JSON objects with src/dest/body/type, answers an unknown
   type that carries a msg_id with error 10, turns an exception in a handler into error 13 (or
   the code of a raised ``RPCError``), and logs a body that cannot be serialised instead of dying;
-- ends cleanly at end of input: handlers get ``eof_grace`` seconds to finish, then are cancelled,
-  ``on_stop`` runs and the metrics are written as one JSON line on stderr.
+- ends cleanly at end of input: request handlers get ``eof_grace`` seconds to finish, then
+  every task (periodic ones included) is cancelled, ``on_stop`` runs and the metrics are
+  written as one JSON line on stderr (an INFO record of the ``glome.node`` logger).
 
 Time, sleep, randomness and background tasks come from the node (``now``, ``wall_ms``,
 ``sleep``, ``rng``, ``spawn``, ``every``), so the same node runs in real time over stdio and on
@@ -36,14 +43,22 @@ import inspect
 import logging
 import os
 import random
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
-from glome.errors import Crash, MalformedRequest, NotSupported, ProtocolError, RPCError, \
-    RPCTimeout, TemporarilyUnavailable
+from glome.errors import (
+    Crash,
+    MalformedRequest,
+    NotSupported,
+    ProtocolError,
+    RPCError,
+    RPCTimeout,
+    TemporarilyUnavailable,
+)
 from glome.runtime import retry as _retry
 from glome.runtime.clock import Clock, LoopClock
 from glome.runtime.message import Message, parse
@@ -54,13 +69,15 @@ T = TypeVar("T")
 Handler = Callable[[Message], Any]
 
 _TIMED_OUT = object()
+_EAGER_TASKS = sys.version_info >= (3, 12)
+"""asyncio.Task(eager_start=True) exists: a handler runs up to its first await synchronously."""
 _MAX_COUNTED_TYPES = 256  # hostile input must not grow the per-type counters without bound
 _DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
 
 logger = logging.getLogger("glome.node")
 
 
-class NodeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class NodeLog(logging.LoggerAdapter):
     """Adds the node id to every record and keeps the call's own ``extra`` fields."""
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
@@ -95,8 +112,13 @@ class Node:
     eof_grace: float = 1.0
     """Seconds in-flight handlers may finish after end of input."""
 
-    def __init__(self, *, seed: int | None = None, clock: Clock | None = None,
-                 state_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        clock: Clock | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.id = ""
         self.node_ids: list[str] = []
         if seed is None:
@@ -107,6 +129,8 @@ class Node:
         self.metrics = Metrics()
         self.log = NodeLog(logger, {"node": ""})
         self._clock = clock
+        self._monotonic: Callable[[], float] = self.now
+        """The clock's ``monotonic``; serve() binds it directly (handler latency, hot path)."""
         self._handlers: dict[str, Handler] = {}
         for name in sorted(dir(type(self))):
             message_type = getattr(getattr(type(self), name, None), "_glome_handles", None)
@@ -115,7 +139,10 @@ class Node:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next_msg_id = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._requests: set[asyncio.Task[Any]] = set()
+        """Tasks answering a request (and init): the ones EOF gives ``eof_grace`` to finish."""
         self._in_flight = 0
+        self._init_state = "waiting"  # -> "running" -> "done"
         self._transport: Transport | None = None
         self._eof: asyncio.Future[None] | None = None
         self._before_init: list[Message] | None = []
@@ -143,15 +170,21 @@ class Node:
         """Answer ``request``: ``body`` plus ``in_reply_to`` = the request's msg_id."""
         msg_id = request.msg_id
         if msg_id is None:
-            self.log.debug("not replying to a message without msg_id", extra={"type": request.body.get("type")})
+            self.log.debug(
+                "not replying to a message without msg_id", extra={"type": request.body.get("type")}
+            )
             return
-        self._write(request.src, {**body, "in_reply_to": msg_id})
+        # Before init completes our id is unknown: answer as the address the request was sent to.
+        self._write(request.src, {**body, "in_reply_to": msg_id}, self.id or request.dest)
 
-    async def rpc(self, dest: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    async def rpc(
+        self, dest: str, body: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
         """Send a request and wait for its reply body; raise ``RPCError`` on an error reply.
 
         Raises ``RPCTimeout`` (code 0, indefinite) when no reply arrives within ``timeout``
-        seconds (default ``rpc_timeout``); a reply arriving later is dropped.
+        seconds (default ``rpc_timeout``); a reply arriving later is dropped. Each call draws
+        a fresh msg_id. A body that cannot be serialised raises ``TypeError`` at once.
         """
         loop = asyncio.get_running_loop()
         self._next_msg_id += 1
@@ -162,7 +195,8 @@ class Node:
         wait = self.rpc_timeout if timeout is None else timeout
         expiry = loop.call_later(wait, self._expire, msg_id)
         try:
-            self._write(dest, {**body, "msg_id": msg_id})
+            if not self._write(dest, {**body, "msg_id": msg_id}):
+                raise TypeError(f"rpc body for {dest} cannot be serialised as JSON (see log)")
             reply = await future
         finally:
             expiry.cancel()
@@ -181,106 +215,226 @@ class Node:
         if future is not None and not future.done():
             future.set_result(_TIMED_OUT)
 
-    def _write(self, dest: str, body: dict[str, Any]) -> None:
+    def _write(self, dest: str, body: dict[str, Any], src: str | None = None) -> bool:
+        """Send one message; False (logged, counted) when it cannot be serialised."""
         try:
-            line = orjson.dumps({"src": self.id, "dest": dest, "body": body}, option=_DUMPS_OPTS)
-        except (TypeError, orjson.JSONEncodeError) as e:
+            line = orjson.dumps(
+                {"src": self.id if src is None else src, "dest": dest, "body": body},
+                option=_DUMPS_OPTS,
+            )
+        except TypeError as e:  # orjson.JSONEncodeError is a TypeError
             self.metrics.unserialisable += 1
-            self.log.error("cannot serialise a message to %s: %s", dest, e,
-                           extra={"type": repr(body.get("type"))})
             irt = body.get("in_reply_to")
+            self.log.error(
+                "cannot serialise a message to %s: %s",
+                dest,
+                e,
+                extra={"type": repr(body.get("type")), "in_reply_to": irt},
+            )
             if isinstance(irt, int) and body.get("type") != "error":
-                self._write(dest, {**Crash(f"reply could not be serialised: {e}").to_body(),
-                                   "in_reply_to": irt})
-            return
+                self._write(
+                    dest,
+                    {**Crash(f"reply could not be serialised: {e}").to_body(), "in_reply_to": irt},
+                    src,
+                )
+            return False
         if self._transport is None:
             raise RuntimeError("the node is not serving: call serve() or main() first")
-        _count(self.metrics.msgs_out, body.get("type"))
-        self.metrics.bytes_out += len(line) + 1
+        metrics = self.metrics
+        kind = body.get("type")
+        if type(kind) is str and kind in metrics.msgs_out:
+            metrics.msgs_out[kind] += 1
+        else:
+            _count(metrics.msgs_out, kind)
+        metrics.bytes_out += len(line) + 1
         self._transport.send(line)
+        return True
 
     # --------------------------------------------------------------------------- receiving
     def _on_line(self, line: bytes) -> None:
         metrics = self.metrics
         metrics.bytes_in += len(line) + 1
-        if not line.strip():
-            return
         try:
             msg = parse(line)
         except ProtocolError as e:
+            if not line.strip():
+                return  # blank lines are harmless: skip them silently
             metrics.malformed_lines += 1
-            self.log.warning("skipping malformed line: %s", e, extra={"line": line[:200].decode("utf-8", "replace")})
+            self.log.warning(
+                "skipping malformed line: %s",
+                e,
+                extra={"line": line[:200].decode("utf-8", "replace")},
+            )
             return
-        _count(metrics.msgs_in, msg.type)
-        in_reply_to = msg.body.get("in_reply_to")
+        body = msg.body
+        kind = body["type"]
+        if kind in metrics.msgs_in:
+            metrics.msgs_in[kind] += 1
+        else:
+            _count(metrics.msgs_in, kind)
+        in_reply_to = body.get("in_reply_to")
         if in_reply_to is not None:
-            future = self._pending.pop(in_reply_to, None) if isinstance(in_reply_to, int) else None
+            # A reply (routed by in_reply_to only, never to a handler); bool is not an id.
+            future = self._pending.pop(in_reply_to, None) if type(in_reply_to) is int else None
             if future is None or future.done():
                 metrics.late_replies += 1
-                self.log.debug("dropping a reply no RPC is waiting for", extra={
-                    "type": msg.type, "in_reply_to": in_reply_to, "src": msg.src})
+                self.log.debug(
+                    "dropping a reply no RPC is waiting for",
+                    extra={"type": kind, "in_reply_to": in_reply_to, "src": msg.src},
+                )
             else:
                 future.set_result(msg)
             return
-        if msg.type == "init":
-            self.spawn(self._init(msg), name="init")
+        if kind == "init":
+            self._on_init_message(msg)
             return
         if self._before_init is not None:
             if len(self._before_init) < self.max_in_flight:
                 self._before_init.append(msg)
-            else:
+            else:  # no reply: before init we cannot know our own address for certain
                 metrics.rejected_overload += 1
+                self.log.warning(
+                    "dropping a request received before init: buffer full",
+                    extra={"type": kind, "msg_id": msg.msg_id, "src": msg.src},
+                )
             return
         self._dispatch(msg)
 
     def _dispatch(self, msg: Message) -> None:
+        """Run the handler of ``msg``: inline if it is a plain function, else in its own task."""
         metrics = self.metrics
-        fn = self._handlers.get(msg.type)
+        kind = msg.body["type"]
+        fn = self._handlers.get(kind)
         if fn is None:
             metrics.unknown_types += 1
-            self.log.warning("no handler for %r", msg.type, extra={"msg_id": msg.msg_id, "src": msg.src})
-            self.reply(msg, NotSupported(f"no handler for message type {msg.type!r}").to_body())
+            self.log.warning(
+                "no handler for %r",
+                kind,
+                extra={"type": kind, "msg_id": msg.msg_id, "src": msg.src},
+            )
+            self.reply(msg, NotSupported(f"no handler for message type {kind!r}").to_body())
             return
         if self._in_flight >= self.max_in_flight:
             metrics.rejected_overload += 1
-            self.reply(msg, TemporarilyUnavailable(
-                f"overloaded: {self._in_flight} requests in flight").to_body())
+            self.log.warning(
+                "refusing a request: %d in flight",
+                self._in_flight,
+                extra={"type": kind, "msg_id": msg.msg_id, "src": msg.src},
+            )
+            self.reply(
+                msg,
+                TemporarilyUnavailable(
+                    f"overloaded: {self._in_flight} requests in flight"
+                ).to_body(),
+            )
             return
-        self._in_flight += 1
-        self.spawn(self._run_handler(fn, msg), name=msg.type)
-
-    async def _run_handler(self, fn: Handler, msg: Message) -> None:
-        started = self.now()
+        started = self._monotonic()
         try:
-            result = fn(msg)
-            if inspect.isawaitable(result):
-                result = await result
-            if isinstance(result, dict):
-                self.reply(msg, result)
-        except RPCError as e:
-            self.reply(msg, e.to_body())
+            result = fn(msg)  # an async handler only creates its coroutine here
         except Exception as e:
-            self.metrics.handler_crashes += 1
-            self.log.exception("handler for %r crashed", msg.type, extra={"msg_id": msg.msg_id})
-            self.reply(msg, Crash(f"{type(e).__name__}: {e}").to_body())
+            self._handler_failed(msg, e)
+            result = None
+        else:
+            if inspect.isawaitable(result):
+                self._in_flight += 1
+                self._start_request(self._finish(result, msg, started), kind)
+                return
+            if result is not None:
+                self._answer(msg, result)
+        metrics.handler_latency.record(self._monotonic() - started)
+
+    async def _finish(self, awaitable: Awaitable[Any], msg: Message, started: float) -> None:
+        """The rest of an async handler, in its own task."""
+        try:
+            result = await awaitable
+            if result is not None:
+                self._answer(msg, result)
+        except Exception as e:
+            self._handler_failed(msg, e)
         finally:
             self._in_flight -= 1
-            self.metrics.handler_latency.record(self.now() - started)
+            self.metrics.handler_latency.record(self._monotonic() - started)
+
+    def _answer(self, msg: Message, result: Any) -> None:
+        if isinstance(result, dict):
+            self.reply(msg, result)
+        else:
+            self.log.warning(
+                "handler for %r returned %s, not a dict: nothing sent",
+                msg.type,
+                type(result).__name__,
+                extra={"type": msg.type, "msg_id": msg.msg_id},
+            )
+
+    def _handler_failed(self, msg: Message, error: Exception) -> None:
+        """A raised RPCError answers with its code; anything else is a crash (error 13)."""
+        if isinstance(error, RPCError):
+            self.reply(msg, error.to_body())
+            return
+        self.metrics.handler_crashes += 1
+        self.log.exception(
+            "handler for %r crashed",
+            msg.type,
+            extra={"type": msg.type, "msg_id": msg.msg_id, "src": msg.src},
+        )
+        self.reply(msg, Crash(f"{type(error).__name__}: {error}").to_body())
+
+    def _start_request(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a request's coroutine as a task the EOF grace period waits for."""
+        loop = asyncio.get_running_loop()
+        if _EAGER_TASKS:
+            task = asyncio.Task(coro, loop=loop, name=name, eager_start=True)  # type: ignore[call-arg]
+            if task.done():  # finished without suspending: nothing to track
+                return
+        else:
+            task = loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        self._requests.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _on_init_message(self, msg: Message) -> None:
+        if self._init_state == "waiting":
+            self._init_state = "running"
+            self._start_request(self._init(msg), "init")
+            return
+        node_id = msg.body.get("node_id")
+        if self._init_state == "done" and node_id == self.id:
+            self.log.warning(
+                "init received again: answering init_ok again",
+                extra={"type": "init", "msg_id": msg.msg_id, "src": msg.src},
+            )
+            self.reply(msg, {"type": "init_ok"})
+        elif self._init_state == "done":
+            self.reply(
+                msg,
+                MalformedRequest(f"already initialised as {self.id}, not {node_id!r}").to_body(),
+            )
+        else:
+            self.reply(msg, TemporarilyUnavailable("init already in progress").to_body())
 
     async def _init(self, msg: Message) -> None:
         node_id, node_ids = msg.body.get("node_id"), msg.body.get("node_ids")
-        if not isinstance(node_id, str) or not isinstance(node_ids, list) \
-                or not all(isinstance(n, str) for n in node_ids):
-            self.reply(msg, MalformedRequest("init needs node_id (string) and node_ids (strings)").to_body())
+        if (
+            not isinstance(node_id, str)
+            or not isinstance(node_ids, list)
+            or not all(isinstance(n, str) for n in node_ids)
+        ):
+            self._init_state = "waiting"
+            self.reply(
+                msg,
+                MalformedRequest("init needs node_id (string) and node_ids (strings)").to_body(),
+            )
             return
         self.id, self.node_ids = node_id, list(node_ids)
-        self.log.extra = {"node": node_id}  # type: ignore[misc]
+        self.log.extra = {"node": node_id}
         try:
             await self.on_init()
         except Exception as e:
-            self.log.exception("on_init failed")
+            self.log.exception("on_init failed", extra={"type": "init", "msg_id": msg.msg_id})
+            self._init_state = "waiting"
             self.reply(msg, Crash(f"init failed: {type(e).__name__}: {e}").to_body())
             return
+        self._init_state = "done"
         self.reply(msg, {"type": "init_ok"})
         waiting, self._before_init = self._before_init or [], None
         for early in waiting:
@@ -292,13 +446,14 @@ class Node:
         loop = asyncio.get_running_loop()
         if self._clock is None:
             self._clock = LoopClock(loop)
+        self._monotonic = self._clock.monotonic  # one attribute lookup on the hot path
         self._transport = transport
         self._eof = loop.create_future()
         transport.start(self._on_line, self._on_end_of_input)
         try:
             await self._eof
-            if self._tasks:
-                await asyncio.wait(list(self._tasks), timeout=self.eof_grace)
+            if self._requests:
+                await asyncio.wait(list(self._requests), timeout=self.eof_grace)
         finally:
             await self._cancel_tasks()
         try:
@@ -343,6 +498,8 @@ class Node:
         return self._clock.wall_ms()
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep on the node's loop (virtual time in the simulator); ``every`` and ``retry``
+        wait through this method."""
         await asyncio.sleep(seconds)
 
     @property
@@ -359,11 +516,18 @@ class Node:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._requests.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log.error("background task %s failed: %r", task.get_name(), task.exception())
 
-    def every(self, interval: float, fn: Callable[[], Any], *, jitter: float = 0.1,
-              name: str | None = None) -> asyncio.Task[None]:
+    def every(
+        self,
+        interval: float,
+        fn: Callable[[], Any],
+        *,
+        jitter: float = 0.1,
+        name: str | None = None,
+    ) -> asyncio.Task[None]:
         """Call ``fn`` (sync or async) every ``interval`` s, each wait scaled by 1 +- ``jitter``.
 
         Jitter keeps nodes that started together from acting in lock-step. An exception in
@@ -372,7 +536,7 @@ class Node:
 
         async def loop() -> None:
             while True:
-                await asyncio.sleep(interval * (1 + self.rng.uniform(-jitter, jitter)))
+                await self.sleep(interval * (1 + self.rng.uniform(-jitter, jitter)))
                 try:
                     result = fn()
                     if inspect.isawaitable(result):
@@ -380,19 +544,37 @@ class Node:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    self.log.exception("periodic task %s failed", name or getattr(fn, "__name__", "?"))
+                    self.log.exception(
+                        "periodic task %s failed", name or getattr(fn, "__name__", "?")
+                    )
 
         return self.spawn(loop(), name=name or f"every-{getattr(fn, '__name__', 'fn')}")
 
-    async def retry(self, attempt: Callable[[], Awaitable[T]], *, base: float = 0.05,
-                    factor: float = 2.0, cap: float = 2.0, deadline: float = 10.0,
-                    retry_if: Callable[[BaseException], bool] = _retry.is_transient) -> T:
+    async def retry(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        base: float = 0.05,
+        factor: float = 2.0,
+        cap: float = 2.0,
+        deadline: float = 10.0,
+        retry_if: Callable[[BaseException], bool] = _retry.is_transient,
+    ) -> T:
         """``attempt()`` again on transient errors, with exponential backoff and full jitter."""
 
         def count(tries: int, error: BaseException) -> None:
             self.metrics.retries += 1
             self.log.debug("retry %d after %s", tries, error)
 
-        return await _retry.retry(attempt, sleep=self.sleep, now=self.now, rng=self.rng,
-                                  base=base, factor=factor, cap=cap, deadline=deadline,
-                                  retry_if=retry_if, on_retry=count)
+        return await _retry.retry(
+            attempt,
+            sleep=self.sleep,
+            now=self.now,
+            rng=self.rng,
+            base=base,
+            factor=factor,
+            cap=cap,
+            deadline=deadline,
+            retry_if=retry_if,
+            on_retry=count,
+        )

@@ -20,8 +20,9 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
-def backoff_delay(attempt: int, rng: random.Random, *, base: float, factor: float,
-                  cap: float) -> float:
+def backoff_delay(
+    attempt: int, rng: random.Random, *, base: float, factor: float, cap: float
+) -> float:
     """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * factor**attempt)]."""
     return rng.uniform(0.0, min(cap, base * factor**attempt))
 

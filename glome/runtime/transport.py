@@ -10,12 +10,14 @@ without the newline) by calling ``on_line``, and ``send(line)`` writes one line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import selectors
 import stat
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 log = logging.getLogger("glome.transport")
 
@@ -104,64 +106,126 @@ class _LineReader(asyncio.Protocol):
         pass
 
 
+class _PipeReader:
+    """Reads a pollable fd with ``loop.add_reader`` and feeds a ``_LineReader``.
+
+    Not asyncio's read-pipe transport: that one reads 256 KiB per call, and on glibc such a
+    buffer is mmapped, shrunk and unmapped again for every short read (three syscalls per
+    message). 64 KiB stays below the mmap threshold, on the heap.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: _LineReader) -> None:
+        self.loop, self.fd, self.protocol = loop, fd, protocol
+        self.reading = False
+        self.closed = False
+
+    def resume_reading(self) -> None:
+        if not self.reading and not self.closed:
+            self.loop.add_reader(self.fd, self._ready)
+            self.reading = True
+
+    def pause_reading(self) -> None:
+        if self.reading:
+            self.loop.remove_reader(self.fd)
+            self.reading = False
+
+    def close(self) -> None:
+        self.pause_reading()
+        self.closed = True
+
+    def _ready(self) -> None:
+        try:
+            data = os.read(self.fd, self.CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:  # stdin went away: treat it as end of input
+            log.error("reading stdin failed: %s", e)
+            data = b""
+        if data:
+            self.protocol.data_received(data)
+        else:
+            self.close()
+            self.protocol.eof_received()
+
+
 class _Writer(asyncio.Protocol):
     """Write side: pauses reading while the pipe to Maelstrom is full (bounded memory)."""
 
-    def __init__(self, reader: asyncio.ReadTransport | None) -> None:
-        self.reader = reader
+    def __init__(self, owner: StdioTransport) -> None:
+        self.owner = owner  # looked up at pause time: the reader may connect after the writer
 
     def pause_writing(self) -> None:
-        if self.reader is not None:
-            self.reader.pause_reading()
+        if self.owner._reader is not None:
+            self.owner._reader.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.reader is not None:
-            self.reader.resume_reading()
+        if self.owner._reader is not None:
+            self.owner._reader.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:  # Maelstrom closed our stdout: nothing more can be said
+            log.error("stdout closed: %s", exc)
 
 
-def _is_pipe_like(fd: int) -> bool:
+def _pollable(fd: int) -> bool:
+    """Can the event loop wait on ``fd``? Pipes and sockets yes, regular files never, and
+    character devices only some (a terminal yes, ``/dev/null`` no: epoll refuses it)."""
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return True
+    if not stat.S_ISCHR(mode):
+        return False
+    try:
+        with selectors.DefaultSelector() as probe:
+            probe.register(fd, selectors.EVENT_READ)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class StdioTransport:
-    """Lines on stdin, lines on stdout, over asyncio pipes.
+    """Lines on stdin, lines on stdout, over asyncio pipes (no threads).
 
     Python's own ``sys.stdout`` is pointed at stderr while the node runs, so a stray ``print``
-    lands in the node log instead of corrupting the protocol stream.
+    lands in the node log instead of corrupting the protocol stream. Regular files and devices
+    the loop cannot poll (``< input.jsonl``, ``< /dev/null``) are read and written directly.
+    The blocking mode of fds 0 and 1 is restored on close (asyncio makes them non-blocking,
+    which would otherwise leak into a terminal shared with the shell).
     """
 
     def __init__(self, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
         self._in_fd, self._out_fd = stdin_fd, stdout_fd
-        self._reader: asyncio.ReadTransport | None = None
+        self._reader: _PipeReader | None = None
         self._writer: asyncio.WriteTransport | None = None
-        self._file_task: asyncio.Task[None] | None = None
-        self._out_file: object = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._out_file: BinaryIO | None = None
         self._pending: list[bytes] = []
+        self._blocking: dict[int, bool] = {}
 
     def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
         loop = asyncio.get_running_loop()
         protocol = _LineReader(on_line, on_eof)
         sys.stdout = sys.stderr
-        if _is_pipe_like(self._in_fd):
-            stdin = os.fdopen(self._in_fd, "rb", buffering=0, closefd=False)
-            connect = loop.connect_read_pipe(lambda: protocol, stdin)
-            self._file_task = loop.create_task(self._connect_reader(connect))
+        for fd in sorted({self._in_fd, self._out_fd}):
+            with contextlib.suppress(OSError):
+                self._blocking[fd] = os.get_blocking(fd)
+        if _pollable(self._in_fd):
+            os.set_blocking(self._in_fd, False)
+            self._reader = _PipeReader(loop, self._in_fd, protocol)
+            self._reader.resume_reading()
         else:  # a regular file: always readable, so read it in chunks
-            self._file_task = loop.create_task(self._read_file(protocol))
-        if _is_pipe_like(self._out_fd):
+            self._tasks.append(loop.create_task(self._read_file(protocol)))
+        if _pollable(self._out_fd):
             stdout = os.fdopen(self._out_fd, "wb", buffering=0, closefd=False)
-            self._out_task = loop.create_task(self._connect_writer(stdout))
+            self._tasks.append(loop.create_task(self._connect_writer(stdout)))
         else:
             self._out_file = os.fdopen(self._out_fd, "wb", closefd=False)
 
-    async def _connect_reader(self, connect: object) -> None:
-        transport, _ = await connect  # type: ignore[misc]
-        self._reader = transport
-
-    async def _connect_writer(self, stdout: object) -> None:
+    async def _connect_writer(self, stdout: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.connect_write_pipe(lambda: _Writer(self._reader), stdout)
+        transport, _ = await loop.connect_write_pipe(lambda: _Writer(self), stdout)
         self._writer = transport
         for line in self._pending:
             transport.write(line)
@@ -187,6 +251,8 @@ class StdioTransport:
             self._pending.append(data)
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         if self._reader is not None:
             self._reader.close()
         if self._writer is not None:
@@ -198,3 +264,6 @@ class StdioTransport:
             self._writer.close()
         if self._out_file is not None:
             self._out_file.flush()
+        for fd, blocking in self._blocking.items():
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, blocking)

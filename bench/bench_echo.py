@@ -1,0 +1,190 @@
+"""Echo round trips per second through one node process over pipes, against a bare ceiling.
+
+    .venv/bin/python bench/bench_echo.py [--requests 20000] [--window 64] [--repeats 3]
+
+Two binaries are driven by the same driver, in the same run:
+
+- ``node``: ``python -m glome.nodes.echo`` (the full glome runtime: asyncio pipes, parsing and
+  validation, a task per request, metrics, reply routing);
+- ``ceiling``: a bare loop that reads a line from stdin, ``orjson.loads`` it, builds the reply
+  and ``orjson.dumps`` it to stdout with a flush. No runtime can do less per message in Python.
+
+Two modes: ``sequential`` (one request, wait for its reply, next request: latency-bound) and
+``pipelined`` (keep ``--window`` requests outstanding: throughput-bound). Every reply is parsed
+and checked (``in_reply_to`` and echoed text), so a fast but wrong binary cannot win.
+The best of ``--repeats`` runs is reported for each cell; the table goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CEILING_SOURCE = r"""
+import sys, orjson
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    msg = orjson.loads(line)
+    body = msg["body"]
+    reply = dict(body)
+    reply.pop("msg_id", None)
+    reply["type"] = body["type"] + "_ok"
+    reply["in_reply_to"] = body["msg_id"]
+    out.write(orjson.dumps({"src": msg["dest"], "dest": msg["src"], "body": reply}) + b"\n")
+    out.flush()
+"""
+
+BINARIES = {
+    "node": [sys.executable, "-m", "glome.nodes.echo"],
+    "ceiling": [sys.executable, "-c", CEILING_SOURCE],
+}
+
+
+class Peer:
+    """One binary under test, driven over raw pipe file descriptors (no Python buffering)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        env = {**os.environ, "GLOME_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            env=env,
+            cwd=ROOT,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        self.buffer = b""
+        self.next_id = 1
+
+    def request(self, body: dict[str, object]) -> int:
+        msg_id = self.next_id
+        self.next_id += 1
+        line = orjson.dumps({"src": "c1", "dest": "n0", "body": {**body, "msg_id": msg_id}})
+        os.write(self.wfd, line + b"\n")
+        return msg_id
+
+    def replies(self) -> list[dict[str, object]]:
+        """Block until at least one full line is available; return every complete reply."""
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.rfd, 1 << 16)
+            if not chunk:
+                raise RuntimeError("binary closed its stdout")
+            self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [orjson.loads(line)["body"] for line in lines]
+
+    def init(self) -> None:
+        msg_id = self.request({"type": "init", "node_id": "n0", "node_ids": ["n0"]})
+        (reply,) = self.replies()
+        assert reply["type"] == "init_ok" and reply["in_reply_to"] == msg_id, reply
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the binary has used so far (from /proc, Linux only)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def sequential(peer: Peer, n: int) -> float:
+    """Round trips per second, one request outstanding at a time."""
+    started = time.perf_counter()
+    for i in range(n):
+        text = f"m{i}"
+        msg_id = peer.request({"type": "echo", "echo": text})
+        (reply,) = peer.replies()
+        if reply.get("in_reply_to") != msg_id or reply.get("echo") != text:
+            raise AssertionError(f"wrong reply {reply} to {msg_id}")
+    return n / (time.perf_counter() - started)
+
+
+def pipelined(peer: Peer, n: int, window: int) -> float:
+    """Round trips per second with up to ``window`` requests outstanding."""
+    expected: dict[int, str] = {}
+    sent = done = 0
+    started = time.perf_counter()
+    while done < n:
+        while sent < n and len(expected) < window:
+            text = f"m{sent}"
+            expected[peer.request({"type": "echo", "echo": text})] = text
+            sent += 1
+        for reply in peer.replies():
+            text = expected.pop(reply["in_reply_to"], None)  # type: ignore[arg-type]
+            if text is None or reply.get("echo") != text:
+                raise AssertionError(f"unexpected reply {reply}")
+            done += 1
+    return n / (time.perf_counter() - started)
+
+
+def measure(name: str, mode: str, n: int, window: int) -> tuple[float, float]:
+    """(round trips per second, CPU microseconds the binary spent per round trip)."""
+    peer = Peer(BINARIES[name])
+    try:
+        peer.init()
+        sequential(peer, max(1, n // 10))  # warm up
+        cpu = peer.cpu_seconds()
+        rate = sequential(peer, n) if mode == "sequential" else pipelined(peer, n, window)
+        return rate, 1e6 * (peer.cpu_seconds() - cpu) / n
+    finally:
+        peer.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, {platform.processor() or '?'}; "
+        f"Python {platform.python_version()}, orjson {orjson.__version__}"
+    )
+    print(f"requests per run: {args.requests}, window: {args.window}, best of {args.repeats}")
+    print()
+    print(
+        "| mode                  | node rt/s | ceiling rt/s | ratio | node CPU us/rt "
+        "| ceiling CPU us/rt |"
+    )
+    print(
+        "|-----------------------|----------:|-------------:|------:|---------------:"
+        "|------------------:|"
+    )
+    ratios = {}
+    for mode in ("sequential", "pipelined"):
+        rate = {name: 0.0 for name in BINARIES}
+        cpu = {name: float("inf") for name in BINARIES}
+        for _ in range(args.repeats):
+            for name in BINARIES:  # interleaved, so drift in machine load hits both alike
+                r, c = measure(name, mode, args.requests, args.window)
+                rate[name], cpu[name] = max(rate[name], r), min(cpu[name], c)
+        ratios[mode] = rate["node"] / rate["ceiling"]
+        label = mode if mode == "sequential" else f"pipelined (window {args.window})"
+        print(
+            f"| {label:<21} | {rate['node']:>9,.0f} | {rate['ceiling']:>12,.0f} "
+            f"| {ratios[mode]:>5.2f} | {cpu['node']:>14.1f} | {cpu['ceiling']:>17.1f} |"
+        )
+    print()
+    verdict = "met" if ratios["sequential"] >= 0.5 else "NOT met"
+    print(f"target (node >= 0.5 x ceiling on sequential round trips): {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
