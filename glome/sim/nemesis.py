@@ -214,3 +214,8 @@ class Nemesis:
             result = await fault.stop()
             fault.active = False
             self.history.append("info", "nemesis", f, result)
+
+
+# kill and pause live in glome.sim.faults, which registers them in FAULTS on import. Imported
+# last, once every name above exists, so the circular import is harmless.
+from glome.sim import faults as _faults  # noqa: E402,F401
