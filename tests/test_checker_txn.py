@@ -43,9 +43,9 @@ def load_history(path: Path) -> list[dict[str, Any]]:
     def conv(x: Any) -> Any:
         if isinstance(x, edn_format.Keyword):
             return Keyword(x.name)
-        if isinstance(x, dict):
+        if isinstance(x, dict | edn_format.ImmutableDict):
             return {conv(k): conv(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
+        if isinstance(x, list | tuple | edn_format.ImmutableList):
             return [conv(v) for v in x]
         return x
 
@@ -255,6 +255,9 @@ def test_real_maelstrom_run_with_no_ok_txns() -> None:
     runs = sorted(RUNS.glob("txn-rw-register-1node-fail/store/txn-rw-register/*/history.edn"))
     if not runs:
         pytest.skip("maelstrom-runs corpus not present")
-    result = txn.check(load_history(runs[0]), consistency_models=["read-committed"])
+    ops = load_history(runs[0])
+    assert ops[0]["value"] == [["w", 8, 1], ["r", 6, None]]
+    assert isinstance(ops[0]["value"][0][0], Keyword)
+    result = txn.check(ops, consistency_models=["read-committed"])
     assert result["valid?"] is False
     assert result["anomaly-types"] == [Keyword("empty-transaction-graph")]

@@ -32,6 +32,13 @@ read-uncommitted forbids G0 and cyclic-versions; read-committed adds G1a/G1b/G1c
 internal as they forbid them, and are checked only as far as these anomalies go: realtime and
 process orders are never added, so ``-realtime``/``-process`` anomalies are not decided.
 ``not``/``also-not`` list the weakest ruled-out models and the stronger ones they imply.
+
+Cycle search: one cycle per strongly connected component and anomaly type (as Elle reports),
+found by BFS, so it is a shortest cycle through its first edge. G-single tries at most 256 rw
+edges per component; past that a cycle with anti-dependencies is still reported (as G-single
+if it happens to have one rw edge, else G2-item), so the bound costs precision, never soundness.
+Unlike Elle, ok txns' reads of info txns' writes give wr edges (unique values prove the write
+happened), and a value written by two txns gives no edges at all.
 """
 
 from __future__ import annotations
