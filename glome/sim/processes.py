@@ -80,6 +80,8 @@ class Network(Protocol):
 
     def send(self, src: str, dest: str, body: dict[str, Any]) -> Any: ...
 
+    def unregister(self, endpoint: str) -> None: ...
+
     def is_registered(self, endpoint: str) -> bool: ...
 
 
@@ -95,9 +97,11 @@ class ProcessLimits:
     """A node log stops growing here (one note is written)."""
     stdin_buffer_bytes: int = 16 * 1024 * 1024
     """Bytes waiting for a node to read its stdin; beyond this, messages are dropped."""
-    lines_per_second: float = 20_000.0
-    """stdout lines routed per node per second; a faster node is read at this rate."""
-    line_burst: int = 20_000
+    lines_per_second: float = 5_000.0
+    """stdout lines routed per node per second; a faster node is read at this rate. One
+    event loop routes roughly 20-40 thousand messages a second in all, so one flooding node
+    must not take all of it; real solutions send far less (3d: about 100 a second a node)."""
+    line_burst: int = 10_000
     """Lines a node may write at once before the rate applies."""
     spawn_timeout: float = 10.0
     term_timeout: float = 1.0
@@ -322,7 +326,7 @@ class _NodeProcess(asyncio.SubprocessProtocol):
             self.state.crash = (
                 f"Node {self.state.node_id} crashed with {_describe_status(self.returncode)}"
             )
-            log.warning("%s during the run", self.state.crash)
+            self.host._exited(self.state)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set()
@@ -474,6 +478,8 @@ class ProcessHost:
         log_stderr: bool = False,
         limits: ProcessLimits | None = None,
         env: dict[str, str] | None = None,
+        seed: int = 0,
+        on_log_line: Callable[[str, str], None] | None = None,
     ) -> None:
         self.command = resolve_command(command)
         self.node_ids = list(node_ids)
@@ -482,6 +488,10 @@ class ProcessHost:
         self.log_stderr = log_stderr
         self.limits = limits or ProcessLimits()
         self.env = env
+        self.seed = seed
+        """Unused by the processes themselves (a binary has its own randomness)."""
+        self.on_log_line = on_log_line
+        """``(node_id, line)`` for every stderr line (the runner copies them to jepsen.log)."""
         self.stopping = False
         self._nodes = {
             nid: _NodeState(
@@ -536,10 +546,11 @@ class ProcessHost:
         state.paused = False
 
     async def kill(self, node_id: str) -> None:
-        """SIGKILL the node (as a kill nemesis); bounded. Not reported as a crash."""
+        """SIGKILL the node (as a kill nemesis) and unregister it; bounded. Not a crash."""
         state = self._state(node_id)
         proc = state.proc
         if proc is None:
+            self._unregister(state)
             return
         proc.expected_exit = True
         if not proc.exited.is_set():
@@ -550,6 +561,7 @@ class ProcessHost:
                 )
                 log.error(state.not_killed)
         proc.signal(signal.SIGKILL)  # whatever is left in its process group
+        self._unregister(state)
         state.paused = False
         await proc.finish(self.limits.pipe_close_timeout)
 
@@ -579,6 +591,8 @@ class ProcessHost:
         crashed_before = {nid for nid, st in self._nodes.items() if st.crash is not None}
         self.stopping = True
         await asyncio.gather(*(self._shutdown(st) for st in self._nodes.values()))
+        for state in self._nodes.values():
+            self._unregister(state)
         for state in self._nodes.values():
             if state.log_file is not None:
                 state.log_file.close()
@@ -681,9 +695,27 @@ class ProcessHost:
         except KeyError:
             raise RunnerError(f"unknown node {node_id!r}; this host runs {self.node_ids}") from None
 
+    def _unregister(self, state: _NodeState) -> None:
+        """Take the node off the network: messages to it are journaled as undelivered."""
+        if state.registered:
+            self.network.unregister(state.node_id)
+            state.registered = False
+
+    def _exited(self, state: _NodeState) -> None:
+        """A process ended by itself during the run: a crash, reported at once."""
+        log.warning("%s during the run", state.crash)
+        self._unregister(state)
+
+    def _is_endpoint(self, endpoint: str) -> bool:
+        # A peer that is killed or crashed is still a valid address: what a healthy node sends
+        # it is network loss (journaled undelivered), not a protocol error of the sender.
+        return endpoint in self._nodes or self.network.is_registered(endpoint)
+
     def _deliver(self, state: _NodeState, msg: dict[str, Any]) -> bool:
         proc = state.proc
-        if proc is None or proc.exited.is_set() or self.stopping:
+        if self.stopping:
+            return False  # teardown: nobody's fault
+        if proc is None or proc.exited.is_set():
             state.undelivered_not_running += 1
             return False
         try:
@@ -712,7 +744,7 @@ class ProcessHost:
             state.stray_after_exit += 1
             return
         try:
-            src, dest, body = parse_envelope(line, self.network.is_registered)
+            src, dest, body = parse_envelope(line, self._is_endpoint)
         except ValueError as e:
             kind, _, why = str(e).partition(": ")
             state.bad_lines[kind] += 1
@@ -736,7 +768,9 @@ class ProcessHost:
 
     def _stderr(self, state: _NodeState, line: bytes) -> None:
         state.stderr_tail.append(excerpt(line))
-        if self.log_stderr:
+        if self.on_log_line is not None:
+            self.on_log_line(state.node_id, excerpt(line, 4000))
+        elif self.log_stderr:
             log.info("%s stderr: %s", state.node_id, excerpt(line, 4000))
         f = state.log_file
         if f is None or state.log_full:
