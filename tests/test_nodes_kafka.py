@@ -1,0 +1,670 @@
+"""Kafka reference nodes (glome.nodes.kafka): handler logic, WAL, ack de-dup, fencing, restart.
+
+The nodes are driven over ``MemoryTransport`` by a small harness: messages between nodes are
+delivered on the next loop turn unless a test's ``rule`` holds or drops them, and ``lin-kv``
+is a dict behind a function (a test double, not a simulator). Seeded whole-run tests on the
+in-process runner are at the end and skip while the kafka workload is not there yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from glome.nodes.kafka import (
+    DedupAckStaticLeaderKafka,
+    LinKVKafka,
+    OwnerKafka,
+    RaftKafka,
+    SingleNodeKafka,
+    StaticLeaderKafka,
+    WriteAheadLog,
+)
+from glome.nodes.kafka.common import owner_of
+from glome.runtime import MemoryTransport, Node
+
+Rule = Callable[[dict[str, Any]], str]
+"""envelope -> "deliver" | "drop" | "hold"."""
+
+
+class FakeLinKV:
+    """lin-kv's read/write/cas over a dict, answering as Maelstrom's service does."""
+
+    def __init__(self) -> None:
+        self.data: dict[Any, Any] = {}
+        self.cas_failures = 0
+
+    def handle(self, body: dict[str, Any]) -> dict[str, Any]:
+        key, t = body.get("key"), body["type"]
+        if t == "read":
+            if key not in self.data:
+                return {"type": "error", "code": 20, "text": "key does not exist"}
+            return {"type": "read_ok", "value": self.data[key]}
+        if t == "write":
+            self.data[key] = body["value"]
+            return {"type": "write_ok"}
+        if t == "cas":
+            if key not in self.data:
+                if not body.get("create_if_not_exists"):
+                    return {"type": "error", "code": 20, "text": "key does not exist"}
+                self.data[key] = body["to"]
+                return {"type": "cas_ok"}
+            if self.data[key] != body["from"]:
+                self.cas_failures += 1
+                return {"type": "error", "code": 22, "text": "precondition failed"}
+            self.data[key] = body["to"]
+            return {"type": "cas_ok"}
+        raise AssertionError(f"unexpected lin-kv request {body}")
+
+
+class Cluster:
+    """Nodes of one class over MemoryTransport, a fake lin-kv and test clients."""
+
+    def __init__(self, node_class: Callable[..., Node], n: int, tmp: Path | None = None) -> None:
+        self.node_class = node_class
+        self.ids = [f"n{i}" for i in range(n)]
+        self.tmp = tmp
+        self.nodes: dict[str, Node] = {}
+        self.transports: dict[str, MemoryTransport] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.kv = FakeLinKV()
+        self.rule: Rule = lambda env: "deliver"
+        self.held: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.msg_ids = itertools.count(1)
+        self.incarnation = 0
+
+    async def start(self, node_id: str | None = None) -> None:
+        for nid in [node_id] if node_id else self.ids:
+            self.incarnation += 1
+            state = self.tmp / nid if self.tmp else None
+            node = self.node_class(seed=self.incarnation, state_dir=state)
+            transport = MemoryTransport(lambda line, nid=nid: self.route(orjson.loads(line)))
+            self.nodes[nid], self.transports[nid] = node, transport
+            self.tasks[nid] = asyncio.get_running_loop().create_task(node.serve(transport))
+            await asyncio.sleep(0)  # let serve() start the transport
+            reply = await self.request(nid, {"type": "init", "node_id": nid, "node_ids": self.ids})
+            assert reply["type"] == "init_ok", reply
+
+    def route(self, env: dict[str, Any]) -> None:
+        self.sent.append(env)
+        dest, body = env["dest"], env["body"]
+        if dest.startswith("c"):
+            future = self.replies.pop(body.get("in_reply_to"), None)
+            if future is not None and not future.done():
+                future.set_result(body)
+            return
+        verdict = self.rule(env)
+        if verdict == "drop":
+            return
+        if verdict == "hold":
+            self.held.append(env)
+            return
+        asyncio.get_running_loop().call_soon(self.deliver, env)
+
+    def deliver(self, env: dict[str, Any]) -> None:
+        dest, body = env["dest"], env["body"]
+        if dest == "lin-kv":
+            reply = {**self.kv.handle(body), "in_reply_to": body["msg_id"]}
+            self.route({"src": "lin-kv", "dest": env["src"], "body": reply})
+        elif dest in self.transports and not self.transports[dest].closed:
+            self.transports[dest].deliver(orjson.dumps(env))
+
+    def release(self, which: Callable[[dict[str, Any]], bool] = lambda env: True) -> int:
+        """Deliver the held messages ``which`` selects, in the order they were sent."""
+        chosen = [env for env in self.held if which(env)]
+        self.held = [env for env in self.held if not which(env)]
+        for env in chosen:
+            asyncio.get_running_loop().call_soon(self.deliver, env)
+        return len(chosen)
+
+    async def request(
+        self, node_id: str, body: dict[str, Any], client: str = "c1", timeout: float = 5.0
+    ) -> dict[str, Any]:
+        msg_id = next(self.msg_ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.replies[msg_id] = future
+        self.transports[node_id].deliver(
+            orjson.dumps({"src": client, "dest": node_id, "body": {**body, "msg_id": msg_id}})
+        )
+        return await asyncio.wait_for(future, timeout)
+
+    def submit(self, node_id: str, body: dict[str, Any]) -> asyncio.Task[dict[str, Any]]:
+        return asyncio.get_running_loop().create_task(self.request(node_id, body))
+
+    async def kill(self, node_id: str) -> None:
+        """As the runner kills: cancel the serve task (no on_stop), stop its transport."""
+        self.transports[node_id].closed = True
+        self.tasks[node_id].cancel()
+        await asyncio.gather(self.tasks[node_id], return_exceptions=True)
+
+    async def restart(self, node_id: str) -> None:
+        await self.kill(node_id)
+        await self.start(node_id)
+
+    async def stop(self) -> None:
+        for nid in self.ids:
+            if not self.transports[nid].closed:
+                self.transports[nid].end()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+async def settle(turns: int = 50) -> None:
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+async def until(cond: Callable[[], bool], timeout: float = 3.0) -> None:
+    """Wait (bounded) for ``cond``; fails the test instead of hanging."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.002)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def types_sent(cluster: Cluster, type_: str) -> list[dict[str, Any]]:
+    return [env for env in cluster.sent if env["body"].get("type") == type_]
+
+
+# ------------------------------------------------------------------------------------- 5a
+def test_single_node_offsets_poll_commit() -> None:
+    async def scenario() -> None:
+        c = Cluster(SingleNodeKafka, 1)
+        await c.start()
+        offsets = [
+            (await c.request("n0", {"type": "send", "key": "k1", "msg": v}))["offset"]
+            for v in (10, 11, 12)
+        ]
+        assert offsets == [0, 1, 2]
+        assert (await c.request("n0", {"type": "send", "key": "k2", "msg": 5}))["offset"] == 0
+        poll = await c.request("n0", {"type": "poll", "offsets": {"k1": 1, "k2": 0, "nope": 0}})
+        assert poll["msgs"] == {"k1": [[1, 11], [2, 12]], "k2": [[0, 5]]}
+        await c.request("n0", {"type": "commit_offsets", "offsets": {"k1": 2}})
+        await c.request("n0", {"type": "commit_offsets", "offsets": {"k1": 1}})  # max kept
+        listed = await c.request("n0", {"type": "list_committed_offsets", "keys": ["k1", "k9"]})
+        assert listed["offsets"] == {"k1": 2}
+        bad = await c.request("n0", {"type": "send", "key": 3, "msg": 1})
+        assert bad["type"] == "error" and bad["code"] == 12
+        await c.stop()
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------------------- 5b
+def test_linkv_kafka_shares_log_and_counts_cas_conflicts() -> None:
+    async def scenario() -> None:
+        c = Cluster(LinKVKafka, 2)
+        await c.start()
+        # Both nodes race for key "a": ten concurrent sends, each node half of them.
+        tasks = [c.submit(f"n{i % 2}", {"type": "send", "key": "a", "msg": i}) for i in range(10)]
+        replies = await asyncio.gather(*tasks)
+        offsets = sorted(r["offset"] for r in replies)
+        assert offsets == list(range(10))  # unique, dense: the cas serialised them
+        conflicts = sum(n.cas_conflicts for n in c.nodes.values())  # type: ignore[attr-defined]
+        assert conflicts > 0 and conflicts == c.kv.cas_failures
+        poll = await c.request("n1", {"type": "poll", "offsets": {"a": 0}})
+        by_offset = {o: m for o, m in poll["msgs"]["a"]}
+        assert {by_offset[r["offset"]] for r in replies} == set(range(10))
+        await c.request("n0", {"type": "commit_offsets", "offsets": {"a": 4}})
+        listed = await c.request("n1", {"type": "list_committed_offsets", "keys": ["a", "b"]})
+        assert listed["offsets"] == {"a": 4}
+        await c.stop()
+
+    run(scenario)
+
+
+def test_linkv_kafka_poll_stops_at_a_hole() -> None:
+    async def scenario() -> None:
+        c = Cluster(LinKVKafka, 1)
+        await c.start()
+        await c.request("n0", {"type": "send", "key": "a", "msg": 1})
+        c.kv.data["kafka/next/a"] = 3  # offset 1 won by a sender that died before writing
+        c.kv.data["kafka/msg/a/2"] = 3
+        poll = await c.request("n0", {"type": "poll", "offsets": {"a": 0}})
+        assert poll["msgs"] == {"a": [[0, 1]]}  # never [2, 3] past the hole: no poll-skip
+        await c.stop()
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------------------- 5c
+def test_owner_kafka_forwards_to_owner_without_cas() -> None:
+    async def scenario() -> None:
+        c = Cluster(OwnerKafka, 2)
+        await c.start()
+        keys = [str(k) for k in range(8)]
+        owners = {k: owner_of(k, c.ids) for k in keys}
+        assert set(owners.values()) == {"n0", "n1"}  # both nodes own something
+        for i, k in enumerate(keys * 2):
+            reply = await c.request(f"n{i % 2}", {"type": "send", "key": k, "msg": i})
+            assert reply["offset"] == i // len(keys)  # dense per key: one writer per key
+        assert not [e for e in c.sent if e["dest"] == "lin-kv"]  # no lin-kv, no cas
+        forwarded = types_sent(c, "owner_send")
+        assert all(owners[e["body"]["key"]] == e["dest"] for e in forwarded)
+        c.sent.clear()
+        poll = await c.request("n0", {"type": "poll", "offsets": dict.fromkeys(keys, 0)})
+        assert sorted(poll["msgs"]) == keys and all(len(v) == 2 for v in poll["msgs"].values())
+        assert len(types_sent(c, "owner_poll")) == 1  # one request per remote owner (batched)
+        await c.request("n0", {"type": "commit_offsets", "offsets": dict.fromkeys(keys, 1)})
+        await settle()
+        listed = await c.request("n1", {"type": "list_committed_offsets", "keys": keys})
+        assert listed["offsets"] == dict.fromkeys(keys, 1)
+        await c.stop()
+
+    run(scenario)
+
+
+def test_owner_kafka_poll_stays_available_without_the_other_owner() -> None:
+    async def scenario() -> None:
+        c = Cluster(OwnerKafka, 2)
+        c.nodes_forward_timeout = 0.05
+        await c.start()
+        for node in c.nodes.values():
+            node.forward_timeout = 0.05  # type: ignore[attr-defined]
+        mine = next(k for k in map(str, range(20)) if owner_of(k, c.ids) == "n0")
+        theirs = next(k for k in map(str, range(20)) if owner_of(k, c.ids) == "n1")
+        await c.request("n0", {"type": "send", "key": mine, "msg": 1})
+        c.rule = lambda env: "drop" if env["dest"] == "n1" else "deliver"
+        poll = await c.request("n0", {"type": "poll", "offsets": {mine: 0, theirs: 0}})
+        assert poll["msgs"] == {mine: [[0, 1]]}  # the unreachable owner's key is left out
+        await c.stop()
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------------- static leader
+def test_naive_leader_counts_duplicate_acks_premature_quorum() -> None:
+    """5 nodes, quorum 3. Only n1 is reachable; the leader re-sends replicate and n1 acks
+    twice: the naive leader answers send_ok with 2 of 5 holding the entry."""
+
+    async def scenario() -> None:
+        c = Cluster(StaticLeaderKafka, 5)
+        c.rule = lambda env: "drop" if env["dest"] in ("n2", "n3", "n4") else "deliver"
+        await c.start()
+        leader = c.nodes["n0"]
+        assert isinstance(leader, StaticLeaderKafka)
+        reply = await c.request("n0", {"type": "send", "key": "a", "msg": 7}, timeout=2.0)
+        assert reply == {"type": "send_ok", "offset": 0, "in_reply_to": reply["in_reply_to"]}
+        acks = [e for e in types_sent(c, "replicate_ok") if e["dest"] == "n0"]
+        assert {e["src"] for e in acks} == {"n1"} and len(acks) >= 2
+        assert leader.premature_quorums == 1
+        await c.stop()
+
+    run(scenario)
+
+
+def test_dedup_ack_leader_waits_for_distinct_followers() -> None:
+    async def scenario() -> None:
+        c = Cluster(DedupAckStaticLeaderKafka, 5)
+        c.rule = lambda env: "drop" if env["dest"] in ("n2", "n3", "n4") else "deliver"
+        await c.start()
+        pending = c.submit("n0", {"type": "send", "key": "a", "msg": 7})
+        await until(lambda: len(types_sent(c, "replicate_ok")) >= 3)  # n1 acked 3 times
+        assert not pending.done()  # ... and counted once: no quorum yet
+        c.rule = lambda env: "deliver"
+        reply = await pending  # n2 and n3 ack on the next re-send: a real quorum
+        assert reply["offset"] == 0
+        assert c.nodes["n0"].premature_quorums == 0  # type: ignore[attr-defined]
+        await c.stop()
+
+    run(scenario)
+
+
+def test_naive_follower_poll_skips_a_gap() -> None:
+    async def scenario() -> None:
+        c = Cluster(StaticLeaderKafka, 2)
+        await c.start()
+        # Offset 1 reaches the follower before offset 0 (reordered): insert_at leaves a gap.
+        c.rule = lambda env: (
+            "hold"
+            if env["body"].get("type") == "replicate" and env["body"].get("offset") == 0
+            else "deliver"
+        )
+        first = c.submit("n0", {"type": "send", "key": "a", "msg": "x"})
+        await settle()
+        c.rule = lambda env: "deliver"
+        await c.request("n0", {"type": "send", "key": "a", "msg": "y"})
+        poll = await c.request("n1", {"type": "poll", "offsets": {"a": 0}})
+        assert poll["msgs"] == {"a": [[1, "y"]]}  # offset 0 skipped: a poll-skip anomaly
+        c.release()
+        await first
+        await c.stop()
+
+    run(scenario)
+
+
+def test_naive_leader_restart_loses_acknowledged_writes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(StaticLeaderKafka, 3, tmp_path)
+        await c.start()
+        for v in (1, 2, 3):
+            await c.request("n0", {"type": "send", "key": "a", "msg": v})
+        await c.restart("n0")
+        poll = await c.request("n0", {"type": "poll", "offsets": {"a": 0}})
+        assert poll["msgs"] == {}  # three acknowledged writes gone
+        again = await c.request("n0", {"type": "send", "key": "a", "msg": 99})
+        assert again["offset"] == 0  # offset 0 handed out again; followers now disagree
+        await settle()
+        follower = await c.request("n1", {"type": "poll", "offsets": {"a": 0}})
+        assert follower["msgs"]["a"][0] == [0, 99]  # overwritten: inconsistent offsets
+        await c.stop()
+
+    run(scenario)
+
+
+# --------------------------------------------------------------------------------- WAL
+def test_wal_write_reopen_replay_and_truncate(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite3"
+    wal = WriteAheadLog(path)
+    assert wal.load().entries == [] and wal.load().term == 0
+    wal.save_hard_state(3, "n1")
+    wal.write_entries(
+        1,
+        [(1, {"k": "noop"}), (2, {"k": "send", "key": "a", "msg": 1})],
+        commit_index=1,
+        committed_offsets={"a": 4},
+    )
+    wal.write_entries(3, [(3, {"k": "send", "key": "b", "msg": [1, 2]})])
+    wal.write_entries(2, [(3, {"k": "send", "key": "a", "msg": 9})])  # conflict: replace 2..
+    assert wal.fsyncs == 4
+    wal.close()  # reopen: what was committed is there, in order
+    again = WriteAheadLog(path).load()
+    assert (again.term, again.voted_for, again.commit_index) == (3, "n1", 1)
+    assert again.entries == [(1, {"k": "noop"}), (3, {"k": "send", "key": "a", "msg": 9})]
+    assert again.committed_offsets == {"a": 4}
+    wal2 = WriteAheadLog(path)
+    wal2.write_entries(3, [], committed_offsets={"a": 2, "b": 1})  # max-merged
+    assert wal2.load().committed_offsets == {"a": 4, "b": 1}
+
+
+def test_wal_rejects_a_log_with_holes(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path / "w.sqlite3")
+    wal.db.execute("INSERT INTO log VALUES (2, 1, '{}')")
+    with pytest.raises(ValueError, match="index 2"):
+        wal.load()
+
+
+def test_wal_durability_pragmas(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path / "w.sqlite3")
+    assert wal.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert wal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# ---------------------------------------------------------------------------------- Raft
+class FastRaft(RaftKafka):
+    """Real-time test timings: elections within tens of milliseconds."""
+
+    heartbeat_interval = 0.01
+    election_timeout = (0.06, 0.12)
+    first_election_timeout = (0.01, 0.04)
+    commit_wait = 1.0
+    leader_wait = 0.5
+    forward_timeout = 1.5
+
+
+def leader_of(c: Cluster) -> str | None:
+    leaders = [
+        n for n, node in c.nodes.items() if not c.transports[n].closed and node.role == "leader"
+    ]  # type: ignore[attr-defined]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def raft(c: Cluster, node_id: str) -> RaftKafka:
+    node = c.nodes[node_id]
+    assert isinstance(node, RaftKafka)
+    return node
+
+
+def test_raft_elects_replicates_and_polls_everywhere(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 3, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        replies = [
+            await c.request(f"n{i % 3}", {"type": "send", "key": "a", "msg": i}) for i in range(6)
+        ]
+        offsets = [r["offset"] for r in replies]
+        assert offsets == sorted(offsets) and len(set(offsets)) == 6
+        expected = [[r["offset"], i] for i, r in enumerate(replies)]
+        for nid in c.ids:  # every node serves the same committed prefix
+            await until(lambda nid=nid: raft(c, nid).commit_index >= offsets[-1])
+            poll = await c.request(nid, {"type": "poll", "offsets": {"a": 0}})
+            assert poll["msgs"]["a"] == expected
+        await c.request("n1", {"type": "commit_offsets", "offsets": {"a": offsets[2]}})
+        await until(lambda: raft(c, "n2").logs.committed.get("a") == offsets[2])
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_duplicate_acks_do_not_inflate_quorum(tmp_path: Path) -> None:
+    """5 nodes; only n1 answers. Its acks repeat (heartbeat resends) but match_index is a
+    per-follower max, so the entry never commits with 2 of 5 holding it."""
+
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 5, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        leader = leader_of(c)
+        assert leader is not None
+        node = raft(c, leader)
+        await until(lambda: node.commit_index == len(node.entries))  # its no-op is in
+        reachable = {leader, next(n for n in c.ids if n != leader)}
+        c.rule = lambda env: (
+            "deliver" if env["dest"] in reachable and env["src"] in reachable else "drop"
+        )
+        node.election_timeout = (10.0, 20.0)  # keep the cut-off followers from disturbing it
+        before = node.commit_index
+        pending = c.submit(leader, {"type": "send", "key": "a", "msg": 1})
+        follower = next(iter(reachable - {leader}))
+        await until(
+            lambda: (
+                len(
+                    [
+                        e
+                        for e in types_sent(c, "raft_append_result")
+                        if e["src"] == follower and e["body"].get("success")
+                    ]
+                )
+                >= 5
+            )
+        )
+        assert node.commit_index == before and not pending.done()
+        reply = await pending
+        assert reply["type"] == "error" and reply["code"] == 0  # indefinite, not a false ok
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_append_result_from_an_older_term_is_ignored(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 3, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        leader = leader_of(c)
+        assert leader is not None
+        node = raft(c, leader)
+        follower = next(n for n in c.ids if n != leader)
+        c.rule = lambda env: "drop"  # freeze the cluster, then forge an old ack
+        stale = {
+            "type": "raft_append_result",
+            "term": node.term - 1,
+            "success": True,
+            "match_index": len(node.entries) + 5,
+        }
+        c.transports[leader].deliver(orjson.dumps({"src": follower, "dest": leader, "body": stale}))
+        await settle()
+        assert node.match_index[follower] <= len(node.entries)
+        assert node.stats["stale_acks_ignored"] >= 1
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_fences_a_deposed_leader(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 3, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        old = leader_of(c)
+        assert old is not None
+        old_term = raft(c, old).term
+        # Cut the leader off: the others elect a new leader in a higher term.
+        c.rule = lambda env: "drop" if old in (env["src"], env["dest"]) else "deliver"
+        stale = c.submit(old, {"type": "send", "key": "a", "msg": "stale"})
+        await until(
+            lambda: any(
+                raft(c, n).role == "leader" and raft(c, n).term > old_term
+                for n in c.ids
+                if n != old
+            )
+        )
+        new = next(n for n in c.ids if n != old and raft(c, n).role == "leader")
+        fresh = await c.request(new, {"type": "send", "key": "a", "msg": "fresh"})
+        assert raft(c, old).role == "leader"  # it does not know yet
+        # Heal one way first: the old leader's heartbeats reach the others, who reject them
+        # (fencing); only those rejections reach it, and their term makes it step down.
+        c.rule = lambda env: (
+            "deliver"
+            if env["dest"] != old or env["body"]["type"] == "raft_append_result"
+            else "drop"
+        )
+        await until(lambda: raft(c, old).role == "follower")
+        assert sum(raft(c, n).stats["fenced_appends"] for n in c.ids) >= 1
+        c.rule = lambda env: "deliver"
+        stale_reply = await stale
+        assert stale_reply["type"] == "error" and stale_reply["code"] in (0, 13)  # indefinite
+        await until(lambda: raft(c, old).commit_index >= fresh["offset"])
+        poll = await c.request(old, {"type": "poll", "offsets": {"a": 0}})
+        assert [m for _, m in poll["msgs"]["a"]] == ["fresh"]  # "stale" never surfaces
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_survives_restart_of_every_node(tmp_path: Path) -> None:
+    """Kill every node (no on_stop, as the kill nemesis does), restart: nothing acked is lost."""
+
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 3, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        acked = {}
+        for i in range(10):
+            reply = await c.request(f"n{i % 3}", {"type": "send", "key": f"k{i % 2}", "msg": i})
+            acked[i] = (f"k{i % 2}", reply["offset"])
+        for nid in c.ids:
+            await c.kill(nid)
+        for nid in c.ids:
+            await c.start(nid)
+        await until(lambda: leader_of(c) is not None)
+        more = await c.request("n0", {"type": "send", "key": "k0", "msg": 100})
+        await until(lambda: all(raft(c, n).commit_index >= more["offset"] for n in c.ids))
+        for nid in c.ids:
+            poll = await c.request(nid, {"type": "poll", "offsets": {"k0": 0, "k1": 0}})
+            seen = {(k, o): m for k, msgs in poll["msgs"].items() for o, m in msgs}
+            assert all(seen.get(where) == i for i, where in acked.items())
+            assert seen[("k0", more["offset"])] == 100
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_single_node_replays_its_wal(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 1, tmp_path)
+        await c.start()
+        first = await c.request("n0", {"type": "send", "key": "a", "msg": "x"})
+        await c.request("n0", {"type": "commit_offsets", "offsets": {"a": first["offset"]}})
+        await settle()
+        await c.restart("n0")
+        poll = await c.request("n0", {"type": "poll", "offsets": {"a": 0}})
+        assert poll["msgs"] == {"a": [[first["offset"], "x"]]}  # served before any election
+        listed = await c.request("n0", {"type": "list_committed_offsets", "keys": ["a"]})
+        assert listed["offsets"] == {"a": first["offset"]}
+        second = await c.request("n0", {"type": "send", "key": "a", "msg": "y"})
+        assert second["offset"] > first["offset"]
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_follower_truncates_a_conflicting_suffix(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 1, tmp_path)
+        await c.start()
+        node = raft(c, "n0")
+        node.election_timeout = node.first_election_timeout = (100.0, 200.0)
+        node.role, node.term = "follower", 5
+        c.rule = lambda env: "drop"
+        node.entries = [(1, {"k": "noop"}), (2, {"k": "send", "key": "a", "msg": "old"})]
+        node.durable_index = 0
+        node.commit_index = node.last_applied = 0
+        append = {
+            "type": "raft_append",
+            "term": 5,
+            "leader": "n9",
+            "prev_index": 1,
+            "prev_term": 1,
+            "entries": [[5, {"k": "send", "key": "a", "msg": "new"}]],
+            "leader_commit": 2,
+        }
+        c.transports["n0"].deliver(orjson.dumps({"src": "n9", "dest": "n0", "body": append}))
+        await settle()
+        assert node.entries[1] == (5, {"k": "send", "key": "a", "msg": "new"})
+        assert node.commit_index == 2 and node.durable_index == 2
+        assert node.wal is not None and node.wal.load().entries == node.entries
+        ack = types_sent(c, "raft_append_result")[-1]["body"]
+        assert ack["success"] is True and ack["match_index"] == 2
+        # An older append (reordered) must not truncate what the newer one added.
+        old = {**append, "prev_index": 0, "prev_term": 0, "entries": [[1, {"k": "noop"}]]}
+        c.transports["n0"].deliver(orjson.dumps({"src": "n9", "dest": "n0", "body": old}))
+        await settle()
+        assert len(node.entries) == 2
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_vote_needs_an_up_to_date_log(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 1, tmp_path)
+        await c.start()
+        node = raft(c, "n0")
+        await until(lambda: node.role == "leader")
+        c.rule = lambda env: "drop"
+        term = node.term
+        behind = {
+            "type": "raft_vote",
+            "term": term + 1,
+            "candidate": "n7",
+            "last_log_index": 0,
+            "last_log_term": 0,
+        }
+        c.transports["n0"].deliver(orjson.dumps({"src": "n7", "dest": "n0", "body": behind}))
+        await settle()
+        result = types_sent(c, "raft_vote_result")[-1]["body"]
+        assert result == {"type": "raft_vote_result", "term": term + 1, "granted": False}
+        assert node.role == "follower"  # the higher term deposed it even without a vote
+        ahead = {**behind, "candidate": "n8", "last_log_index": 99, "last_log_term": term}
+        c.transports["n0"].deliver(orjson.dumps({"src": "n8", "dest": "n0", "body": ahead}))
+        await settle()
+        assert types_sent(c, "raft_vote_result")[-1]["body"]["granted"] is True
+        assert node.wal is not None and node.wal.load().voted_for == "n8"  # durable vote
+        await c.stop()
+
+    run(scenario)
