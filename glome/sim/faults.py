@@ -117,11 +117,13 @@ class KillFault(_NodeFault):
             try:
                 await host.restart(node)
             except Exception as e:
-                raise NodeStartError(f"could not restart {node} after a kill: "
-                                     f"{type(e).__name__}: {e}") from e
+                raise NodeStartError(
+                    f"could not restart {node} after a kill: {type(e).__name__}: {e}"
+                ) from e
         if self.ctx.reinit is not None:
-            outcomes = await asyncio.gather(*(self._reinit(n) for n in nodes),
-                                            return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(self._reinit(n) for n in nodes), return_exceptions=True
+            )
             for outcome in outcomes:  # the first failure in node order, deterministically
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -132,11 +134,13 @@ class KillFault(_NodeFault):
         try:
             await self.ctx.reinit(node)
         except RPCTimeout:
-            raise NodeStartError(f"{node} did not answer init within 10 s after its restart"
-                                 ) from None
+            raise NodeStartError(
+                f"{node} did not answer init within 10 s after its restart"
+            ) from None
         except RPCError as e:
-            raise NodeStartError(f"{node} answered init after its restart with an error: "
-                                 f"{e.body}") from None
+            raise NodeStartError(
+                f"{node} answered init after its restart with an error: {e.body}"
+            ) from None
 
 
 class PauseFault(_NodeFault):
@@ -152,8 +156,10 @@ class PauseFault(_NodeFault):
             try:
                 await host.pause(node)
             except NotImplementedError:
-                raise ValueError("--nemesis pause needs process mode (a --bin): in-process "
-                                 "nodes cannot be paused") from None
+                raise ValueError(
+                    "--nemesis pause needs process mode (a --bin): in-process "
+                    "nodes cannot be paused"
+                ) from None
         return outcome_map(list(invoke_value), "paused")
 
     async def stop(self) -> Any:

@@ -103,10 +103,11 @@ class KafkaGenerator:
     def next_op(self, now: float, rng: random.Random) -> dict[str, Any]:
         if self.next_crash is None or now >= self.next_crash:
             self.next_crash = max(now, self.next_crash or now) + rng.uniform(
-                0, 2 * self.crash_interval)
+                0, 2 * self.crash_interval
+            )
             return {"f": "crash", "value": None}
         if self.pending is None:
-            (f, k, v), = self.txns.next_txn(rng)
+            ((f, k, v),) = self.txns.next_txn(rng)
             self.pending_key = str(k)
             if f == "w":
                 self.pending = {"f": "send", "value": [[SEND, self.pending_key, v]]}
@@ -122,8 +123,9 @@ class KafkaGenerator:
         if self.sent and rng.random() < WIDEN_PROBABILITY:
             lagging = sorted(self.sent, key=key_order)
             keys = list(dict.fromkeys([*lagging, *keys]))
-            unseen = {Str(k): {"polled": self.polled.get(k, -1), "sent": self.sent[k]}
-                      for k in lagging}
+            unseen = {
+                Str(k): {"polled": self.polled.get(k, -1), "sent": self.sent[k]} for k in lagging
+            }
             return {"f": "assign", "value": keys, "unseen": unseen}
         return {"f": "assign", "value": keys}
 
@@ -169,9 +171,11 @@ def _poll_msgs(reply: dict[str, Any]) -> dict[str, list[list[Any]]]:
     msgs: dict[str, list[list[Any]]] = {}
     for k, pairs in reply["msgs"].items():
         if not isinstance(pairs, list) or not all(
-                isinstance(p, list) and len(p) == 2 and _is_offset(p[0]) for p in pairs):
-            raise MalformedReply(f"poll_ok msgs[{k!r}] must be a list of [offset, msg] pairs",
-                                 reply)
+            isinstance(p, list) and len(p) == 2 and _is_offset(p[0]) for p in pairs
+        ):
+            raise MalformedReply(
+                f"poll_ok msgs[{k!r}] must be a list of [offset, msg] pairs", reply
+            )
         msgs[str(k)] = [[p[0], p[1]] for p in pairs]
     return msgs
 
@@ -208,31 +212,38 @@ class Kafka(Workload):
             if op.get("seek-to-beginning?"):
                 worker.client_state["offsets"] = dict.fromkeys(keys, 0)
             else:
-                reply = require(await worker.call({"type": "list_committed_offsets",
-                                                   "keys": keys}),
-                                "list_committed_offsets_ok", offsets=dict)
+                reply = require(
+                    await worker.call({"type": "list_committed_offsets", "keys": keys}),
+                    "list_committed_offsets_ok",
+                    offsets=dict,
+                )
                 committed = _offset_map(reply, "offsets")
                 worker.client_state["offsets"] = {
-                    k: offsets[k] if k in offsets else committed.get(k, 0) for k in keys}
+                    k: offsets[k] if k in offsets else committed.get(k, 0) for k in keys
+                }
             return {"type": "ok"}
         if f == "send":
-            (_, key, msg), = op["value"]
-            reply = require(await worker.call({"type": "send", "key": key, "msg": msg}),
-                            "send_ok", offset=int)
+            ((_, key, msg),) = op["value"]
+            reply = require(
+                await worker.call({"type": "send", "key": key, "msg": msg}), "send_ok", offset=int
+            )
             offset = reply["offset"]
             self.generator(worker).observe_ok({key: offset}, {})
             return {"type": "ok", "value": [[SEND, key, [offset, msg]]]}
         if f == "poll":
-            reply = require(await worker.call({"type": "poll", "offsets": dict(offsets)}),
-                            "poll_ok", msgs=dict)
+            reply = require(
+                await worker.call({"type": "poll", "offsets": dict(offsets)}), "poll_ok", msgs=dict
+            )
             msgs = _poll_msgs(reply)
             maxima = poll_maxima(msgs)
             for k, top in maxima.items():
                 offsets[k] = max(offsets.get(k, top + 1), top + 1)
             commit = {k: max(0, top) for k, top in maxima.items() if msgs[k]}
             if commit:
-                require(await worker.call({"type": "commit_offsets", "offsets": commit}),
-                        "commit_offsets_ok")
+                require(
+                    await worker.call({"type": "commit_offsets", "offsets": commit}),
+                    "commit_offsets_ok",
+                )
             self.generator(worker).observe_ok({}, maxima)
             # Str keeps "k" a string in EDN even when a node returns a keyword-shaped key.
             return {"type": "ok", "value": [[POLL, {Str(k): pairs for k, pairs in msgs.items()}]]}
@@ -252,8 +263,9 @@ class Kafka(Workload):
             await worker.run({"f": "crash", "value": None})
             if loop.time() >= deadline:
                 return
-            await worker.run({"f": "assign", "value": list(gen.final_keys),
-                              "seek-to-beginning?": True})
+            await worker.run(
+                {"f": "assign", "value": list(gen.final_keys), "seek-to-beginning?": True}
+            )
             slot = loop.time()
             while waiting:
                 await sleep_until(loop, slot)

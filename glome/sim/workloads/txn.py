@@ -50,8 +50,9 @@ class WrTxns:
     Every draw comes from the ``rng`` passed in (the runner's generator stream).
     """
 
-    def __init__(self, *, key_count: int, max_length: int, max_writes_per_key: int,
-                 min_length: int = 1) -> None:
+    def __init__(
+        self, *, key_count: int, max_length: int, max_writes_per_key: int, min_length: int = 1
+    ) -> None:
         if key_count < 1:
             raise ValueError(f"--key-count must be positive, not {key_count}")
         if max_length < 1 or min_length < 0 or min_length > max_length:
@@ -124,8 +125,10 @@ class TxnWorkload(Workload):
         models = [str(m).lstrip(":") for m in opts.consistency_models]
         unknown = [m for m in models if m not in txn_checker.PROHIBITED]
         if unknown or not models:
-            raise ValueError(f"unknown consistency model(s) {unknown}; glome knows: "
-                             f"{', '.join(sorted(txn_checker.PROHIBITED))}")
+            raise ValueError(
+                f"unknown consistency model(s) {unknown}; glome knows: "
+                f"{', '.join(sorted(txn_checker.PROHIBITED))}"
+            )
 
     def new_state(self, opts: TestOptions, rng: random.Random) -> dict[str, Any]:
         return {"txns": wr_txns_for(opts)}
@@ -133,8 +136,10 @@ class TxnWorkload(Workload):
     def next_op(self, worker: Worker) -> dict[str, Any] | None:
         txns: WrTxns = worker.state["txns"]
         mops = txns.next_txn(worker.rng)
-        return {"f": "txn",
-                "value": [[Keyword(self.write_f if f == "w" else "r"), k, v] for f, k, v in mops]}
+        return {
+            "f": "txn",
+            "value": [[Keyword(self.write_f if f == "w" else "r"), k, v] for f, k, v in mops],
+        }
 
     async def invoke(self, worker: Worker, op: dict[str, Any]) -> dict[str, Any]:
         request = [[str(f), k, v] for f, k, v in op["value"]]
@@ -145,29 +150,37 @@ class TxnWorkload(Workload):
         """The history value of a ``txn_ok``: checked against the request, keywords for f."""
         txn = reply["txn"]
         if len(txn) != len(request):
-            raise MalformedReply(f"txn_ok has {len(txn)} micro-ops for a request of "
-                                 f"{len(request)}", reply)
+            raise MalformedReply(
+                f"txn_ok has {len(txn)} micro-ops for a request of {len(request)}", reply
+            )
         out: list[list[Any]] = []
         for i, (sent, got) in enumerate(zip(request, txn, strict=True)):
             if not isinstance(got, list) or len(got) != 3:
-                raise MalformedReply(f"txn_ok micro-op {i} is not a [f, k, v] triple: {got!r}",
-                                     reply)
+                raise MalformedReply(
+                    f"txn_ok micro-op {i} is not a [f, k, v] triple: {got!r}", reply
+                )
             f, k, v = got
             if f != sent[0] or type(k) is not type(sent[1]) or k != sent[1]:
-                raise MalformedReply(f"txn_ok micro-op {i} is {got!r}, but the request's was "
-                                     f"{sent!r} (same f and key, in order)", reply)
+                raise MalformedReply(
+                    f"txn_ok micro-op {i} is {got!r}, but the request's was "
+                    f"{sent!r} (same f and key, in order)",
+                    reply,
+                )
             if f == "r":
                 self.check_read(i, v, reply)
             elif v != sent[2] or type(v) is not type(sent[2]):
-                raise MalformedReply(f"txn_ok micro-op {i} changed the written value: {got!r} "
-                                     f"for {sent!r}", reply)
+                raise MalformedReply(
+                    f"txn_ok micro-op {i} changed the written value: {got!r} for {sent!r}", reply
+                )
             out.append([Keyword(f), k, v])
         return out
 
     def check_read(self, i: int, value: Any, reply: dict[str, Any]) -> None:
         if not _is_scalar(value):
-            raise MalformedReply(f"txn_ok micro-op {i} read {value!r}: a register holds null or "
-                                 f"a single value", reply)
+            raise MalformedReply(
+                f"txn_ok micro-op {i} read {value!r}: a register holds null or a single value",
+                reply,
+            )
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
         return txn_checker.check(history, opts)
@@ -184,14 +197,20 @@ class ListAppend(TxnWorkload):
     write_f = "append"
 
     def validate(self, opts: TestOptions) -> None:
-        raise ValueError("workload 'txn-list-append' is not implemented in glome yet: its "
-                         "generator and client exist, but there is no list-append checker")
+        raise ValueError(
+            "workload 'txn-list-append' is not implemented in glome yet: its "
+            "generator and client exist, but there is no list-append checker"
+        )
 
     def check_read(self, i: int, value: Any, reply: dict[str, Any]) -> None:
-        if value is not None and not (isinstance(value, list)
-                                      and all(_is_scalar(x) for x in value)):
-            raise MalformedReply(f"txn_ok micro-op {i} read {value!r}: a list-append read is "
-                                 f"null or a list of appended values", reply)
+        if value is not None and not (
+            isinstance(value, list) and all(_is_scalar(x) for x in value)
+        ):
+            raise MalformedReply(
+                f"txn_ok micro-op {i} read {value!r}: a list-append read is "
+                f"null or a list of appended values",
+                reply,
+            )
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
         raise NotImplementedError("glome has no list-append checker yet")
