@@ -28,10 +28,9 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import uuid
-from collections.abc import Iterator
-from itertools import chain
 from decimal import Decimal
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -91,14 +90,14 @@ class Tagged:
         return f"#{self.tag} {self.value!r}"
 
 
-class FrozenDict(dict):  # type: ignore[type-arg]
+class FrozenDict(dict[Any, Any]):
     """A hashable dict, used only where a map is a set element or a map key."""
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
 
-class EdnSet(tuple):  # type: ignore[type-arg]
+class EdnSet(tuple[Any, ...]):
     """A set whose elements cannot all be hashed: kept as a tuple in source order."""
 
     __slots__ = ()
