@@ -181,6 +181,38 @@ async def test_stderr_goes_to_node_log_and_console(
     assert "n0 stderr: faulty: exiting after 0 echoes" in caplog.text
 
 
+@pytest.mark.timeout(20)
+@in_loop
+async def test_stderr_lines_go_to_the_runner_callback_until_the_log_cap(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    net = FakeNetwork()
+    host = ProcessHost(
+        faulty("flood-stderr"),
+        ["n0"],
+        net,
+        tmp_path,
+        on_log_line=lambda n, line: seen.append((n, line)),
+        limits=ProcessLimits(max_log_bytes=50_000, term_timeout=0.5),
+    )
+    await host.start("n0")
+    init(net, "n0", ["n0"])
+    await eventually(lambda: host._nodes["n0"].log_full)
+    count = len(seen)
+    await asyncio.sleep(0.2)
+    await host.stop()
+    assert seen[0] == ("n0", "faulty: flooding stderr " + "x" * 100)
+    assert len(seen) == count <= 50_000 // 100  # forwarding stops with the log
+
+
+def test_relative_script_argument_gets_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "node.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    make_host(tmp_path, [sys.executable, "node.py"])
+    assert f"pass {tmp_path.resolve() / 'node.py'} instead" in caplog.text
+
+
 # --------------------------------------------------------------------------- faulty nodes
 
 

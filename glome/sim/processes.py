@@ -18,16 +18,19 @@ Differences from Maelstrom, on purpose:
 - **Bounded memory against faulty nodes.** A node that stops reading its stdin does not block
   anything: what glome writes to it waits in a per-node buffer of bounded size, and once that
   is full further messages are dropped and reported as undelivered (``deliver`` returns
-  False, so the network journals them as not delivered). A node that floods stdout is read at
+  False for them, so a network that checks it can journal them as not delivered). A node that floods stdout is read at
   a bounded rate (a token bucket; the node simply blocks on its writes while glome catches
   up), so it cannot flood the network or starve the event loop. A stdout line longer than
   ``max_line_bytes`` is discarded as it streams in; a stderr line is truncated; a node log
   stops growing at ``max_log_bytes``.
+- **A message to a killed or crashed peer is not the sender's fault.** Such a node is
+  unregistered (as Maelstrom's kill nemesis would leave it unreachable); a line addressed to it
+  is still routed, and the network journals it as undelivered.
 - **Working directory.** Maelstrom starts every node in the JVM's temp dir. glome gives each
   node its own ``<store>/state/<id>/``, kept across kill and restart so a node can persist
   state there. Relative paths in the node's own arguments are therefore relative to that
-  directory; the binary path itself is resolved against the runner's directory first, as
-  Maelstrom canonicalises it.
+  directory (glome warns when one names a file in the runner's directory); the binary path
+  itself is resolved against the runner's directory first, as Maelstrom canonicalises it.
 - **Teardown** closes stdin and sends SIGTERM, then SIGKILL after ``term_timeout`` and waits at
   most ``kill_timeout`` (Maelstrom: SIGKILL, then wait up to 5 s). Each node runs in its own
   process group, so a wrapper script's children are signalled too. A node that had already
@@ -330,8 +333,6 @@ class _NodeProcess(asyncio.SubprocessProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set()
-        if self.resume_handle is not None:
-            self.resume_handle.cancel()
 
     # -- stdin ----------------------------------------------------------------------------
 
@@ -390,9 +391,9 @@ class _NodeProcess(asyncio.SubprocessProtocol):
             self.resume_handle = self.loop.call_later(max(wait, 0.01), self._resume)
 
     def _resume(self) -> None:
+        # Also after the pipes closed: lines read before the node exited are still routed.
         self.resume_handle = None
-        if not self.closed.is_set():
-            self._route_ready()
+        self._route_ready()
 
     def _stdout_pipe_call(self, method: str) -> None:
         pipe = self.transport.get_pipe_transport(1) if self.transport is not None else None
@@ -482,6 +483,14 @@ class ProcessHost:
         on_log_line: Callable[[str, str], None] | None = None,
     ) -> None:
         self.command = resolve_command(command)
+        for arg in self.command[1:]:
+            if not os.path.isabs(arg) and not arg.startswith("-") and Path(arg).is_file():
+                log.warning(
+                    "argument %r is a relative path, but nodes run in <store>/state/<id>/; "
+                    "pass %s instead",
+                    arg,
+                    Path(arg).resolve(),
+                )
         self.node_ids = list(node_ids)
         self.network = network
         self.store_dir = Path(store_dir)
@@ -537,10 +546,12 @@ class ProcessHost:
                 self.limits.spawn_timeout,
             )
         except TimeoutError:
+            self._unregister(state)
             raise NodeStartError(
                 f"could not launch {node_id} within {self.limits.spawn_timeout} s"
             ) from None
         except OSError as e:
+            self._unregister(state)
             raise NodeStartError(f"could not launch {node_id} ({self.command[0]}): {e}") from e
         state.proc = proc
         state.paused = False
@@ -768,12 +779,14 @@ class ProcessHost:
 
     def _stderr(self, state: _NodeState, line: bytes) -> None:
         state.stderr_tail.append(excerpt(line))
+        if state.log_full:
+            return  # a flood: the node log, jepsen.log and the console all stop here
         if self.on_log_line is not None:
             self.on_log_line(state.node_id, excerpt(line, 4000))
         elif self.log_stderr:
             log.info("%s stderr: %s", state.node_id, excerpt(line, 4000))
         f = state.log_file
-        if f is None or state.log_full:
+        if f is None:
             return
         if state.log_bytes + len(line) + 1 > self.limits.max_log_bytes:
             state.log_full = True

@@ -15,7 +15,7 @@ import select
 import sys
 import time
 
-GOSSIP_INTERVAL = 0.2
+GOSSIP_INTERVAL = 1.0
 
 
 class PlainNode:
