@@ -698,3 +698,94 @@ def test_e2e_huge_line_is_dropped(tmp_path: Path) -> None:
     assert result.error is None and result.valid is True
     assert any("over 8388608 bytes" in p for p in result.host.problems()["n0"])
     assert elapsed < 1 + 4
+
+
+# --------------------------------------------------------- end to end: the glome CLI
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def glome_cli(tmp_path: Path, *args: str) -> tuple[Any, float]:
+    import subprocess
+
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glome.cli",
+            "test",
+            *args,
+            "--store",
+            str(tmp_path / "store"),
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return proc, time.monotonic() - start
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_cli_third_party_node_passes_echo_and_broadcast(tmp_path: Path) -> None:
+    # Relative --bin as Maelstrom users type it; the script has a shebang and no glome import.
+    proc, elapsed = glome_cli(
+        tmp_path,
+        "-w",
+        "echo",
+        "--bin",
+        "tests/nodes/plain_node.py",
+        "--node-count",
+        "2",
+        "--time-limit",
+        "1",
+        "--rate",
+        "20",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Everything looks good!" in proc.stdout
+    proc, _ = glome_cli(
+        tmp_path,
+        "-w",
+        "broadcast",
+        "--bin",
+        "tests/nodes/plain_node.py",
+        "--node-count",
+        "5",
+        "--time-limit",
+        "2",
+        "--rate",
+        "20",
+        "--latency",
+        "10",
+        "--recovery-time",
+        "1",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert elapsed < 15
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_cli_node_that_exits_mid_run_exits_255_with_a_plain_message(tmp_path: Path) -> None:
+    proc, elapsed = glome_cli(
+        tmp_path,
+        "-w",
+        "echo",
+        "--bin",
+        "tests/nodes/faulty.py",
+        "exit-early",
+        "2",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "2",
+    )
+    assert proc.returncode == 255, proc.stdout + proc.stderr
+    assert "Test aborted: Node n0 crashed with exit status 3" in proc.stdout
+    assert "faulty: exiting after 2 echoes" in proc.stdout
+    assert elapsed < 2 + 5 + 5  # time limit + the op in flight (5 s RPC timeout) + slack
