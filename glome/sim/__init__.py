@@ -53,7 +53,7 @@ def process_builder(command: Sequence[str], *, log_stderr: bool = False) -> Host
               on_log_line: Any = None) -> Any:
         env = {**os.environ, "GLOME_SEED": str(seed)}
         return ProcessHost(list(command), node_ids, network, store_dir,
-                           log_stderr=log_stderr, env=env)
+                           log_stderr=log_stderr, env=env, on_log_line=on_log_line)
 
     return build
 
