@@ -130,6 +130,7 @@ _TOKEN = re.compile(
     | \#\#?[^\s,\[\](){}"\\;]*                           # tag or symbolic value (##NaN)
     | [^\s,\[\](){}"\\;\#][^\s,\[\](){}"\\;]*            # keyword, number, symbol, nil...
     | [^\s,]                                             # anything else: an error
+    | $                                                  # trailing blanks/comments: ""
     )""",
     re.VERBOSE | re.DOTALL,
 )
@@ -310,7 +311,10 @@ def _parse_tokens(tokens: list[str]) -> list[Any]:
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text)
+    while tokens and not tokens[-1]:
+        tokens.pop()  # the empty match(es) at the end of the input
+    return tokens
 
 
 def loads_all(text: str) -> list[Any]:
