@@ -51,13 +51,15 @@ class Flood(Node):
 
 
 class Gossip(Node):
+    """Anti-entropy: every ``interval`` s each neighbour gets the values it has not acked."""
+
     interval = 0.2
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.values: set[int] = set()
         self.neighbours: list[str] = []
-        self.known: dict[str, set[int]] = {}
+        self.pending: dict[str, set[int]] = {}
 
     async def on_init(self) -> None:
         self.every(self.interval, self._gossip)
@@ -65,29 +67,35 @@ class Gossip(Node):
     @handler("topology")
     async def topology(self, msg: Message) -> dict[str, Any]:
         self.neighbours = list(msg.body["topology"].get(self.id, []))
-        self.known = {peer: set() for peer in self.neighbours}
+        self.pending = {peer: set() for peer in self.neighbours}
         return {"type": "topology_ok"}
+
+    def _learn(self, values: list[int], came_from: str) -> None:
+        for value in values:
+            if value not in self.values:
+                self.values.add(value)
+                for peer in self.neighbours:
+                    if peer != came_from:
+                        self.pending[peer].add(value)
 
     def _gossip(self) -> None:
         for peer in self.neighbours:
-            missing = self.values - self.known[peer]
-            if missing:
-                self.send(peer, {"type": "gossip", "messages": sorted(missing)})
+            if self.pending[peer]:
+                self.send(peer, {"type": "gossip", "messages": sorted(self.pending[peer])})
 
     @handler("gossip")
     async def gossip(self, msg: Message) -> None:
         values = msg.body["messages"]
-        self.values.update(values)
-        self.known.setdefault(msg.src, set()).update(values)
+        self._learn(values, msg.src)
         self.send(msg.src, {"type": "gossip_ok", "messages": values})
 
     @handler("gossip_ok")
     async def gossip_ok(self, msg: Message) -> None:
-        self.known.setdefault(msg.src, set()).update(msg.body["messages"])
+        self.pending.get(msg.src, set()).difference_update(msg.body["messages"])
 
     @handler("broadcast")
     async def broadcast(self, msg: Message) -> dict[str, Any]:
-        self.values.add(msg.body["message"])
+        self._learn([msg.body["message"]], msg.src)
         return {"type": "broadcast_ok"}
 
     @handler("read")

@@ -207,9 +207,8 @@ class InProcessHost:
 def _envelope_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
         return "not a JSON object"
-    extra = set(data) - _ENVELOPE_KEYS
-    if extra:
-        return f"unexpected top-level keys {sorted(extra)}"
+    if not data.keys() <= _ENVELOPE_KEYS:
+        return f"unexpected top-level keys {sorted(set(data) - _ENVELOPE_KEYS)}"
     if not isinstance(data.get("src"), str) or not isinstance(data.get("dest"), str):
         return "src and dest must be strings"
     if not isinstance(data.get("body"), dict):
@@ -229,6 +228,7 @@ class _LineHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            record.name = "glome.node"  # not the per-host logger name: logs must not depend on it
             line = self.format(record)
             self._file.write(line + "\n")
             if self._also is not None:

@@ -80,6 +80,9 @@ class Network:
         self._queue: list[tuple[float, int, str, str, Any, int]] = []
         self._grudge: dict[str, frozenset[str]] = {}
         self._next_id = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._soon = False
         self.origin = loop.time()
         self.closed = False
         self.sent = 0
@@ -132,12 +135,37 @@ class Network:
         now = self.loop.time()
         deadline = now + self.latency_for(src, dest)
         heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, self.now_ns()))
-        self.loop.call_at(deadline, self._deliver_due, deadline)
+        self._schedule(deadline, now)
         return msg_id
 
-    def _deliver_due(self, deadline: float) -> None:
+    def _schedule(self, deadline: float, now: float) -> None:
+        """Make sure a callback runs by ``deadline``.
+
+        Messages due now (client traffic) share one ``call_soon``; later ones share one loop
+        timer for the earliest deadline, which is far cheaper than a timer per message.
+        """
+        if deadline <= now:
+            if not self._soon:
+                self._soon = True
+                self.loop.call_soon(self._on_soon)
+        elif self._timer_at is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_soon(self) -> None:
+        self._soon = False
+        self._deliver_due(self.loop.time())
+
+    def _on_timer(self) -> None:
+        due = self._timer_at
+        self._timer = self._timer_at = None
+        self._deliver_due(max(self.loop.time(), due or 0.0))
+
+    def _deliver_due(self, due: float) -> None:
         queue = self._queue
-        while queue and queue[0][0] <= deadline and not self.closed:
+        while queue and queue[0][0] <= due and not self.closed:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(queue)
             if src in self._grudge.get(dest, ()):
                 self.dropped += 1
@@ -163,6 +191,8 @@ class Network:
             else:
                 self.delivered += 1
                 self._record(msg_id, src, dest, body, send_ns, self.now_ns(), dropped=False)
+        if queue and not self.closed:
+            self._schedule(queue[0][0], self.loop.time())
 
     # -------------------------------------------------------------------------- partitions
     def partition(self, grudge: dict[str, set[str]]) -> None:
@@ -199,6 +229,8 @@ class Network:
         if self.closed:
             return
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         while self._queue:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(self._queue)
             self.undelivered += 1

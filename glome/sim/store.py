@@ -56,10 +56,37 @@ def _unreadable(value: Any) -> str:
     return dumps(value)
 
 
-def op_line(op: dict[str, Any], *, error_readable: bool) -> str:
+_INT_ONLY = frozenset({int})
+
+
+def fast_dumps(value: Any) -> str:
+    """``glome.edn.dumps`` with a fast path for the big values of histories (lists of ints).
+
+    Byte-identical to ``dumps``; a broadcast read of thousands of elements is the common case.
+    """
+    if type(value) is list and set(map(type, value)) <= _INT_ONLY:
+        return "[" + " ".join(map(str, value)) + "]"
+    return dumps(value)
+
+
+def op_edn(op: dict[str, Any], value_text: str | None = None) -> str:
+    """``dumps(op_map(op))``, faster for ops with large values (one history.edn line).
+
+    ``value_text`` is ``fast_dumps(op["value"])`` if the caller has it already.
+    """
+    value = op.get("value")
+    if type(value) is not list:
+        return dumps(op_map(op))
+    line = dumps(op_map({**op, "value": None}))
+    text = fast_dumps(value) if value_text is None else value_text
+    return line.replace(", :value nil", ", :value " + text, 1)
+
+
+def op_line(op: dict[str, Any], *, error_readable: bool, value_text: str | None = None) -> str:
     """``process  type  f  value[  error]``, tab separated (history.txt, jepsen.log)."""
-    fields = [dumps(op_map(op)["process"]), dumps(Keyword(op["type"])), dumps(Keyword(op["f"])),
-              dumps(op.get("value"))]
+    process = op["process"]
+    fields = [":nemesis" if process == "nemesis" else dumps(process), ":" + op["type"],
+              ":" + op["f"], fast_dumps(op.get("value")) if value_text is None else value_text]
     if "error" in op:
         error = op["error"]
         if error_readable and not (isinstance(error, str) and not isinstance(error, Keyword)):
@@ -98,6 +125,9 @@ class Store:
         self.path = path
         (path / "node-logs").mkdir()
         self._wall_clock = wall_clock or (lambda: dt.datetime.now(dt.UTC))
+        self._value_text: dict[int, str] = {}
+        self._stamp_second: dt.datetime | None = None
+        self._stamp_prefix = ""
         self._log: IO[str] = (path / "jepsen.log").open("w", encoding="utf-8")
         self.journal: IO[bytes] = (path / "net-journal.jsonl").open("wb")
         self._link()
@@ -115,17 +145,28 @@ class Store:
                 pass  # symlinks are a convenience (some filesystems refuse them)
 
     # ----------------------------------------------------------------------------- jepsen.log
+    def _stamp(self) -> str:
+        now = self._wall_clock().astimezone(dt.UTC)
+        ms = now.microsecond // 1000
+        second = now.replace(microsecond=0)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp_prefix = second.strftime("%Y-%m-%d %H:%M:%S,")
+        return f"{self._stamp_prefix}{ms:03d}{{GMT}}"
+
     def log(self, message: str, *, thread: str = "jepsen test runner", logger: str = "jepsen.core",
             level: str = "INFO") -> None:
         """One jepsen.log line in Maelstrom's logback pattern (the literal ``{GMT}`` included)."""
-        now = self._wall_clock().astimezone(dt.UTC)
-        stamp = now.strftime("%Y-%m-%d %H:%M:%S,") + f"{now.microsecond // 1000:03d}" + "{GMT}"
-        self._log.write(f"{stamp}\t{level}\t[{thread}] {logger}: {message}\n")
+        self._log.write(f"{self._stamp()}\t{level}\t[{thread}] {logger}: {message}\n")
 
     def log_op(self, op: dict[str, Any]) -> None:
         process = op["process"]
         thread = "jepsen worker nemesis" if process == "nemesis" else f"jepsen worker {process}"
-        self.log(op_line(op, error_readable=True), thread=thread, logger="jepsen.util")
+        text = None
+        if type(op.get("value")) is list:  # big values: render once, reuse for the history files
+            text = self._value_text[op["index"]] = fast_dumps(op["value"])
+        self.log(op_line(op, error_readable=True, value_text=text), thread=thread,
+                 logger="jepsen.util")
 
     def log_raw(self, text: str) -> None:
         self._log.write(text if text.endswith("\n") else text + "\n")
@@ -133,10 +174,12 @@ class Store:
     # ------------------------------------------------------------------------------- files
     def write_history(self, history: Iterable[dict[str, Any]]) -> None:
         ops = list(history)
+        texts = self._value_text
         with (self.path / "history.edn").open("w", encoding="utf-8") as f:
-            f.writelines(dumps(op_map(op)) + "\n" for op in ops)
+            f.writelines(op_edn(op, texts.get(op["index"])) + "\n" for op in ops)
         with (self.path / "history.txt").open("w", encoding="utf-8") as f:
-            f.writelines(op_line(op, error_readable=False) + "\n" for op in ops)
+            f.writelines(op_line(op, error_readable=False, value_text=texts.get(op["index"]))
+                         + "\n" for op in ops)
 
     def write_results(self, results: dict[str, Any]) -> None:
         (self.path / "results.edn").write_text(pretty_results(results), encoding="utf-8")
