@@ -1,0 +1,132 @@
+"""``glome test`` flags, defaults, warnings and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from glome import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_echo_in_process_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "test", "-w", "echo", "--node", "glome.nodes.echo:Echo",
+                             "--node-count", "1", "--time-limit", "2", "--store", str(tmp_path),
+                             "--seed", "3")
+    assert code == 0
+    assert out.rstrip().endswith("Everything looks good! ヽ(‘ー`)ノ")
+    assert ":workload {:valid? true" in out
+    assert "glome: store" in err
+    assert (tmp_path / "latest" / "results.edn").exists()
+
+
+def test_invalid_run_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "test", "-w", "broadcast", "--node",
+                           "test_sim_nodes:Forgetful", "--node-count", "3", "--time-limit", "3",
+                           "--rate", "20", "--recovery-time", "1", "--store", str(tmp_path),
+                           "--seed", "1", "--quiet")
+    assert code == 1
+    assert out.strip() == "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻"
+
+
+def test_crash_exits_255(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "test", "-w", "echo", "--node", "test_sim_nodes:Silent",
+                           "--node-count", "1", "--time-limit", "2", "--store", str(tmp_path),
+                           "--quiet")
+    assert code == 255
+    assert "Test aborted: Expected node n0 to respond to an init message" in out
+
+
+@pytest.mark.parametrize("args", [
+    [],  # neither --bin nor --node
+    ["--bin", "x", "--node", "glome.nodes.echo:Echo"],
+    ["--node", "glome.nodes.echo:Echo", "--time-limit", "soon"],
+    ["--node", "glome.nodes.echo:Echo", "--latency-dist", "gaussian"],
+    ["--node", "glome.nodes.echo:Echo", "-w", "nope"],
+    ["--node", "glome.nodes.echo:Echo", "--nemesis", "partition,meteor"],
+    ["--node", "glome.nodes.echo:Echo", "--availability", "2"],
+    ["--node", "no_such_module:Node"],
+    ["--node", "glome.nodes.echo:Echo", "stray-positional"],
+])
+def test_bad_arguments_exit_254(args: list[str], tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "test", "-w", "echo", *args, "--store", str(tmp_path))
+    assert code == 254, err
+    assert err
+
+
+def test_unicode_dash_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "test", "-w", "echo", "--node", "glome.nodes.echo:Echo",
+                           "--node-count", "1", "\u2013-nemesis", "partition",
+                           "--store", str(tmp_path))
+    assert "starts with a Unicode dash" in err
+    assert code == 254  # in-process nodes take no extra arguments
+
+
+def test_options_parse_like_maelstrom() -> None:
+    ns = cli._test_parser().parse_intermixed_args(
+        ["--node", "m:C", "--node-count", "3", "--concurrency", "2n", "--availability", "0.9",
+         "--consistency-models", "read-committed , serializable", "--nemesis", "partition",
+         "--latency", "100", "--time-limit", "20", "--rate", "100"])
+    opts = cli._options(ns)
+    assert opts.node_ids == ["n0", "n1", "n2"]
+    assert opts.concurrency == 6 and opts.worker_count == 6
+    assert opts.availability == 0.9
+    assert opts.consistency_models == ("read-committed", "serializable")
+    assert opts.nemesis == ("partition",)
+    assert (opts.latency, opts.time_limit, opts.rate) == (100, 20, 100)
+    defaults = cli._options(cli._test_parser().parse_intermixed_args(["--node", "m:C"]))
+    assert defaults.workload == "lin-kv" and defaults.node_ids == ["n1", "n2", "n3", "n4", "n5"]
+    assert (defaults.time_limit, defaults.rate, defaults.latency) == (60, 5, 0)
+    assert defaults.concurrency == 5 and defaults.topology == "grid"
+    assert defaults.nemesis_interval == 10 and defaults.availability is None
+    named = cli._options(cli._test_parser().parse_intermixed_args(
+        ["--node", "m:C", "--nodes", "a, b"]))
+    assert named.node_ids == ["a", "b"]
+    total = cli._options(cli._test_parser().parse_intermixed_args(
+        ["--node", "m:C", "--availability", "total"]))
+    assert total.availability == "total"
+
+
+def test_bin_extra_arguments_are_collected() -> None:
+    ns = cli._test_parser().parse_intermixed_args(
+        ["--bin", "./node.py", "--node-count", "2", "fast", "--rate", "3", "mode"])
+    assert ns.bin == "./node.py" and ns.args == ["fast", "mode"] and ns.rate == 3
+
+
+def test_consistency_models_plain_commas_warn(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.parse_consistency_models("read-committed,serializable") == (
+        "read-committed", "serializable")
+    assert "only splits on ' , '" in capsys.readouterr().err
+    assert cli.parse_consistency_models("strict-serializable") == ("strict-serializable",)
+
+
+def test_usage_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    assert "glome COMMAND" in capsys.readouterr().out
+    assert cli.main(["frobnicate"]) == 254
+    assert cli.main([]) == 254
+
+
+def test_glome_test_does_not_import_pandas(tmp_path: Path) -> None:
+    code = (
+        "import sys; from glome import cli; "
+        f"c = cli.main(['test', '-w', 'echo', '--node', 'glome.nodes.echo:Echo', "
+        f"'--node-count', '1', '--time-limit', '1', '--store', {str(tmp_path)!r}, '--quiet']); "
+        "assert 'pandas' not in sys.modules, 'pandas imported'; sys.exit(c)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
