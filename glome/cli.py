@@ -41,10 +41,17 @@ class _Parser(argparse.ArgumentParser):
 def _test_parser() -> _Parser:
     p = _Parser(prog="glome test", description="Run a Maelstrom test against your nodes.")
     target = p.add_argument_group("nodes under test (exactly one)")
-    target.add_argument("--bin", metavar="PATH", help="binary to run, one process per node "
-                        "(real time); extra arguments after it are passed to it")
-    target.add_argument("--node", metavar="MODULE:CLASS",
-                        help="glome Node class to run in-process on a virtual clock")
+    target.add_argument(
+        "--bin",
+        metavar="PATH",
+        help="binary to run, one process per node "
+        "(real time); extra arguments after it are passed to it",
+    )
+    target.add_argument(
+        "--node",
+        metavar="MODULE:CLASS",
+        help="glome Node class to run in-process on a virtual clock",
+    )
     p.add_argument("-w", "--workload", default="lin-kv", help="workload (default lin-kv)")
     p.add_argument("--node-count", type=int, help="nodes n0..n(N-1)")
     p.add_argument("--nodes", help="comma-separated node names (default n1..n5)")
@@ -52,29 +59,48 @@ def _test_parser() -> _Parser:
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--rate", type=float, default=5.0, help="ops/s, all workers (default 5)")
     p.add_argument("--latency", type=float, default=0, help="mean inter-node latency, ms")
-    p.add_argument("--latency-dist", default="constant",
-                   choices=("constant", "uniform", "exponential"))
+    p.add_argument(
+        "--latency-dist", default="constant", choices=("constant", "uniform", "exponential")
+    )
     p.add_argument("--nemesis", default="", help="comma-separated faults (partition)")
-    p.add_argument("--nemesis-interval", type=float, default=10.0,
-                   help="mean seconds between nemesis ops (default 10)")
+    p.add_argument(
+        "--nemesis-interval",
+        type=float,
+        default=10.0,
+        help="mean seconds between nemesis ops (default 10)",
+    )
     p.add_argument("--availability", help="total, or a fraction in [0, 1]")
-    p.add_argument("--consistency-models", default="strict-serializable",
-                   help='models, separated by " , " (Maelstrom\'s quirk; plain commas warn)')
+    p.add_argument(
+        "--consistency-models",
+        default="strict-serializable",
+        help='models, separated by " , " (Maelstrom\'s quirk; plain commas warn)',
+    )
     p.add_argument("--key-count", type=int)
     p.add_argument("--max-txn-length", type=int, default=4)
     p.add_argument("--max-writes-per-key", type=int, default=16)
-    p.add_argument("--topology", default="grid",
-                   choices=("grid", "line", "tree", "tree2", "tree3", "tree4", "total"))
+    p.add_argument(
+        "--topology",
+        default="grid",
+        choices=("grid", "line", "tree", "tree2", "tree3", "tree4", "total"),
+    )
     p.add_argument("--log-stderr", action="store_true", help="copy node logs to the console")
-    p.add_argument("--test-count", type=int, default=1,
-                   help="repeat; stop at the first run that does not pass")
+    p.add_argument(
+        "--test-count", type=int, default=1, help="repeat; stop at the first run that does not pass"
+    )
     p.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     p.add_argument("--store", default="store", metavar="DIR", help="store root (default ./store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results dump")
-    p.add_argument("--recovery-time", type=float, default=10.0,
-                   help="seconds before the final phase (default 10, Maelstrom's)")
-    p.add_argument("--lww-converge", action="store_true",
-                   help="lww-kv replicas converge (Maelstrom's never do)")
+    p.add_argument(
+        "--recovery-time",
+        type=float,
+        default=10.0,
+        help="seconds before the final phase (default 10, Maelstrom's)",
+    )
+    p.add_argument(
+        "--lww-converge",
+        action="store_true",
+        help="lww-kv replicas converge (Maelstrom's never do)",
+    )
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     return p
 
@@ -86,9 +112,11 @@ def _warn(text: str) -> None:
 def _warn_unicode_dashes(argv: Sequence[str]) -> None:
     for token in argv:
         if token and token[0] in UNICODE_DASHES:
-            _warn(f"argument {token!r} starts with a Unicode dash, not '-': it is not read as a "
-                  "flag but passed to the node binary as an argument (as Maelstrom does). "
-                  "Retype it with ASCII hyphens.")
+            _warn(
+                f"argument {token!r} starts with a Unicode dash, not '-': it is not read as a "
+                "flag but passed to the node binary as an argument (as Maelstrom does). "
+                "Retype it with ASCII hyphens."
+            )
 
 
 def parse_consistency_models(text: str) -> tuple[str, ...]:
@@ -97,8 +125,10 @@ def parse_consistency_models(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for model in models:
         if "," in model:
-            _warn(f"--consistency-models {model!r}: Maelstrom only splits on ' , ' (spaces "
-                  "around the comma) and would reject this; glome splits on the commas")
+            _warn(
+                f"--consistency-models {model!r}: Maelstrom only splits on ' , ' (spaces "
+                "around the comma) and would reject this; glome splits on the commas"
+            )
             out.extend(m.strip() for m in model.split(",") if m.strip())
         else:
             out.append(model)
@@ -129,14 +159,26 @@ def _options(ns: argparse.Namespace) -> Any:
         nodes = None
     seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
     return build_options(
-        workload=ns.workload, node_count=ns.node_count, nodes=nodes, nemesis=ns.nemesis,
-        seed=seed, concurrency=ns.concurrency, time_limit=ns.time_limit, rate=ns.rate,
-        latency=ns.latency, latency_dist=ns.latency_dist, nemesis_interval=ns.nemesis_interval,
+        workload=ns.workload,
+        node_count=ns.node_count,
+        nodes=nodes,
+        nemesis=ns.nemesis,
+        seed=seed,
+        concurrency=ns.concurrency,
+        time_limit=ns.time_limit,
+        rate=ns.rate,
+        latency=ns.latency,
+        latency_dist=ns.latency_dist,
+        nemesis_interval=ns.nemesis_interval,
         availability=parse_availability(ns.availability),
         consistency_models=parse_consistency_models(ns.consistency_models),
-        key_count=ns.key_count, max_txn_length=ns.max_txn_length,
-        max_writes_per_key=ns.max_writes_per_key, topology=ns.topology,
-        log_stderr=ns.log_stderr, recovery_time=ns.recovery_time, lww_converge=ns.lww_converge,
+        key_count=ns.key_count,
+        max_txn_length=ns.max_txn_length,
+        max_writes_per_key=ns.max_writes_per_key,
+        topology=ns.topology,
+        log_stderr=ns.log_stderr,
+        recovery_time=ns.recovery_time,
+        lww_converge=ns.lww_converge,
         extra_args=list(ns.args),
     )
 
@@ -146,8 +188,10 @@ def cmd_test(argv: Sequence[str]) -> int:
     _warn_unicode_dashes(argv)
     ns = parser.parse_intermixed_args(list(argv))
     if (ns.bin is None) == (ns.node is None):
-        parser.error("give exactly one of --bin PATH (processes) or --node MODULE:CLASS "
-                     "(in-process); Maelstrom says: Expected a --bin PATH_TO_BINARY to test")
+        parser.error(
+            "give exactly one of --bin PATH (processes) or --node MODULE:CLASS "
+            "(in-process); Maelstrom says: Expected a --bin PATH_TO_BINARY to test"
+        )
     if ns.node is not None and ns.args:
         parser.error(f"unexpected arguments {ns.args} (extra arguments go to a --bin binary)")
     try:
@@ -173,11 +217,13 @@ def cmd_test(argv: Sequence[str]) -> int:
         if ns.seed is None or attempt:
             print(f"glome: seed {opts.seed} (replay with --seed {opts.seed})", file=sys.stderr)
         if ns.node is not None:
-            result = run_options(opts, node=node_class, store_dir=ns.store, argv=argv_line,
-                                 verbose=not ns.quiet)
+            result = run_options(
+                opts, node=node_class, store_dir=ns.store, argv=argv_line, verbose=not ns.quiet
+            )
         else:
-            result = run_options(opts, bin=ns.bin, store_dir=ns.store, argv=argv_line,
-                                 verbose=not ns.quiet)
+            result = run_options(
+                opts, bin=ns.bin, store_dir=ns.store, argv=argv_line, verbose=not ns.quiet
+            )
         if ns.quiet:
             from glome.sim.store import verdict_line
 
@@ -198,11 +244,14 @@ def cmd_analyze(argv: Sequence[str]) -> int:
 
 def cmd_challenge(argv: Sequence[str]) -> int:
     try:
-        from glome import challenges  # type: ignore[attr-defined]
+        from glome import challenges  # lazy: written separately, may be absent
     except ImportError:
+        challenges = None  # type: ignore[assignment]
+    entry = getattr(challenges, "main", None)
+    if entry is None:
         print("glome challenge: not available in this version yet", file=sys.stderr)
         return EXIT_BAD_ARGS
-    code: Any = challenges.main(list(argv))
+    code: Any = entry(list(argv))
     return int(code or 0)
 
 

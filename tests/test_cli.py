@@ -21,9 +21,22 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_echo_in_process_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "test", "-w", "echo", "--node", "glome.nodes.echo:Echo",
-                             "--node-count", "1", "--time-limit", "2", "--store", str(tmp_path),
-                             "--seed", "3")
+    code, out, err = run_cli(
+        capsys,
+        "test",
+        "-w",
+        "echo",
+        "--node",
+        "glome.nodes.echo:Echo",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "2",
+        "--store",
+        str(tmp_path),
+        "--seed",
+        "3",
+    )
     assert code == 0
     assert out.rstrip().endswith("Everything looks good! ヽ(‘ー`)ノ")
     assert ":workload {:valid? true" in out
@@ -32,53 +45,115 @@ def test_echo_in_process_passes(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_invalid_run_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "test", "-w", "broadcast", "--node",
-                           "test_sim_nodes:Forgetful", "--node-count", "3", "--time-limit", "3",
-                           "--rate", "20", "--recovery-time", "1", "--store", str(tmp_path),
-                           "--seed", "1", "--quiet")
+    code, out, _ = run_cli(
+        capsys,
+        "test",
+        "-w",
+        "broadcast",
+        "--node",
+        "test_sim_nodes:Forgetful",
+        "--node-count",
+        "3",
+        "--time-limit",
+        "3",
+        "--rate",
+        "20",
+        "--recovery-time",
+        "1",
+        "--store",
+        str(tmp_path),
+        "--seed",
+        "1",
+        "--quiet",
+    )
     assert code == 1
     assert out.strip() == "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻"
 
 
 def test_crash_exits_255(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "test", "-w", "echo", "--node", "test_sim_nodes:Silent",
-                           "--node-count", "1", "--time-limit", "2", "--store", str(tmp_path),
-                           "--quiet")
+    code, out, _ = run_cli(
+        capsys,
+        "test",
+        "-w",
+        "echo",
+        "--node",
+        "test_sim_nodes:Silent",
+        "--node-count",
+        "1",
+        "--time-limit",
+        "2",
+        "--store",
+        str(tmp_path),
+        "--quiet",
+    )
     assert code == 255
     assert "Test aborted: Expected node n0 to respond to an init message" in out
 
 
-@pytest.mark.parametrize("args", [
-    [],  # neither --bin nor --node
-    ["--bin", "x", "--node", "glome.nodes.echo:Echo"],
-    ["--node", "glome.nodes.echo:Echo", "--time-limit", "soon"],
-    ["--node", "glome.nodes.echo:Echo", "--latency-dist", "gaussian"],
-    ["--node", "glome.nodes.echo:Echo", "-w", "nope"],
-    ["--node", "glome.nodes.echo:Echo", "--nemesis", "partition,meteor"],
-    ["--node", "glome.nodes.echo:Echo", "--availability", "2"],
-    ["--node", "no_such_module:Node"],
-    ["--node", "glome.nodes.echo:Echo", "stray-positional"],
-])
-def test_bad_arguments_exit_254(args: list[str], tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],  # neither --bin nor --node
+        ["--bin", "x", "--node", "glome.nodes.echo:Echo"],
+        ["--node", "glome.nodes.echo:Echo", "--time-limit", "soon"],
+        ["--node", "glome.nodes.echo:Echo", "--latency-dist", "gaussian"],
+        ["--node", "glome.nodes.echo:Echo", "-w", "nope"],
+        ["--node", "glome.nodes.echo:Echo", "--nemesis", "partition,meteor"],
+        ["--node", "glome.nodes.echo:Echo", "--availability", "2"],
+        ["--node", "no_such_module:Node"],
+        ["--node", "glome.nodes.echo:Echo", "stray-positional"],
+    ],
+)
+def test_bad_arguments_exit_254(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(capsys, "test", "-w", "echo", *args, "--store", str(tmp_path))
     assert code == 254, err
     assert err
 
 
 def test_unicode_dash_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(capsys, "test", "-w", "echo", "--node", "glome.nodes.echo:Echo",
-                           "--node-count", "1", "\u2013-nemesis", "partition",
-                           "--store", str(tmp_path))
+    code, _, err = run_cli(
+        capsys,
+        "test",
+        "-w",
+        "echo",
+        "--node",
+        "glome.nodes.echo:Echo",
+        "--node-count",
+        "1",
+        "\u2013-nemesis",
+        "partition",
+        "--store",
+        str(tmp_path),
+    )
     assert "starts with a Unicode dash" in err
     assert code == 254  # in-process nodes take no extra arguments
 
 
 def test_options_parse_like_maelstrom() -> None:
     ns = cli._test_parser().parse_intermixed_args(
-        ["--node", "m:C", "--node-count", "3", "--concurrency", "2n", "--availability", "0.9",
-         "--consistency-models", "read-committed , serializable", "--nemesis", "partition",
-         "--latency", "100", "--time-limit", "20", "--rate", "100"])
+        [
+            "--node",
+            "m:C",
+            "--node-count",
+            "3",
+            "--concurrency",
+            "2n",
+            "--availability",
+            "0.9",
+            "--consistency-models",
+            "read-committed , serializable",
+            "--nemesis",
+            "partition",
+            "--latency",
+            "100",
+            "--time-limit",
+            "20",
+            "--rate",
+            "100",
+        ]
+    )
     opts = cli._options(ns)
     assert opts.node_ids == ["n0", "n1", "n2"]
     assert opts.concurrency == 6 and opts.worker_count == 6
@@ -91,23 +166,28 @@ def test_options_parse_like_maelstrom() -> None:
     assert (defaults.time_limit, defaults.rate, defaults.latency) == (60, 5, 0)
     assert defaults.concurrency == 5 and defaults.topology == "grid"
     assert defaults.nemesis_interval == 10 and defaults.availability is None
-    named = cli._options(cli._test_parser().parse_intermixed_args(
-        ["--node", "m:C", "--nodes", "a, b"]))
+    named = cli._options(
+        cli._test_parser().parse_intermixed_args(["--node", "m:C", "--nodes", "a, b"])
+    )
     assert named.node_ids == ["a", "b"]
-    total = cli._options(cli._test_parser().parse_intermixed_args(
-        ["--node", "m:C", "--availability", "total"]))
+    total = cli._options(
+        cli._test_parser().parse_intermixed_args(["--node", "m:C", "--availability", "total"])
+    )
     assert total.availability == "total"
 
 
 def test_bin_extra_arguments_are_collected() -> None:
     ns = cli._test_parser().parse_intermixed_args(
-        ["--bin", "./node.py", "--node-count", "2", "fast", "--rate", "3", "mode"])
+        ["--bin", "./node.py", "--node-count", "2", "fast", "--rate", "3", "mode"]
+    )
     assert ns.bin == "./node.py" and ns.args == ["fast", "mode"] and ns.rate == 3
 
 
 def test_consistency_models_plain_commas_warn(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.parse_consistency_models("read-committed,serializable") == (
-        "read-committed", "serializable")
+        "read-committed",
+        "serializable",
+    )
     assert "only splits on ' , '" in capsys.readouterr().err
     assert cli.parse_consistency_models("strict-serializable") == ("strict-serializable",)
 
@@ -127,6 +207,12 @@ def test_glome_test_does_not_import_pandas(tmp_path: Path) -> None:
         "assert 'pandas' not in sys.modules, 'pandas imported'; sys.exit(c)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr

@@ -15,17 +15,23 @@ READ = frozenset({"read"})
 def test_timeout_with_errors_fail_if_idempotent_else_info() -> None:
     t = ClientTimeout("no reply")
     assert error_completion("read", t, with_errors=True, idempotent=READ) == {
-        "type": "fail", "error": Keyword("net-timeout")}
+        "type": "fail",
+        "error": Keyword("net-timeout"),
+    }
     assert error_completion("broadcast", t, with_errors=True, idempotent=READ) == {
-        "type": "info", "error": Keyword("net-timeout")}
+        "type": "info",
+        "error": Keyword("net-timeout"),
+    }
 
 
 def test_error_reply_definite_fails_indefinite_is_info() -> None:
     body = {"type": "error", "code": 11, "text": "temporarily-unavailable", "in_reply_to": 1}
     definite = TemporarilyUnavailable("temporarily-unavailable", body=body)
     out = error_completion("echo", definite, with_errors=True, idempotent=NONE)
-    assert out == {"type": "fail", "error": [Keyword("temporarily-unavailable"),
-                                             "temporarily-unavailable"]}
+    assert out == {
+        "type": "fail",
+        "error": [Keyword("temporarily-unavailable"), "temporarily-unavailable"],
+    }
     assert dumps(out["error"]) == '[:temporarily-unavailable "temporarily-unavailable"]'
     crash = Crash("boom", body={"type": "error", "code": 13, "text": "boom"})
     assert error_completion("echo", crash, with_errors=True, idempotent=NONE)["type"] == "info"
@@ -37,8 +43,9 @@ def test_error_reply_definite_fails_indefinite_is_info() -> None:
 
 def test_without_with_errors_everything_is_info_with_exception() -> None:
     body = {"type": "error", "code": 20, "text": "key does not exist", "in_reply_to": 2}
-    out = error_completion("add", KeyDoesNotExist("key does not exist", body=body),
-                           with_errors=False, idempotent=NONE)
+    out = error_completion(
+        "add", KeyDoesNotExist("key does not exist", body=body), with_errors=False, idempotent=NONE
+    )
     assert out["type"] == "info"
     assert out["error"].startswith("indeterminate: throw+: {:type :rpc-error, :code 20")
     via = out["exception"]["via"][0]
@@ -57,8 +64,9 @@ def test_malformed_reply_is_info_with_exception_even_with_errors() -> None:
         require({"type": "read_ok", "in_reply_to": 1, "value": True}, "read_ok", value=int)
     with pytest.raises(MalformedReply):
         require({"type": "echo", "in_reply_to": 1}, "echo_ok")
-    ok = require({"type": "read_ok", "in_reply_to": 1, "value": 3, "extra": 1}, "read_ok",
-                 value=int)
+    ok = require(
+        {"type": "read_ok", "in_reply_to": 1, "value": 3, "extra": 1}, "read_ok", value=int
+    )
     assert ok["value"] == 3
     out = error_completion("read", MalformedReply("bad", {}), with_errors=True, idempotent=READ)
     assert out["type"] == "info" and "exception" in out

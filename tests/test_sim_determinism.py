@@ -30,9 +30,20 @@ def digests(path: Path) -> dict[str, str]:
 
 
 def simulate(seed: int, store: Path) -> Path:
-    return run(Gossip, workload="broadcast", node_count=5, time_limit=3, rate=30, latency=20,
-               latency_dist="exponential", nemesis="partition", nemesis_interval=0.5,
-               recovery_time=2, seed=seed, store_dir=store).store_path
+    return run(
+        Gossip,
+        workload="broadcast",
+        node_count=5,
+        time_limit=3,
+        rate=30,
+        latency=20,
+        latency_dist="exponential",
+        nemesis="partition",
+        nemesis_interval=0.5,
+        recovery_time=2,
+        seed=seed,
+        store_dir=store,
+    ).store_path
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
@@ -51,9 +62,18 @@ def test_different_seeds_differ(tmp_path: Path) -> None:
 def test_subprocesses_with_different_hash_seeds_agree(tmp_path: Path) -> None:
     results = []
     for hash_seed in ("0", "1", "12345"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed,
-               "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-        out = subprocess.run([sys.executable, "-c", SCRIPT, "5", str(tmp_path / hash_seed)],
-                             env=env, capture_output=True, text=True, timeout=120, check=True)
+        env = {
+            **os.environ,
+            "PYTHONHASHSEED": hash_seed,
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+        }
+        out = subprocess.run(
+            [sys.executable, "-c", SCRIPT, "5", str(tmp_path / hash_seed)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         results.append(digests(Path(out.stdout.strip().splitlines()[-1])))
     assert results[0] == results[1] == results[2]

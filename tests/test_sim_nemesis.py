@@ -107,8 +107,12 @@ def test_nemesis_alternates_and_records_info_pairs() -> None:
     assert all(k != kinds[i + 1] for i, k in enumerate(kinds[:-2]))  # alternation
     assert kinds[-1] == "stop-partition" and ops[-1]["value"] == Keyword("network-healed")
     starts = [op for op in ops if op["f"] == "start-partition"]
-    assert {str(op["value"]) for op in starts[::2]} <= {"one", "minority-third", "majority",
-                                                         "majorities-ring"}
+    assert {str(op["value"]) for op in starts[::2]} <= {
+        "one",
+        "minority-third",
+        "majority",
+        "majorities-ring",
+    }
     assert all(op["value"][0] == "isolated" for op in starts[1::2])
     gaps = [b["time"] - a["time"] for a, b in zip(ops[::2], ops[2::2], strict=False)]
     assert all(0 <= g < 2e9 for g in gaps[:-1])  # U[0, 2 x interval)
@@ -116,14 +120,29 @@ def test_nemesis_alternates_and_records_info_pairs() -> None:
 
 def test_topologies_match_the_spec() -> None:
     nodes = NODES
-    assert topology("grid", nodes) == {"n0": ["n3", "n1"], "n1": ["n4", "n2", "n0"],
-                                       "n2": ["n1"], "n3": ["n0", "n4"], "n4": ["n1", "n3"]}
+    assert topology("grid", nodes) == {
+        "n0": ["n3", "n1"],
+        "n1": ["n4", "n2", "n0"],
+        "n2": ["n1"],
+        "n3": ["n0", "n4"],
+        "n4": ["n1", "n3"],
+    }
     assert topology("grid", ["n0"]) == {"n0": []}
-    assert topology("line", nodes) == {"n0": ["n1"], "n1": ["n0", "n2"], "n2": ["n1", "n3"],
-                                       "n3": ["n2", "n4"], "n4": ["n3"]}
+    assert topology("line", nodes) == {
+        "n0": ["n1"],
+        "n1": ["n0", "n2"],
+        "n2": ["n1", "n3"],
+        "n3": ["n2", "n4"],
+        "n4": ["n3"],
+    }
     assert topology("line", ["n0"]) == {}
-    assert topology("tree2", nodes) == {"n0": ["n1", "n2"], "n1": ["n0", "n3", "n4"],
-                                        "n2": ["n0"], "n3": ["n1"], "n4": ["n1"]}
+    assert topology("tree2", nodes) == {
+        "n0": ["n1", "n2"],
+        "n1": ["n0", "n3", "n4"],
+        "n2": ["n0"],
+        "n3": ["n1"],
+        "n4": ["n1"],
+    }
     assert topology("tree", nodes) == topology("tree2", nodes)
     assert topology("tree4", nodes)["n0"] == ["n1", "n2", "n3", "n4"]
     assert topology("tree3", nodes)["n4"] == ["n1"]

@@ -15,8 +15,10 @@ from glome.sim.network import Network
 from glome.sim.vclock import run_virtual
 
 
-def simulate(body: Callable[[Network, list[tuple[float, dict[str, Any]]]], Coroutine[Any, Any, None]],
-             **kwargs: Any) -> tuple[list[tuple[float, dict[str, Any]]], list[dict[str, Any]]]:
+def simulate(
+    body: Callable[[Network, list[tuple[float, dict[str, Any]]]], Coroutine[Any, Any, None]],
+    **kwargs: Any,
+) -> tuple[list[tuple[float, dict[str, Any]]], list[dict[str, Any]]]:
     """Run ``body(network, received)`` on a virtual loop; return deliveries and journal."""
     journal = io.BytesIO()
     received: list[tuple[float, dict[str, Any]]] = []
@@ -63,8 +65,15 @@ def test_envelope_has_global_ids_and_journal_records_times() -> None:
     received, journal = simulate(body, latency_ms=5)
     assert [env["id"] for _, env in received] == [0, 1]
     assert received[0][1] == {"id": 0, "src": "n0", "dest": "n1", "body": {"type": "x"}}
-    assert journal[0] == {"id": 0, "src": "n0", "dest": "n1", "body": {"type": "x"},
-                          "send_time": 0, "recv_time": 5_000_000, "dropped": False}
+    assert journal[0] == {
+        "id": 0,
+        "src": "n0",
+        "dest": "n1",
+        "body": {"type": "x"},
+        "send_time": 0,
+        "recv_time": 5_000_000,
+        "dropped": False,
+    }
     assert list(journal[0]) == ["id", "src", "dest", "body", "send_time", "recv_time", "dropped"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ def quick(node: Any, tmp_path: Path, **kwargs: Any) -> RunResult:
 
 
 def journal(result: RunResult) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in
-            (result.store_path / "net-journal.jsonl").read_bytes().splitlines()]
+    return [
+        orjson.loads(line)
+        for line in (result.store_path / "net-journal.jsonl").read_bytes().splitlines()
+    ]
 
 
 def test_echo_passes_and_records_maelstrom_shaped_ops(tmp_path: Path) -> None:
@@ -38,8 +41,16 @@ def test_echo_passes_and_records_maelstrom_shaped_ops(tmp_path: Path) -> None:
     assert ok["type"] == "ok" and ok["value"]["type"] == "echo_ok"
     assert ok["value"]["echo"] == ops[0]["value"] and ok["value"]["in_reply_to"] == 1
     assert result.results is not None
-    assert list(result.results) == ["perf", "timeline", "exceptions", "stats", "availability",
-                                    "net", "workload", "valid?"]
+    assert list(result.results) == [
+        "perf",
+        "timeline",
+        "exceptions",
+        "stats",
+        "availability",
+        "net",
+        "workload",
+        "valid?",
+    ]
     assert 40 <= result.results["stats"]["count"] <= 80  # rate 20 for 3 s
 
 
@@ -84,7 +95,7 @@ def test_timeouts_become_info_and_bump_the_process(tmp_path: Path) -> None:
             by_worker.setdefault(op["process"] % 2, []).append(op["process"])
     for processes in by_worker.values():
         assert processes == sorted(processes)
-        assert all((b - a) in (0, 2) for a, b in zip(processes, processes[1:], strict=False))
+        assert all((b - a) in (0, 2) for a, b in itertools.pairwise(processes))
     # the invoke after an info uses a fresh client (echo clients are not reusable)
     clients = {r["src"] for r in journal(result) if r["body"]["type"] == "echo"}
     # (a worker whose last op crashed opens a client it never uses)
@@ -106,8 +117,17 @@ def test_broadcast_flood_passes_with_final_reads(tmp_path: Path) -> None:
 
 
 def test_broadcast_gossip_survives_partitions(tmp_path: Path) -> None:
-    result = quick(Gossip, tmp_path, workload="broadcast", node_count=5, latency=10,
-                   nemesis="partition", nemesis_interval=1, time_limit=6, recovery_time=5)
+    result = quick(
+        Gossip,
+        tmp_path,
+        workload="broadcast",
+        node_count=5,
+        latency=10,
+        nemesis="partition",
+        nemesis_interval=1,
+        time_limit=6,
+        recovery_time=5,
+    )
     assert result.valid is True
     nemesis = [op for op in result.history if op["process"] == "nemesis"]
     assert nemesis[0]["f"] == "start-partition"
@@ -124,8 +144,15 @@ def test_broadcast_that_loses_values_fails(tmp_path: Path) -> None:
 
 
 def test_g_counter_passes_under_partitions(tmp_path: Path) -> None:
-    result = quick(GCounter, tmp_path, workload="g-counter", node_count=3, nemesis="partition",
-                   nemesis_interval=1, recovery_time=3)
+    result = quick(
+        GCounter,
+        tmp_path,
+        workload="g-counter",
+        node_count=3,
+        nemesis="partition",
+        nemesis_interval=1,
+        recovery_time=3,
+    )
     assert result.valid is True
     workload = result.results["workload"] if result.results else {}
     assert len(set(workload["final-reads"])) == 1
@@ -241,7 +268,7 @@ def test_unknown_workload_and_options_are_clear_errors(tmp_path: Path) -> None:
         quick(Echo, tmp_path, workload="nope", node_count=1)
     with pytest.raises(ValueError, match="unknown run options"):
         quick(Echo, tmp_path, workload="echo", bogus_option=1)
-    with pytest.raises(ValueError, match="exactly one of node= .* or bin="):
+    with pytest.raises(ValueError, match=r"exactly one of node= .* or bin="):
         run(workload="echo", store_dir=tmp_path)
 
 

@@ -19,8 +19,9 @@ async def _call(client: Client, dest: str, body: dict[str, Any]) -> dict[str, An
         return {"error": type(e).__name__, **getattr(e, "body", {})}
 
 
-def run_calls(service: str, calls: list[tuple[str, dict[str, Any]]], *, seed: int = 1,
-              **kwargs: Any) -> list[dict[str, Any]]:
+def run_calls(
+    service: str, calls: list[tuple[str, dict[str, Any]]], *, seed: int = 1, **kwargs: Any
+) -> list[dict[str, Any]]:
     """Send ``(client id, body)`` calls in order to one service; return the replies."""
 
     async def main() -> list[dict[str, Any]]:
@@ -38,16 +39,19 @@ def run_calls(service: str, calls: list[tuple[str, dict[str, Any]]], *, seed: in
 
 
 def test_lin_kv_read_write_cas_and_errors() -> None:
-    replies = run_calls("lin-kv", [
-        ("c1", {"type": "read", "key": "k"}),
-        ("c1", {"type": "write", "key": "k", "value": 1}),
-        ("c2", {"type": "read", "key": "k"}),
-        ("c2", {"type": "cas", "key": "k", "from": 2, "to": 3}),
-        ("c2", {"type": "cas", "key": "k", "from": 1, "to": 3}),
-        ("c1", {"type": "read", "key": "k"}),
-        ("c1", {"type": "cas", "key": "new", "from": 0, "to": 9, "create_if_not_exists": True}),
-        ("c1", {"type": "read", "key": "new"}),
-    ])
+    replies = run_calls(
+        "lin-kv",
+        [
+            ("c1", {"type": "read", "key": "k"}),
+            ("c1", {"type": "write", "key": "k", "value": 1}),
+            ("c2", {"type": "read", "key": "k"}),
+            ("c2", {"type": "cas", "key": "k", "from": 2, "to": 3}),
+            ("c2", {"type": "cas", "key": "k", "from": 1, "to": 3}),
+            ("c1", {"type": "read", "key": "k"}),
+            ("c1", {"type": "cas", "key": "new", "from": 0, "to": 9, "create_if_not_exists": True}),
+            ("c1", {"type": "read", "key": "new"}),
+        ],
+    )
     assert replies[0]["code"] == 20 and replies[0]["text"] == "key does not exist"
     assert replies[1] == {"type": "write_ok", "in_reply_to": 2}
     assert replies[2]["value"] == 1
@@ -60,11 +64,14 @@ def test_lin_kv_read_write_cas_and_errors() -> None:
 def test_values_compare_like_clojure_not_python() -> None:
     assert not json_equal(1, True) and not json_equal(1, 1.0) and not json_equal(1, "1")
     assert json_equal({"a": [1, 2]}, {"a": [1, 2]})
-    replies = run_calls("lin-kv", [
-        ("c1", {"type": "write", "key": 1, "value": 1}),
-        ("c1", {"type": "read", "key": "1"}),
-        ("c1", {"type": "cas", "key": 1, "from": True, "to": 2}),
-    ])
+    replies = run_calls(
+        "lin-kv",
+        [
+            ("c1", {"type": "write", "key": 1, "value": 1}),
+            ("c1", {"type": "read", "key": "1"}),
+            ("c1", {"type": "cas", "key": 1, "from": True, "to": 2}),
+        ],
+    )
     assert replies[1]["code"] == 20
     assert replies[2]["code"] == 22
 
@@ -95,10 +102,14 @@ def test_seq_kv_reads_can_be_stale_but_are_monotonic_per_caller() -> None:
 
 def test_seq_kv_writer_reads_its_own_write() -> None:
     for seed in range(5):
-        replies = run_calls("seq-kv", [
-            ("c1", {"type": "write", "key": "x", "value": 7}),
-            ("c1", {"type": "read", "key": "x"}),
-        ], seed=seed)
+        replies = run_calls(
+            "seq-kv",
+            [
+                ("c1", {"type": "write", "key": "x", "value": 7}),
+                ("c1", {"type": "read", "key": "x"}),
+            ],
+            seed=seed,
+        )
         assert replies[1]["value"] == 7
 
 
@@ -132,11 +143,17 @@ def test_lww_kv_converges_with_the_option() -> None:
 
 
 def test_lww_kv_ignores_create_if_not_exists() -> None:
-    replies = run_calls("lww-kv", [
-        ("c1", {"type": "cas", "key": "k", "from": 0, "to": 1, "create_if_not_exists": True})])
+    replies = run_calls(
+        "lww-kv",
+        [("c1", {"type": "cas", "key": "k", "from": 0, "to": 1, "create_if_not_exists": True})],
+    )
     assert replies[0]["code"] == 20
 
 
 def test_service_classes_are_distinct_endpoints() -> None:
     assert {LinKV.service_id, SeqKV.service_id, LWWKV.service_id, LinTSO.service_id} == {
-        "lin-kv", "seq-kv", "lww-kv", "lin-tso"}
+        "lin-kv",
+        "seq-kv",
+        "lww-kv",
+        "lin-tso",
+    }

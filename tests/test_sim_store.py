@@ -10,22 +10,25 @@ from typing import Any
 
 import pytest
 from test_sim_nodes import Flood, GCounter
+from test_sim_runner import Ids
 
 from glome.edn import Keyword, dumps, op_map
 from glome.nodes.echo import Echo
 from glome.sim import run
 from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
-from test_sim_runner import Ids
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
 
 
 def test_timestamp_names_match_maelstrom() -> None:
     tz = dt.timezone(dt.timedelta(hours=5, minutes=30))
-    assert timestamp_name(dt.datetime(2025, 4, 21, 9, 43, 38, 263000, tzinfo=tz)) == \
-        "20250421T094338.263+0530"
-    assert timestamp_name(dt.datetime(2022, 3, 7, 15, 58, 28, tzinfo=dt.UTC)) == \
-        "20220307T155828.000Z"
+    assert (
+        timestamp_name(dt.datetime(2025, 4, 21, 9, 43, 38, 263000, tzinfo=tz))
+        == "20250421T094338.263+0530"
+    )
+    assert (
+        timestamp_name(dt.datetime(2022, 3, 7, 15, 58, 28, tzinfo=dt.UTC)) == "20220307T155828.000Z"
+    )
 
 
 def test_two_stores_in_the_same_millisecond_get_distinct_dirs(tmp_path: Path) -> None:
@@ -43,8 +46,16 @@ def test_store_layout_and_files(tmp_path: Path) -> None:
     path = result.store_path
     assert path.parent == tmp_path / "echo"
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{3}([+-]\d{4}|Z)", path.name)
-    for name in ("results.edn", "history.edn", "history.txt", "jepsen.log", "test.json",
-                 "net-journal.jsonl", "node-logs/n0.log", "node-logs/n1.log"):
+    for name in (
+        "results.edn",
+        "history.edn",
+        "history.txt",
+        "jepsen.log",
+        "test.json",
+        "net-journal.jsonl",
+        "node-logs/n0.log",
+        "node-logs/n1.log",
+    ):
         assert (path / name).exists(), name
     assert (tmp_path / "latest").resolve() == path.resolve()
     edn_lines = (path / "history.edn").read_text().splitlines()
@@ -55,7 +66,7 @@ def test_store_layout_and_files(tmp_path: Path) -> None:
     assert txt[:3] == ["0", ":invoke", ":echo"] and txt[3].startswith('"Please echo')
     log = (path / "jepsen.log").read_text()
     assert "{GMT}\tINFO\t[jepsen test runner] jepsen.core: Command line:\n" in log
-    assert "[jepsen worker 0] jepsen.util: 0\t:invoke\t:echo\t\"Please echo" in log
+    assert '[jepsen worker 0] jepsen.util: 0\t:invoke\t:echo\t"Please echo' in log
     assert log.rstrip().endswith(verdict_line(True))
     test = json.loads((path / "test.json").read_text())
     assert test["workload"] == "echo" and test["glome"]["mode"] == "in-process"
@@ -65,24 +76,47 @@ def test_store_layout_and_files(tmp_path: Path) -> None:
 
 
 def test_history_lines_render_errors_as_maelstrom() -> None:
-    op = {"index": 2, "time": 5, "type": "fail", "process": 1, "f": "read", "value": [0, None],
-          "error": [Keyword("temporarily-unavailable"), "temporarily-unavailable"]}
-    assert op_line(op, error_readable=False) == \
-        "1\t:fail\t:read\t[0 nil]\t[:temporarily-unavailable temporarily-unavailable]"
+    op = {
+        "index": 2,
+        "time": 5,
+        "type": "fail",
+        "process": 1,
+        "f": "read",
+        "value": [0, None],
+        "error": [Keyword("temporarily-unavailable"), "temporarily-unavailable"],
+    }
+    assert (
+        op_line(op, error_readable=False)
+        == "1\t:fail\t:read\t[0 nil]\t[:temporarily-unavailable temporarily-unavailable]"
+    )
     assert op_line(op, error_readable=True).endswith(
-        '\t[:temporarily-unavailable "temporarily-unavailable"]')
+        '\t[:temporarily-unavailable "temporarily-unavailable"]'
+    )
     info = {**op, "type": "info", "error": "indeterminate: Client read timeout"}
     assert op_line(info, error_readable=True).endswith("\tindeterminate: Client read timeout")
-    nemesis = {"index": 0, "time": 0, "type": "info", "process": "nemesis",
-               "f": "start-partition", "value": Keyword("majority")}
+    nemesis = {
+        "index": 0,
+        "time": 0,
+        "type": "info",
+        "process": "nemesis",
+        "f": "start-partition",
+        "value": Keyword("majority"),
+    }
     assert op_line(nemesis, error_readable=False) == ":nemesis\t:info\t:start-partition\t:majority"
 
 
 @pytest.mark.parametrize("value", [[], [1, 2, 3], [1, True], [1, None], [1.5], ["a"], [[1]]])
 def test_fast_rendering_is_byte_identical(value: list[Any]) -> None:
     assert fast_dumps(value) == dumps(value)
-    op = {"index": 1, "time": 2, "type": "ok", "process": 0, "f": "read", "value": value,
-          "final?": True}
+    op = {
+        "index": 1,
+        "time": 2,
+        "type": "ok",
+        "process": 0,
+        "f": "read",
+        "value": value,
+        "final?": True,
+    }
     assert op_edn(op) == dumps(op_map(op))
 
 
@@ -107,16 +141,26 @@ def _corpus_results(run_name: str) -> Any:
     return edn_format.loads(found[0].read_text())
 
 
-@pytest.mark.parametrize(("corpus_run", "node", "options"), [
-    ("echo-1node-pass", Echo, {"workload": "echo", "node_count": 1}),
-    ("broadcast-5node-pass", Flood, {"workload": "broadcast", "node_count": 5}),
-    ("g-counter-3node-partition-pass", GCounter,
-     {"workload": "g-counter", "node_count": 3, "nemesis": "partition"}),
-    ("unique-ids-1node-partition-pass", Ids,
-     {"workload": "unique-ids", "node_count": 1, "nemesis": "partition"}),
-])
-def test_results_edn_has_the_keys_of_a_real_run(tmp_path: Path, corpus_run: str, node: Any,
-                                                 options: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("corpus_run", "node", "options"),
+    [
+        ("echo-1node-pass", Echo, {"workload": "echo", "node_count": 1}),
+        ("broadcast-5node-pass", Flood, {"workload": "broadcast", "node_count": 5}),
+        (
+            "g-counter-3node-partition-pass",
+            GCounter,
+            {"workload": "g-counter", "node_count": 3, "nemesis": "partition"},
+        ),
+        (
+            "unique-ids-1node-partition-pass",
+            Ids,
+            {"workload": "unique-ids", "node_count": 1, "nemesis": "partition"},
+        ),
+    ],
+)
+def test_results_edn_has_the_keys_of_a_real_run(
+    tmp_path: Path, corpus_run: str, node: Any, options: dict[str, Any]
+) -> None:
     real = _corpus_results(corpus_run)
     result = run(node, store_dir=tmp_path, time_limit=3, rate=20, recovery_time=2, **options)
     ours = edn_format.loads((result.store_path / "results.edn").read_text())

@@ -29,18 +29,32 @@ from glome.sim.options import TestOptions, parse_concurrency
 from glome.sim.runner import HostBuilder, RunResult, run_test
 from glome.sim.vclock import run_virtual
 
-__all__ = ["RunResult", "TestOptions", "build_options", "inprocess_builder", "process_builder",
-           "run", "run_options"]
+__all__ = [
+    "RunResult",
+    "TestOptions",
+    "build_options",
+    "inprocess_builder",
+    "process_builder",
+    "run",
+    "run_options",
+]
 
 
 def inprocess_builder(node_class: type[Node]) -> HostBuilder:
     """A host builder running ``node_class`` objects in-process."""
     from glome.sim.inproc import InProcessHost
 
-    def build(*, node_ids: list[str], network: Any, store_dir: Path, seed: int,
-              on_log_line: Any = None) -> InProcessHost:
-        return InProcessHost(node_class, node_ids=node_ids, network=network,
-                             store_dir=store_dir, seed=seed, on_log_line=on_log_line)
+    def build(
+        *, node_ids: list[str], network: Any, store_dir: Path, seed: int, on_log_line: Any = None
+    ) -> InProcessHost:
+        return InProcessHost(
+            node_class,
+            node_ids=node_ids,
+            network=network,
+            store_dir=store_dir,
+            seed=seed,
+            on_log_line=on_log_line,
+        )
 
     return build
 
@@ -49,19 +63,33 @@ def process_builder(command: Sequence[str], *, log_stderr: bool = False) -> Host
     """A host builder running ``command`` (binary and its args) as one process per node."""
     from glome.sim.processes import ProcessHost
 
-    def build(*, node_ids: list[str], network: Any, store_dir: Path, seed: int,
-              on_log_line: Any = None) -> Any:
+    def build(
+        *, node_ids: list[str], network: Any, store_dir: Path, seed: int, on_log_line: Any = None
+    ) -> Any:
         env = {**os.environ, "GLOME_SEED": str(seed)}
-        return ProcessHost(list(command), node_ids, network, store_dir,
-                           log_stderr=log_stderr, env=env, on_log_line=on_log_line)
+        return ProcessHost(
+            list(command),
+            node_ids,
+            network,
+            store_dir,
+            log_stderr=log_stderr,
+            env=env,
+            on_log_line=on_log_line,
+        )
 
     return build
 
 
-def build_options(*, workload: str, node_count: int | None = None,
-                  nodes: Sequence[str] | None = None, nemesis: str | Sequence[str] | None = None,
-                  seed: int = 0, concurrency: int | str | None = None,
-                  **options: Any) -> TestOptions:
+def build_options(
+    *,
+    workload: str,
+    node_count: int | None = None,
+    nodes: Sequence[str] | None = None,
+    nemesis: str | Sequence[str] | None = None,
+    seed: int = 0,
+    concurrency: int | str | None = None,
+    **options: Any,
+) -> TestOptions:
     """TestOptions from ``run``'s keywords (ValueError for unknown ones)."""
     known = {f.name for f in dataclasses.fields(TestOptions)}
     unknown = sorted(set(options) - known)
@@ -79,17 +107,32 @@ def build_options(*, workload: str, node_count: int | None = None,
         faults = tuple(x.strip() for x in nemesis.split(",") if x.strip())
     else:
         faults = tuple(nemesis or ())
-    workers = parse_concurrency(concurrency, len(node_ids)) if isinstance(concurrency, str) \
+    workers = (
+        parse_concurrency(concurrency, len(node_ids))
+        if isinstance(concurrency, str)
         else concurrency
+    )
     if workers is not None and workers < 0:
         raise ValueError("concurrency must be >= 0")
-    return TestOptions(workload=workload, node_ids=node_ids, nemesis=faults, seed=seed,
-                       concurrency=workers, **options)
+    return TestOptions(
+        workload=workload,
+        node_ids=node_ids,
+        nemesis=faults,
+        seed=seed,
+        concurrency=workers,
+        **options,
+    )
 
 
-def run_options(opts: TestOptions, *, node: type[Node] | str | None = None,
-                bin: Sequence[str] | str | None = None, store_dir: str | os.PathLike[str] = "store",
-                verbose: bool = False, argv: list[str] | None = None) -> RunResult:
+def run_options(
+    opts: TestOptions,
+    *,
+    node: type[Node] | str | None = None,
+    bin: Sequence[str] | str | None = None,
+    store_dir: str | os.PathLike[str] = "store",
+    verbose: bool = False,
+    argv: list[str] | None = None,
+) -> RunResult:
     """Run a test described by ``opts`` (see ``run``)."""
     echo = print if verbose else None
     if (node is None) == (bin is None):
@@ -103,15 +146,26 @@ def run_options(opts: TestOptions, *, node: type[Node] | str | None = None,
         else:
             node_class = node
             spec = f"{node.__module__}:{node.__qualname__}"
-        coro = run_test(opts, inprocess_builder(node_class), store_root=store_dir, argv=argv,
-                        description={"mode": "in-process", "node": spec}, echo=echo)
+        coro = run_test(
+            opts,
+            inprocess_builder(node_class),
+            store_root=store_dir,
+            argv=argv,
+            description={"mode": "in-process", "node": spec},
+            echo=echo,
+        )
         return _run_blocking(lambda: run_virtual(coro))
     command = [bin] if isinstance(bin, str) else list(bin or [])
     command += list(opts.extra_args)
-    coro = run_test(opts, process_builder(command, log_stderr=opts.log_stderr),
-                    store_root=store_dir, argv=argv,
-                    description={"mode": "process", "bin": command}, echo=echo,
-                    progress=verbose)
+    coro = run_test(
+        opts,
+        process_builder(command, log_stderr=opts.log_stderr),
+        store_root=store_dir,
+        argv=argv,
+        description={"mode": "process", "bin": command},
+        echo=echo,
+        progress=verbose,
+    )
     return _run_blocking(lambda: asyncio.run(coro))
 
 
@@ -123,16 +177,25 @@ def _run_blocking(fn: Any) -> RunResult:
         result: RunResult = fn()
         return result
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(fn).result()  # type: ignore[no-any-return]
+        outcome: RunResult = pool.submit(fn).result()
+        return outcome
 
 
-def run(node: type[Node] | str | None = None, *, workload: str = "echo",
-        node_count: int | None = None, nemesis: str | Sequence[str] | None = None,
-        seed: int = 0, bin: Sequence[str] | str | None = None,
-        store_dir: str | os.PathLike[str] = "store", verbose: bool = False,
-        **options: Any) -> RunResult:
+def run(
+    node: type[Node] | str | None = None,
+    *,
+    workload: str = "echo",
+    node_count: int | None = None,
+    nemesis: str | Sequence[str] | None = None,
+    seed: int = 0,
+    bin: Sequence[str] | str | None = None,
+    store_dir: str | os.PathLike[str] = "store",
+    verbose: bool = False,
+    **options: Any,
+) -> RunResult:
     """Run one test and return its ``RunResult`` (``.results``, ``.history``, ``.store_path``,
     ``.valid``). See the module docstring."""
-    opts = build_options(workload=workload, node_count=node_count, nemesis=nemesis, seed=seed,
-                         **options)
+    opts = build_options(
+        workload=workload, node_count=node_count, nemesis=nemesis, seed=seed, **options
+    )
     return run_options(opts, node=node, bin=bin, store_dir=store_dir, verbose=verbose)

@@ -113,14 +113,18 @@ class Clients:
 
 
 # ------------------------------------------------------------------------ outcome mapping
-def require(reply: dict[str, Any], reply_type: str, **fields: type | tuple[type, ...]) -> dict[str, Any]:
+def require(
+    reply: dict[str, Any], reply_type: str, **fields: type | tuple[type, ...]
+) -> dict[str, Any]:
     """Schema check of a reply: its ``type``, ``in_reply_to`` and required payload fields.
 
     ``require(reply, "read_ok", value=int)``; raises ``MalformedReply``. ``bool`` never passes
     as ``int``.
     """
     if reply.get("type") != reply_type:
-        raise MalformedReply(f"expected a {reply_type} reply, got type {reply.get('type')!r}", reply)
+        raise MalformedReply(
+            f"expected a {reply_type} reply, got type {reply.get('type')!r}", reply
+        )
     irt = reply.get("in_reply_to")
     if not isinstance(irt, int) or isinstance(irt, bool):
         raise MalformedReply("reply has no integer in_reply_to", reply)
@@ -165,8 +169,12 @@ def _rpc_error_data(error: RPCError) -> dict[str, Any]:
 def _exception_message(error: BaseException) -> tuple[str, Any]:
     """Message and ex-data as Maelstrom's client would throw them."""
     if isinstance(error, ClientTimeout):
-        data: Any = {"type": Keyword("maelstrom.client/timeout"), "name": Keyword("timeout"),
-                     "definite?": False, "code": 0}
+        data: Any = {
+            "type": Keyword("maelstrom.client/timeout"),
+            "name": Keyword("timeout"),
+            "definite?": False,
+            "code": 0,
+        }
         return "Client read timeout", data
     if isinstance(error, RPCError):
         from glome.edn import dumps
@@ -195,17 +203,29 @@ def datafy(error: BaseException) -> dict[str, Any]:
     return out
 
 
-def error_completion(f: str, error: BaseException, *, with_errors: bool,
-                     idempotent: frozenset[str]) -> dict[str, Any]:
+def error_completion(
+    f: str, error: BaseException, *, with_errors: bool, idempotent: frozenset[str]
+) -> dict[str, Any]:
     """The completion fields (``type``, ``error``, maybe ``exception``) for a failed RPC."""
     if with_errors and isinstance(error, ClientTimeout):
         return {"type": "fail" if f in idempotent else "info", "error": Keyword("net-timeout")}
     if with_errors and isinstance(error, RPCError):
         definite = is_definite(error.code) or f in idempotent
-        return {"type": "fail" if definite else "info",
-                "error": [Keyword(_code_name(error.code)), _error_text(error)]}
+        return {
+            "type": "fail" if definite else "info",
+            "error": [Keyword(_code_name(error.code)), _error_text(error)],
+        }
     message, _ = _exception_message(error)
     return {"type": "info", "exception": datafy(error), "error": f"indeterminate: {message}"}
 
 
-__all__ = ["Client", "ClientTimeout", "Clients", "EdnList", "MalformedReply", "datafy", "error_completion", "require"]
+__all__ = [
+    "Client",
+    "ClientTimeout",
+    "Clients",
+    "EdnList",
+    "MalformedReply",
+    "datafy",
+    "error_completion",
+    "require",
+]

@@ -27,7 +27,9 @@ from glome.sim.workloads import Workload
 class Stagger:
     """Jepsen's ``stagger``: slots U[0, 2 x interval) apart, never bunched to catch up."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float, rng: random.Random) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, interval: float, rng: random.Random
+    ) -> None:
         self.loop = loop
         self.interval = interval
         self.rng = rng
@@ -50,8 +52,16 @@ async def sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
 class RunContext:
     """What workers and setup share: the loop, history, clients, options, workload."""
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, opts: TestOptions, workload: Workload,
-                 history: History, clients: Clients, rng: random.Random) -> None:
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        opts: TestOptions,
+        workload: Workload,
+        history: History,
+        clients: Clients,
+        rng: random.Random,
+    ) -> None:
         self.loop = loop
         self.opts = opts
         self.workload = workload
@@ -76,8 +86,9 @@ class SetupContext:
     def open_client(self) -> Client:
         return self.run.clients.open()
 
-    async def rpc(self, client: Client, dest: str, body: dict[str, Any],
-                  timeout: float | None = None) -> dict[str, Any]:
+    async def rpc(
+        self, client: Client, dest: str, body: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
         return await client.rpc(dest, body, self.run.timeout if timeout is None else timeout)
 
 
@@ -107,7 +118,9 @@ class Worker:
 
     async def call(self, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """RPC to this worker's node through its client; the reply body, or an exception."""
-        return await self.client.rpc(self.node, body, self.ctx.timeout if timeout is None else timeout)
+        return await self.client.rpc(
+            self.node, body, self.ctx.timeout if timeout is None else timeout
+        )
 
     async def run(self, op: dict[str, Any]) -> dict[str, Any]:
         """Invoke ``op``, record invoke and completion, apply the ``:info`` rules."""
@@ -121,8 +134,9 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # every failure becomes a completion, as Jepsen's interpreter
-            completion = error_completion(f, e, with_errors=workload.with_errors,
-                                          idempotent=workload.idempotent)
+            completion = error_completion(
+                f, e, with_errors=workload.with_errors, idempotent=workload.idempotent
+            )
         ctype = completion.get("type", "ok")
         cvalue = completion.get("value", value)
         cextras = {**extras, **{k: v for k, v in completion.items() if k not in ("type", "value")}}

@@ -17,8 +17,9 @@ OP_TYPES = ("invoke", "ok", "fail", "info")
 class History:
     """Ops in the order they happened, timed by the loop's clock relative to ``origin``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop,
-                 on_op: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, on_op: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.loop = loop
         self.origin = loop.time()
         self.ops: list[dict[str, Any]] = []
@@ -31,13 +32,20 @@ class History:
     def now_ns(self) -> int:
         return round((self.loop.time() - self.origin) * 1e9)
 
-    def append(self, type: str, process: int | str, f: str, value: Any = None,
-               **extras: Any) -> dict[str, Any]:
+    def append(
+        self, type: str, process: int | str, f: str, value: Any = None, **extras: Any
+    ) -> dict[str, Any]:
         """Record one op now and return it."""
         if type not in OP_TYPES:
             raise ValueError(f"op type must be one of {OP_TYPES}, not {type!r}")
-        op: dict[str, Any] = {"index": len(self.ops), "time": self.now_ns(), "type": type,
-                              "process": process, "f": f, "value": value}
+        op: dict[str, Any] = {
+            "index": len(self.ops),
+            "time": self.now_ns(),
+            "type": type,
+            "process": process,
+            "f": f,
+            "value": value,
+        }
         for key, extra in extras.items():
             if extra is not None or key == "value":
                 op[key] = extra

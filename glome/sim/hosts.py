@@ -56,8 +56,9 @@ class NodeHost(Protocol):
 class HostFactory(Protocol):
     """What the runner calls to build a host once the network and store exist."""
 
-    def __call__(self, *, node_ids: list[str], network: Network, store_dir: Path,
-                 seed: int) -> NodeHost: ...
+    def __call__(
+        self, *, node_ids: list[str], network: Network, store_dir: Path, seed: int
+    ) -> NodeHost: ...
 
 
 def node_seed(seed: int, index: int) -> int:

@@ -16,6 +16,7 @@ builds a fresh object with the same state directory. An exception escaping the n
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Callable
@@ -54,9 +55,17 @@ class _NodeSlot:
 class InProcessHost:
     """Runs glome ``Node`` subclasses in-process; see the module docstring."""
 
-    def __init__(self, node_class: Callable[..., Node], *, node_ids: list[str], network: Network,
-                 store_dir: Path, seed: int, log_level: int = logging.INFO,
-                 on_log_line: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        node_class: Callable[..., Node],
+        *,
+        node_ids: list[str],
+        network: Network,
+        store_dir: Path,
+        seed: int,
+        log_level: int = logging.INFO,
+        on_log_line: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.node_class = node_class
         self.node_ids = list(node_ids)
         self.network = network
@@ -79,7 +88,8 @@ class InProcessHost:
             logger.propagate = False
             logger.setLevel(self._log_level)
             handler: logging.Handler = _LineHandler(
-                self.store_dir / "node-logs" / f"{node_id}.log", node_id, self.on_log_line)
+                self.store_dir / "node-logs" / f"{node_id}.log", node_id, self.on_log_line
+            )
             handler.setFormatter(JsonFormatter())
             logger.addHandler(handler)
             self._handlers.append(handler)
@@ -120,7 +130,7 @@ class InProcessHost:
 
         self.network.register(node_id, deliver)
         task = loop.create_task(node.serve(transport), name=f"serve-{node_id}")
-        task.add_done_callback(lambda t, s=slot: self._serve_done(s, t))
+        task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
 
     def _route(self, node_id: str, line: bytes) -> None:
@@ -131,7 +141,9 @@ class InProcessHost:
             return
         problem = _envelope_problem(data)
         if problem is not None:
-            self.log_line(node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}")
+            self.log_line(
+                node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}"
+            )
             return
         self.network.send(data["src"], data["dest"], data["body"])
 
@@ -173,8 +185,10 @@ class InProcessHost:
 
     async def stop(self) -> list[str]:
         """End of input for every node, a bounded wait, then cancellation; report crashes."""
-        problems = [f"{nid} crashed before teardown: {reason}"
-                    for nid, reason in sorted(self._crashed.items())]
+        problems = [
+            f"{nid} crashed before teardown: {reason}"
+            for nid, reason in sorted(self._crashed.items())
+        ]
         running = []
         for slot in self._slots.values():
             slot.stopping = True
@@ -219,8 +233,7 @@ def _envelope_problem(data: Any) -> str | None:
 class _LineHandler(logging.Handler):
     """Appends formatted records to one node's log file (and optionally elsewhere)."""
 
-    def __init__(self, path: Path, node_id: str,
-                 also: Callable[[str, str], None] | None) -> None:
+    def __init__(self, path: Path, node_id: str, also: Callable[[str, str], None] | None) -> None:
         super().__init__()
         self._file = path.open("a", encoding="utf-8")
         self._node_id = node_id

@@ -97,8 +97,15 @@ def grudge_value(grudge: Grudge, nodes: list[str]) -> list[Any]:
 class NemesisContext:
     """What a fault may touch."""
 
-    def __init__(self, *, network: Network, host: NodeHost | None, node_ids: list[str],
-                 rng: random.Random, reinit: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        network: Network,
+        host: NodeHost | None,
+        node_ids: list[str],
+        rng: random.Random,
+        reinit: Callable[[str], Any] | None = None,
+    ) -> None:
         self.network = network
         self.host = host
         self.node_ids = list(node_ids)
@@ -157,8 +164,8 @@ FAULTS: dict[str, type[Fault]] = {"partition": PartitionFault}
 def parse_faults(names: list[str] | tuple[str, ...]) -> list[str]:
     """Validate ``--nemesis`` names (ValueError for unknown ones), keeping their order."""
     out: list[str] = []
-    for name in names:
-        name = name.strip()
+    for raw in names:
+        name = raw.strip()
         if not name:
             continue
         if name not in FAULTS:
@@ -172,8 +179,9 @@ def parse_faults(names: list[str] | tuple[str, ...]) -> list[str]:
 class Nemesis:
     """Drives the enabled faults on the stagger schedule and records their ops."""
 
-    def __init__(self, ctx: NemesisContext, history: History, faults: list[str],
-                 interval: float) -> None:
+    def __init__(
+        self, ctx: NemesisContext, history: History, faults: list[str], interval: float
+    ) -> None:
         self.ctx = ctx
         self.history = history
         self.faults = [FAULTS[name](ctx) for name in parse_faults(faults)]

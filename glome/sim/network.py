@@ -64,9 +64,13 @@ class Network:
         on_undeliverable: Callable[[str], None] | None = None,
     ) -> None:
         if latency_dist not in LATENCY_DISTS:
-            raise ValueError(f"unknown latency distribution {latency_dist!r} (one of {LATENCY_DISTS})")
+            raise ValueError(
+                f"unknown latency distribution {latency_dist!r} (one of {LATENCY_DISTS})"
+            )
         if latency_dist == "exponential" and latency_ms <= 0:
-            raise ValueError("--latency-dist exponential needs --latency > 0 (Maelstrom divides by zero)")
+            raise ValueError(
+                "--latency-dist exponential needs --latency > 0 (Maelstrom divides by zero)"
+            )
         if latency_ms < 0:
             raise ValueError("latency must be >= 0")
         self.loop = loop
@@ -169,12 +173,12 @@ class Network:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(queue)
             if src in self._grudge.get(dest, ()):
                 self.dropped += 1
-                self._record(msg_id, src, dest, body, send_ns, None, dropped=True)
+                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=True)
                 continue
             deliver = self._endpoints.get(dest)
             if deliver is None:
                 self.undelivered += 1
-                self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
                 note = f"message {msg_id} from {src} to unregistered endpoint {dest} not delivered"
                 log.info(note)
                 if self._on_undeliverable is not None:
@@ -187,10 +191,10 @@ class Network:
                 accepted = False
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
             else:
                 self.delivered += 1
-                self._record(msg_id, src, dest, body, send_ns, self.now_ns(), dropped=False)
+                self._record(msg_id, src, dest, body, send_ns, recv_ns=self.now_ns(), dropped=False)
         if queue and not self.closed:
             self._schedule(queue[0][0], self.loop.time())
 
@@ -207,15 +211,33 @@ class Network:
         return dict(self._grudge)
 
     # ----------------------------------------------------------------------------- journal
-    def _record(self, msg_id: int, src: str, dest: str, body: Any, send_ns: int,
-                recv_ns: int | None, *, dropped: bool) -> None:
+    def _record(
+        self,
+        msg_id: int,
+        src: str,
+        dest: str,
+        body: Any,
+        send_ns: int,
+        *,
+        recv_ns: int | None,
+        dropped: bool,
+    ) -> None:
         if self._journal is None:
             return
-        self._journal_buffer.append(orjson.dumps(
-            {"id": msg_id, "src": src, "dest": dest, "body": body, "send_time": send_ns,
-             "recv_time": recv_ns, "dropped": dropped},
-            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
-        ))
+        self._journal_buffer.append(
+            orjson.dumps(
+                {
+                    "id": msg_id,
+                    "src": src,
+                    "dest": dest,
+                    "body": body,
+                    "send_time": send_ns,
+                    "recv_time": recv_ns,
+                    "dropped": dropped,
+                },
+                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+            )
+        )
         if len(self._journal_buffer) >= _JOURNAL_FLUSH_EVERY:
             self._flush()
 
@@ -234,7 +256,7 @@ class Network:
         while self._queue:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(self._queue)
             self.undelivered += 1
-            self._record(msg_id, src, dest, body, send_ns, None, dropped=False)
+            self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
         self._flush()
         if self._journal is not None:
             self._journal.flush()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -76,8 +77,10 @@ class RunResult:
 
     def __repr__(self) -> str:
         state = f"error={self.error!r}" if self.error else f"valid={self.valid!r}"
-        return (f"RunResult({self.opts.workload}, {state}, ops={len(self.history)}, "
-                f"store={str(self.store_path)!r})")
+        return (
+            f"RunResult({self.opts.workload}, {state}, ops={len(self.history)}, "
+            f"store={str(self.store_path)!r})"
+        )
 
 
 def exit_code_for(valid: Any) -> int:
@@ -103,16 +106,22 @@ async def _init_nodes(host: NodeHost, clients: Clients, node_ids: list[str], sto
         try:
             reply = await client.rpc(nid, body, INIT_TIMEOUT)
         except ClientTimeout:
-            raise NodeStartError(f"Expected node {nid} to respond to an init message, but node "
-                                 f"did not respond within {INIT_TIMEOUT:g} s.") from None
+            raise NodeStartError(
+                f"Expected node {nid} to respond to an init message, but node "
+                f"did not respond within {INIT_TIMEOUT:g} s."
+            ) from None
         except RPCError as e:
-            raise NodeStartError(f"Expected node {nid} to respond to an init message with "
-                                 f"init_ok, but it answered with an error: {e.body}") from None
+            raise NodeStartError(
+                f"Expected node {nid} to respond to an init message with "
+                f"init_ok, but it answered with an error: {e.body}"
+            ) from None
         finally:
             client.close()
         if reply.get("type") != "init_ok":
-            raise NodeStartError(f"Expected node {nid} to respond to an init message with "
-                                 f"init_ok, but it answered {reply}")
+            raise NodeStartError(
+                f"Expected node {nid} to respond to an init message with "
+                f"init_ok, but it answered {reply}"
+            )
 
     outcomes = await asyncio.gather(*(init(n, c) for n, c in pairs), return_exceptions=True)
     for outcome in outcomes:  # the first failure in node order, deterministically
@@ -137,7 +146,7 @@ async def run_test(
     opts: TestOptions,
     host_builder: HostBuilder,
     *,
-    store_root: str | Path = "store",
+    store_root: str | os.PathLike[str] = "store",
     argv: list[str] | None = None,
     description: dict[str, Any] | None = None,
     progress: bool = False,
@@ -156,8 +165,9 @@ async def run_test(
     workload = get_workload(opts.workload)
     workload.validate(opts)
     faults = parse_faults(opts.nemesis)
-    store = Store(store_root, workload.name, started=started,
-                  wall_clock=wall_clock if virtual else None)
+    store = Store(
+        store_root, workload.name, started=started, wall_clock=wall_clock if virtual else None
+    )
     store.log(f"Test version glome {glome.__version__}")
     store.log("Command line:\n" + " ".join(argv if argv is not None else ["glome.sim.run"]))
     test_map = {**opts.to_json(), "glome": description or {}}
@@ -165,22 +175,37 @@ async def run_test(
     store.write_test({**test_map, "start-time": started.isoformat()})
 
     history = History(loop, on_op=store.log_op)
-    network = Network(loop, latency_ms=opts.latency, latency_dist=opts.latency_dist,
-                      rng=stream(opts.seed, "network"), journal=store.journal)
-    store.log("Starting services: (" + " ".join(SERVICE_IDS) + ")", thread="jepsen node "
-              + opts.node_ids[0], logger="maelstrom.service")
-    services = start_services(network, stream(opts.seed, "services"),
-                              lww_converge=getattr(opts, "lww_converge", False),
-                              on_log=lambda text: store.log(text, logger="maelstrom.service",
-                                                            level="WARN"))
+    network = Network(
+        loop,
+        latency_ms=opts.latency,
+        latency_dist=opts.latency_dist,
+        rng=stream(opts.seed, "network"),
+        journal=store.journal,
+    )
+    store.log(
+        "Starting services: (" + " ".join(SERVICE_IDS) + ")",
+        thread="jepsen node " + opts.node_ids[0],
+        logger="maelstrom.service",
+    )
+    services = start_services(
+        network,
+        stream(opts.seed, "services"),
+        lww_converge=getattr(opts, "lww_converge", False),
+        on_log=lambda text: store.log(text, logger="maelstrom.service", level="WARN"),
+    )
 
     def node_line(node_id: str, line: str) -> None:
         store.log(line, thread=f"{node_id} stderr", logger="maelstrom.process")
         if echo is not None:
             echo(f"{node_id} stderr: {line}")
 
-    host = host_builder(node_ids=list(opts.node_ids), network=network, store_dir=store.path,
-                        seed=opts.seed, on_log_line=node_line if opts.log_stderr else None)
+    host = host_builder(
+        node_ids=list(opts.node_ids),
+        network=network,
+        store_dir=store.path,
+        seed=opts.seed,
+        on_log_line=node_line if opts.log_stderr else None,
+    )
     clients = Clients(network)
     error: str | None = None
     problems: list[str] = []
@@ -188,8 +213,14 @@ async def run_test(
         await _init_nodes(host, clients, list(opts.node_ids), store)
         history.start_clock()
         network.set_origin(history.origin)
-        run = RunContext(loop=loop, opts=opts, workload=workload, history=history,
-                         clients=clients, rng=stream(opts.seed, "generator"))
+        run = RunContext(
+            loop=loop,
+            opts=opts,
+            workload=workload,
+            history=history,
+            clients=clients,
+            rng=stream(opts.seed, "generator"),
+        )
         try:
             await workload.setup(SetupContext(run))
         except Exception as e:
@@ -198,20 +229,35 @@ async def run_test(
         async def reinit(node_id: str) -> None:
             client = clients.open()
             try:
-                await client.rpc(node_id, {"type": "init", "node_id": node_id,
-                                           "node_ids": list(opts.node_ids)}, INIT_TIMEOUT)
+                await client.rpc(
+                    node_id,
+                    {"type": "init", "node_id": node_id, "node_ids": list(opts.node_ids)},
+                    INIT_TIMEOUT,
+                )
             finally:
                 client.close()
 
-        nemesis = Nemesis(NemesisContext(network=network, host=host, node_ids=list(opts.node_ids),
-                                         rng=stream(opts.seed, "nemesis"), reinit=reinit),
-                          history, faults, opts.nemesis_interval)
+        nemesis = Nemesis(
+            NemesisContext(
+                network=network,
+                host=host,
+                node_ids=list(opts.node_ids),
+                rng=stream(opts.seed, "nemesis"),
+                reinit=reinit,
+            ),
+            history,
+            faults,
+            opts.nemesis_interval,
+        )
         network.heal()
         workers = [Worker(run, i) for i in range(opts.worker_count)]
         deadline = loop.time() + opts.time_limit
         tasks = [main_phase(run, workers, deadline), nemesis.run(deadline)]
-        bar = loop.create_task(_progress(loop, loop.time(), opts.time_limit)) \
-            if progress and not virtual and opts.time_limit >= 1 else None
+        bar = (
+            loop.create_task(_progress(loop, loop.time(), opts.time_limit))
+            if progress and not virtual and opts.time_limit >= 1
+            else None
+        )
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -220,8 +266,11 @@ async def run_test(
         if workload.has_final_phase:
             if faults:
                 await nemesis.final()
-            store.log("Waiting for recovery...", thread="jepsen worker 0",
-                      logger="jepsen.generator.interpreter")
+            store.log(
+                "Waiting for recovery...",
+                thread="jepsen worker 0",
+                logger="jepsen.generator.interpreter",
+            )
             await asyncio.sleep(opts.recovery_time)
             await final_phase(run, workers)
     except (RunnerError, ValueError) as e:
@@ -236,17 +285,29 @@ async def run_test(
         problems = await host.stop()
         for service in services:
             service.close()
-        store.log("Shutting down Maelstrom network", thread=f"jepsen node {opts.node_ids[0]}",
-                  logger="maelstrom.net")
+        store.log(
+            "Shutting down Maelstrom network",
+            thread=f"jepsen node {opts.node_ids[0]}",
+            logger="maelstrom.net",
+        )
         network.close()
         store.journal.close()
     if error is None and problems:
         error = NodeCrashed("; ".join(problems)).args[0]
     store.write_history(history.ops)
     sim_seconds = loop.time() - loop_begin
-    result = RunResult(results=None, history=history.ops, store_path=store.path, valid=None,
-                       exit_code=EXIT_CRASH, opts=opts, error=error, problems=problems,
-                       sim_seconds=sim_seconds, host=host)
+    result = RunResult(
+        results=None,
+        history=history.ops,
+        store_path=store.path,
+        valid=None,
+        exit_code=EXIT_CRASH,
+        opts=opts,
+        error=error,
+        problems=problems,
+        sim_seconds=sim_seconds,
+        host=host,
+    )
     if error is not None:
         store.log(f"Test aborted: {error}", level="WARN")
         store.close()
@@ -256,8 +317,9 @@ async def run_test(
         return result
 
     store.log("Analyzing...")
-    results = compose.check(history.ops, opts, workload=workload.check,
-                            journal=store.path / "net-journal.jsonl")
+    results = compose.check(
+        history.ops, opts, workload=workload.check, journal=store.path / "net-journal.jsonl"
+    )
     store.log("Analysis complete")
     store.write_results(results)
     valid = results.get("valid?", UNKNOWN)

@@ -80,8 +80,9 @@ KVState = dict[Any, tuple[Any, Any]]
 """frozen key -> (original key, value)."""
 
 
-def _kv_apply(state: KVState, body: dict[str, Any], *, allow_create: bool = True
-              ) -> tuple[dict[str, Any], KVState | None]:
+def _kv_apply(
+    state: KVState, body: dict[str, Any], *, allow_create: bool = True
+) -> tuple[dict[str, Any], KVState | None]:
     """Evaluate one KV request on ``state``: (reply payload, new state or None if unchanged)."""
     kind = body.get("type")
     if "key" not in body:
@@ -109,8 +110,9 @@ def _kv_apply(state: KVState, body: dict[str, Any], *, allow_create: bool = True
             raise _Reject(ErrorCode.KEY_DOES_NOT_EXIST, "key does not exist")
         current = state[fk][1]
         if not json_equal(current, frm):
-            raise _Reject(ErrorCode.PRECONDITION_FAILED,
-                          f"current value {_show(current)} is not {_show(frm)}")
+            raise _Reject(
+                ErrorCode.PRECONDITION_FAILED, f"current value {_show(current)} is not {_show(frm)}"
+            )
         if json_equal(current, to):
             return {"type": "cas_ok"}, None
         new = dict(state)
@@ -128,8 +130,9 @@ class Service:
 
     service_id = ""
 
-    def __init__(self, network: Network, rng: random.Random,
-                 on_log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, network: Network, rng: random.Random, on_log: Callable[[str], None] | None = None
+    ) -> None:
         self.network = network
         self.rng = rng
         self.on_log = on_log
@@ -145,7 +148,9 @@ class Service:
         except _Reject as e:
             payload = {"type": "error", "code": int(e.code), "text": e.text}
         except _Unknown as e:
-            self._note(f"{self.service_id}: unknown request type {e.args[0]!r} from {src}; no reply")
+            self._note(
+                f"{self.service_id}: unknown request type {e.args[0]!r} from {src}; no reply"
+            )
             return
         msg_id = body.get("msg_id")
         if msg_id is None:
@@ -258,8 +263,10 @@ class LWWKV(Service):
             current = view[freeze(body["key"])][1]
             if not json_equal(current, body.get("from")):
                 # Maelstrom's lww-kv text does not quote `from`.
-                raise _Reject(ErrorCode.PRECONDITION_FAILED,
-                              f"current value {_show(current)} is not {body.get('from')}")
+                raise _Reject(
+                    ErrorCode.PRECONDITION_FAILED,
+                    f"current value {_show(current)} is not {body.get('from')}",
+                )
         payload, new = _kv_apply(view, body, allow_create=False)
         if new is not None:
             self.clock += 1
@@ -286,8 +293,13 @@ class LinTSO(Service):
         return {"type": "ts_ok", "ts": ts}
 
 
-def start_services(network: Network, rng: random.Random, *, lww_converge: bool = False,
-                   on_log: Callable[[str], None] | None = None) -> list[Service]:
+def start_services(
+    network: Network,
+    rng: random.Random,
+    *,
+    lww_converge: bool = False,
+    on_log: Callable[[str], None] | None = None,
+) -> list[Service]:
     """Start all four services (Maelstrom always runs them), each with its own rng stream."""
     seeds = [rng.getrandbits(64) for _ in range(4)]
     return [

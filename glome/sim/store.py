@@ -85,8 +85,12 @@ def op_edn(op: dict[str, Any], value_text: str | None = None) -> str:
 def op_line(op: dict[str, Any], *, error_readable: bool, value_text: str | None = None) -> str:
     """``process  type  f  value[  error]``, tab separated (history.txt, jepsen.log)."""
     process = op["process"]
-    fields = [":nemesis" if process == "nemesis" else dumps(process), ":" + op["type"],
-              ":" + op["f"], fast_dumps(op.get("value")) if value_text is None else value_text]
+    fields = [
+        ":nemesis" if process == "nemesis" else dumps(process),
+        ":" + op["type"],
+        ":" + op["f"],
+        fast_dumps(op.get("value")) if value_text is None else value_text,
+    ]
     if "error" in op:
         error = op["error"]
         if error_readable and not (isinstance(error, str) and not isinstance(error, Keyword)):
@@ -105,9 +109,13 @@ def pretty_results(results: dict[str, Any]) -> str:
 class Store:
     """One run's directory; creates it, keeps jepsen.log open, writes the other files."""
 
-    def __init__(self, root: str | os.PathLike[str], workload: str,
-                 started: dt.datetime | None = None,
-                 wall_clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        workload: str,
+        started: dt.datetime | None = None,
+        wall_clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.workload = workload
         started = started or dt.datetime.now().astimezone()
@@ -133,8 +141,10 @@ class Store:
         self._link()
 
     def _link(self) -> None:
-        for link, target in ((self.root / "latest", Path(self.workload) / self.path.name),
-                             (self.root / self.workload / "latest", Path(self.path.name))):
+        for link, target in (
+            (self.root / "latest", Path(self.workload) / self.path.name),
+            (self.root / self.workload / "latest", Path(self.path.name)),
+        ):
             try:
                 tmp = link.with_name(f".{link.name}.{os.getpid()}")
                 if tmp.is_symlink() or tmp.exists():
@@ -154,8 +164,14 @@ class Store:
             self._stamp_prefix = second.strftime("%Y-%m-%d %H:%M:%S,")
         return f"{self._stamp_prefix}{ms:03d}{{GMT}}"
 
-    def log(self, message: str, *, thread: str = "jepsen test runner", logger: str = "jepsen.core",
-            level: str = "INFO") -> None:
+    def log(
+        self,
+        message: str,
+        *,
+        thread: str = "jepsen test runner",
+        logger: str = "jepsen.core",
+        level: str = "INFO",
+    ) -> None:
         """One jepsen.log line in Maelstrom's logback pattern (the literal ``{GMT}`` included)."""
         self._log.write(f"{self._stamp()}\t{level}\t[{thread}] {logger}: {message}\n")
 
@@ -165,8 +181,9 @@ class Store:
         text = None
         if type(op.get("value")) is list:  # big values: render once, reuse for the history files
             text = self._value_text[op["index"]] = fast_dumps(op["value"])
-        self.log(op_line(op, error_readable=True, value_text=text), thread=thread,
-                 logger="jepsen.util")
+        self.log(
+            op_line(op, error_readable=True, value_text=text), thread=thread, logger="jepsen.util"
+        )
 
     def log_raw(self, text: str) -> None:
         self._log.write(text if text.endswith("\n") else text + "\n")
@@ -178,15 +195,18 @@ class Store:
         with (self.path / "history.edn").open("w", encoding="utf-8") as f:
             f.writelines(op_edn(op, texts.get(op["index"])) + "\n" for op in ops)
         with (self.path / "history.txt").open("w", encoding="utf-8") as f:
-            f.writelines(op_line(op, error_readable=False, value_text=texts.get(op["index"]))
-                         + "\n" for op in ops)
+            f.writelines(
+                op_line(op, error_readable=False, value_text=texts.get(op["index"])) + "\n"
+                for op in ops
+            )
 
     def write_results(self, results: dict[str, Any]) -> None:
         (self.path / "results.edn").write_text(pretty_results(results), encoding="utf-8")
 
     def write_test(self, test: dict[str, Any]) -> None:
         (self.path / "test.json").write_text(
-            json.dumps(test, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+            json.dumps(test, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
 
     def close(self) -> None:
         if not self._log.closed:

@@ -61,8 +61,9 @@ class Broadcast(Workload):
 
     async def invoke(self, worker: Worker, op: dict[str, Any]) -> dict[str, Any]:
         if op["f"] == "broadcast":
-            require(await worker.call({"type": "broadcast", "message": op["value"]}),
-                    "broadcast_ok")
+            require(
+                await worker.call({"type": "broadcast", "message": op["value"]}), "broadcast_ok"
+            )
             return {"type": "ok"}
         reply = require(await worker.call({"type": "read"}), "read_ok", messages=list)
         return {"type": "ok", "value": reply["messages"]}

@@ -24,8 +24,9 @@ class Echo(Workload):
         return {"f": "echo", "value": f"Please echo {worker.rng.randrange(128)}"}
 
     async def invoke(self, worker: Worker, op: dict[str, Any]) -> dict[str, Any]:
-        reply = require(await worker.call({"type": "echo", "echo": op["value"]}), "echo_ok",
-                        echo=object)
+        reply = require(
+            await worker.call({"type": "echo", "echo": op["value"]}), "echo_ok", echo=object
+        )
         return {"type": "ok", "value": reply}
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
