@@ -257,7 +257,7 @@ def net_frame(
                 )
         if rows:
             return pd.DataFrame(rows, columns=cols)
-    if journal is not None and "send_time" in journal.columns and len(journal):
+    if journal is not None and "send_time_s" in journal.columns and len(journal):
         return _net_from_journal(journal, invokes, cols)
     return pd.DataFrame(columns=cols)
 
@@ -268,7 +268,7 @@ def _is_client(node: Any) -> bool:
 
 def _net_from_journal(journal: pd.DataFrame, invokes: int | None, cols: list[str]) -> pd.DataFrame:
     client = journal["src"].map(_is_client) | journal["dest"].map(_is_client)
-    delivered = journal["recv_time"].notna()
+    delivered = journal["recv_time_s"].notna()
     rows = []
     for group, mask in (("all", client | ~client), ("clients", client), ("servers", ~client)):
         sent = int(mask.sum())

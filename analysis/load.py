@@ -269,13 +269,11 @@ class Run:
     @cached_property
     def net(self) -> pd.DataFrame:
         """Message counts (rows all/clients/servers) from results.edn or the journal."""
-        invokes = (
-            int(
-                (self.history["type"] == "invoke").sum()
-                - (self.history["process"] == "nemesis").sum() / 2
-            )
-            if len(self.history)
-            else None
+        # Maelstrom divides by the :invoke ops of client processes (final phase included).
+        invokes = sum(
+            1
+            for op in self.raw_history
+            if str(op.get("type")) == "invoke" and op.get("process") != frames.NEMESIS
         )
         journal = self.messages if (self.path / "net-journal.jsonl").exists() else None
         return frames.net_frame(self._results, journal, invokes)
