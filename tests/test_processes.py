@@ -367,7 +367,8 @@ async def test_stderr_flood_is_capped_in_the_node_log(tmp_path: Path) -> None:
     host, _ = await initialised(
         tmp_path, faulty("flood-stderr"), max_log_bytes=200_000, term_timeout=0.5
     )
-    await asyncio.sleep(0.5)
+    await eventually(lambda: host._nodes["n0"].log_full)
+    await asyncio.sleep(0.2)  # the flood goes on; the log must not grow
     _, elapsed = await timed(host.stop())
     assert elapsed < 2.5
     log_file = tmp_path / "node-logs" / "n0.log"
@@ -395,14 +396,15 @@ async def test_huge_stdout_line_is_dropped_and_routing_continues(tmp_path: Path)
 async def test_kill_and_restart_keep_the_working_directory(tmp_path: Path) -> None:
     script = "import os, sys; sys.stderr.write(os.getcwd() + '\\n'); sys.stderr.flush(); sys.stdin.read()"
     host, _ = await started(tmp_path, [sys.executable, "-c", script])
-    await asyncio.sleep(0.3)
+    log_file = tmp_path / "node-logs" / "n0.log"
+    await eventually(lambda: log_file.read_text().count("\n") == 1)
     _, elapsed = await timed(host.kill("n0"))
     assert elapsed < 1.0
     assert host.crashed() == {}  # a kill is not a crash
     await host.restart("n0")
-    await asyncio.sleep(0.3)
+    await eventually(lambda: log_file.read_text().count("\n") == 2)
     assert await host.stop() == []
-    lines = (tmp_path / "node-logs" / "n0.log").read_text().splitlines()
+    lines = log_file.read_text().splitlines()
     assert lines == [str((tmp_path / "state" / "n0").resolve())] * 2
 
 
@@ -789,3 +791,12 @@ def test_cli_node_that_exits_mid_run_exits_255_with_a_plain_message(tmp_path: Pa
     assert "Test aborted: Node n0 crashed with exit status 3" in proc.stdout
     assert "faulty: exiting after 2 echoes" in proc.stdout
     assert elapsed < 2 + 5 + 5  # time limit + the op in flight (5 s RPC timeout) + slack
+
+
+def test_excerpt_is_bounded_and_decodes_only_the_head() -> None:
+    from glome.sim.processes import excerpt
+
+    assert excerpt(b"short") == "short"
+    long = excerpt(b"a" * 10_000_000)
+    assert long.startswith("a" * 300) and long.endswith("... (10000000 bytes)") and len(long) < 400
+    assert excerpt(b"\xff\xfe bad utf-8") == "\ufffd\ufffd bad utf-8"

@@ -74,6 +74,7 @@ REQUIRED_KEYS = ("src", "dest", "body")
 _LONG_DIGITS = re.compile(rb"\d{19}")
 EXCERPT_CHARS = 300
 """How much of a bad line or a tail line is quoted in logs and reports."""
+TAIL_BYTES = 1200
 
 
 class Network(Protocol):
@@ -144,11 +145,24 @@ def resolve_command(command: Sequence[str]) -> list[str]:
 
 
 def excerpt(line: bytes | str, limit: int = EXCERPT_CHARS) -> str:
-    """A printable, bounded quotation of a line."""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    if len(text) > limit:
-        return f"{text[:limit]}... ({len(text)} chars)"
+    """A printable, bounded quotation of a line (only its head is decoded)."""
+    if isinstance(line, bytes):
+        size = len(line)
+        text = line[: limit * 4].decode("utf-8", "replace")
+    else:
+        size, text = len(line), line
+    if len(text) > limit or size > limit * 4:
+        return (
+            f"{text[:limit]}... ({size} bytes)"
+            if isinstance(line, bytes)
+            else f"{text[:limit]}... ({size} chars)"
+        )
     return text
+
+
+def _head(line: bytes) -> bytes:
+    """A tail entry for a long line: its head plus a note of the full size."""
+    return line[:TAIL_BYTES] + b"... (%d bytes)" % len(line)
 
 
 def parse_envelope(
@@ -262,8 +276,9 @@ class _NodeState:
     proc: _NodeProcess | None = None
     registered: bool = False
     paused: bool = False
-    stderr_tail: deque[str] = field(default_factory=deque)
-    stdout_tail: deque[str] = field(default_factory=deque)
+    stderr_tail: deque[bytes] = field(default_factory=deque)
+    stdout_tail: deque[bytes] = field(default_factory=deque)
+    """Raw line heads (formatted only for a report: this is on the hot path)."""
     crash: str | None = None
     """Headline of an unexpected exit, e.g. ``Node n0 crashed with exit status 3``."""
     bad_lines: Counter[str] = field(default_factory=Counter)
@@ -647,11 +662,11 @@ class ProcessHost:
         parts = [state.crash]
         if stdout and state.stdout_tail:
             parts.append(
-                "Last stdout lines:\n" + "\n".join(f"    {ln}" for ln in state.stdout_tail)
+                "Last stdout lines:\n" + "\n".join(f"    {excerpt(ln)}" for ln in state.stdout_tail)
             )
         if state.stderr_tail:
             parts.append(
-                "Last stderr lines:\n" + "\n".join(f"    {ln}" for ln in state.stderr_tail)
+                "Last stderr lines:\n" + "\n".join(f"    {excerpt(ln)}" for ln in state.stderr_tail)
             )
         else:
             parts.append("(no stderr output)")
@@ -750,7 +765,7 @@ class ProcessHost:
         return False
 
     def _route(self, state: _NodeState, proc: _NodeProcess, line: bytes) -> None:
-        state.stdout_tail.append(excerpt(line))
+        state.stdout_tail.append(line[:TAIL_BYTES] if len(line) <= TAIL_BYTES else _head(line))
         if self.stopping or proc.expected_exit:
             state.stray_after_exit += 1
             return
@@ -778,7 +793,7 @@ class ProcessHost:
             log.warning("%s: further bad stdout lines are counted, not logged", state.node_id)
 
     def _stderr(self, state: _NodeState, line: bytes) -> None:
-        state.stderr_tail.append(excerpt(line))
+        state.stderr_tail.append(line[:TAIL_BYTES] if len(line) <= TAIL_BYTES else _head(line))
         if state.log_full:
             return  # a flood: the node log, jepsen.log and the console all stop here
         if self.on_log_line is not None:
