@@ -2,7 +2,8 @@
 
 Fields: ``level``, ``logger``, ``node``, ``msg``, and whatever the call passes in ``extra``
 (``type``, ``msg_id``, ``in_reply_to``, ``src``, ``dest``...). The level comes from
-``GLOME_LOG_LEVEL`` (default INFO).
+``GLOME_LOG_LEVEL`` (default INFO); the ``glome.metrics`` logger (one line when a node stops)
+stays at INFO whatever that level, so quiet nodes still report their metrics.
 """
 
 from __future__ import annotations
@@ -51,5 +52,6 @@ def configure(stream: Any = None, level: str | None = None) -> None:
     handler.setFormatter(JsonFormatter())
     handler._glome = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level or os.environ.get("GLOME_LOG_LEVEL", "INFO").upper())
+    root.setLevel((level or os.environ.get("GLOME_LOG_LEVEL", "INFO")).upper())
     root.propagate = False
+    logging.getLogger("glome.metrics").setLevel(logging.INFO)

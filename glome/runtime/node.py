@@ -29,7 +29,7 @@ return the reply body. The runtime:
   the code of a raised ``RPCError``), and logs a body that cannot be serialised instead of dying;
 - ends cleanly at end of input: request handlers get ``eof_grace`` seconds to finish, then
   every task (periodic ones included) is cancelled, ``on_stop`` runs and the metrics are
-  written as one JSON line on stderr (an INFO record of the ``glome.node`` logger).
+  written as one JSON line on stderr (an INFO record of the ``glome.metrics`` logger).
 
 Time, sleep, randomness and background tasks come from the node (``now``, ``wall_ms``,
 ``sleep``, ``rng``, ``spawn``, ``every``), so the same node runs in real time over stdio and on
@@ -75,6 +75,8 @@ _MAX_COUNTED_TYPES = 256  # hostile input must not grow the per-type counters wi
 _DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
 
 logger = logging.getLogger("glome.node")
+metrics_logger = logging.getLogger("glome.metrics")
+"""Where the metrics line goes at stop; ``logs.configure`` keeps it at INFO whatever the level."""
 
 
 class NodeLog(logging.LoggerAdapter):
@@ -460,7 +462,9 @@ class Node:
             await asyncio.wait_for(self.on_stop(), timeout=self.eof_grace)
         except Exception:
             self.log.exception("on_stop failed")
-        self.log.info("metrics", extra={"metrics": self.metrics.snapshot()})
+        NodeLog(metrics_logger, {"node": self.id}).info(
+            "metrics", extra={"metrics": self.metrics.snapshot()}
+        )
         await transport.close()
 
     def _on_end_of_input(self) -> None:
