@@ -38,17 +38,24 @@ def _key(op: dict[Any, Any], name: str) -> Any:
     return op.get(name)
 
 
+def _name(value: Any) -> Any:
+    """A keyword or symbol as a plain str; anything else unchanged (ints stay ints)."""
+    return str(value) if isinstance(value, str) else value
+
+
 def history_frame(history: list[dict[Any, Any]]) -> pd.DataFrame:
-    """One row per history line, every key as a column (plain values), in file order."""
-    rows = [{str(k): plain(v) for k, v in op.items()} for op in history]
-    frame = pd.DataFrame(rows)
+    """One row per history line, every key a column, in file order.
+
+    `type`, `f` and `process` are plain ``str``/``int``; values keep the reader's types
+    (keywords are ``str`` subclasses, sets are frozensets), so nothing is deep-copied.
+    """
+    frame = pd.DataFrame([{str(k): v for k, v in op.items()} for op in history])
     for col in ("index", "time", "type", "process", "f", "value"):
         if col not in frame.columns:
             frame[col] = pd.Series(dtype=object)
-    if len(frame):
-        frame["time_s"] = frame["time"].astype(float) / 1e9
-    else:
-        frame["time_s"] = pd.Series(dtype=float)
+    for col in ("type", "f", "process"):
+        frame[col] = frame[col].map(_name)
+    frame["time_s"] = frame["time"].astype(float) / 1e9
     return frame
 
 
@@ -67,13 +74,13 @@ def ops_frame(history: list[dict[Any, Any]]) -> pd.DataFrame:
         kind, detail = error_kind(source.get("error"))
         t0 = invoke.get("time")
         t1 = done.get("time") if done is not None else None
-        process = plain(invoke.get("process"))
+        process = _name(invoke.get("process"))
         return {
             "process": process,
-            "f": plain(invoke.get("f")),
-            "type": plain(done.get("type")) if done is not None else "incomplete",
-            "invoke_value": plain(invoke.get("value")),
-            "value": plain(source.get("value")),
+            "f": _name(invoke.get("f")),
+            "type": _name(done.get("type")) if done is not None else "incomplete",
+            "invoke_value": invoke.get("value"),
+            "value": source.get("value"),
             "error": kind,
             "error_detail": detail,
             "invoke_index": invoke.get("index"),

@@ -254,7 +254,8 @@ class Run:
     @property
     def client_ops(self) -> pd.DataFrame:
         """`ops` without nemesis operations."""
-        return self.ops[~self.ops["nemesis"]]
+        ops = self.ops
+        return ops[~ops["nemesis"].astype(bool)]
 
     @cached_property
     def results(self) -> pd.DataFrame:

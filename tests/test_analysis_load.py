@@ -40,8 +40,16 @@ def _raw(run: analysis.Run, *path: str) -> Any:
 def test_every_corpus_run_loads_and_agrees_with_results_edn(name: str) -> None:
     run = corpus_run(name)
     assert run.path.parent.parent.name == "store"
-    for frame in (run.ops, run.history, run.results, run.net, run.anomalies, run.nemesis,
-                  run.messages, run.node_logs):
+    for frame in (
+        run.ops,
+        run.history,
+        run.results,
+        run.net,
+        run.anomalies,
+        run.nemesis,
+        run.messages,
+        run.node_logs,
+    ):
         assert frame is not None
     if run.raw_results is None:
         assert any("results.edn is missing" in m for m in run.missing)
@@ -52,8 +60,9 @@ def test_every_corpus_run_loads_and_agrees_with_results_edn(name: str) -> None:
         if isinstance(sub, dict) and "valid?" in sub:
             expected = sub["valid?"] if isinstance(sub["valid?"], bool) else "unknown"
             assert checks[str(checker)] == expected, checker
-    assert run.valid == (run.raw_results["valid?"] if isinstance(
-        run.raw_results["valid?"], bool) else "unknown")
+    assert run.valid == (
+        run.raw_results["valid?"] if isinstance(run.raw_results["valid?"], bool) else "unknown"
+    )
     # network figures
     net = run.net.set_index("group")
     for group in ("all", "clients", "servers"):
@@ -166,9 +175,9 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
 # --- a glome-style store directory ----------------------------------------------------------
 
 GLOME_HISTORY = [
-    '{:index 0, :time 1000000, :type :info, :process :nemesis, :f :start-partition, :value :one}',
+    "{:index 0, :time 1000000, :type :info, :process :nemesis, :f :start-partition, :value :one}",
     "{:index 1, :time 2000000, :type :invoke, :process 0, :f :broadcast, :value 0}",
-    '{:index 2, :time 2500000, :type :info, :process :nemesis, :f :start-partition, :value '
+    "{:index 2, :time 2500000, :type :info, :process :nemesis, :f :start-partition, :value "
     '[:isolated {"n1" #{"n0"}, "n0" #{"n1"}}]}',
     "{:index 3, :time 7000000, :type :ok, :process 0, :f :broadcast, :value 0}",
     "{:index 4, :time 8000000, :type :invoke, :process 1, :f :read, :value nil}",
@@ -192,24 +201,66 @@ GLOME_RESULTS = """{:perf {:latency-graph {:valid? true}, :rate-graph {:valid? t
 
 def _journal() -> list[dict[str, Any]]:
     return [
-        {"id": 0, "src": "c0", "dest": "n0", "body": {"type": "init", "msg_id": 1},
-         "send_time": 0, "recv_time": 0, "dropped": False},
-        {"id": 1, "src": "n0", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1},
-         "send_time": 10, "recv_time": 10, "dropped": False},
-        {"id": 2, "src": "c1", "dest": "n0", "body": {"type": "broadcast", "message": 0,
-                                                      "msg_id": 1},
-         "send_time": 2000000, "recv_time": 2000000, "dropped": False},
-        {"id": 4, "src": "n0", "dest": "n1", "body": {"type": "gossip", "message": 0},
-         "send_time": 3000000, "recv_time": None, "dropped": True},
-        {"id": 3, "src": "n0", "dest": "c1", "body": {"type": "broadcast_ok", "in_reply_to": 1},
-         "send_time": 6000000, "recv_time": 7000000, "dropped": False},
-        {"id": 5, "src": "n0", "dest": "n1", "body": {"type": "gossip", "message": 0},
-         "send_time": 3000200000, "recv_time": 3000300000, "dropped": False},
+        {
+            "id": 0,
+            "src": "c0",
+            "dest": "n0",
+            "body": {"type": "init", "msg_id": 1},
+            "send_time": 0,
+            "recv_time": 0,
+            "dropped": False,
+        },
+        {
+            "id": 1,
+            "src": "n0",
+            "dest": "c0",
+            "body": {"type": "init_ok", "in_reply_to": 1},
+            "send_time": 10,
+            "recv_time": 10,
+            "dropped": False,
+        },
+        {
+            "id": 2,
+            "src": "c1",
+            "dest": "n0",
+            "body": {"type": "broadcast", "message": 0, "msg_id": 1},
+            "send_time": 2000000,
+            "recv_time": 2000000,
+            "dropped": False,
+        },
+        {
+            "id": 4,
+            "src": "n0",
+            "dest": "n1",
+            "body": {"type": "gossip", "message": 0},
+            "send_time": 3000000,
+            "recv_time": None,
+            "dropped": True,
+        },
+        {
+            "id": 3,
+            "src": "n0",
+            "dest": "c1",
+            "body": {"type": "broadcast_ok", "in_reply_to": 1},
+            "send_time": 6000000,
+            "recv_time": 7000000,
+            "dropped": False,
+        },
+        {
+            "id": 5,
+            "src": "n0",
+            "dest": "n1",
+            "body": {"type": "gossip", "message": 0},
+            "send_time": 3000200000,
+            "recv_time": 3000300000,
+            "dropped": False,
+        },
     ]
 
 
-def make_glome_store(root: Path, results: str | None = GLOME_RESULTS,
-                     history: list[str] | None = None) -> Path:
+def make_glome_store(
+    root: Path, results: str | None = GLOME_RESULTS, history: list[str] | None = None
+) -> Path:
     """store/broadcast/<ts>/ as glome writes it (docs/design.md), plus latest links."""
     run = root / "store" / "broadcast" / "20260101T120000.000+0000"
     (run / "node-logs").mkdir(parents=True)
@@ -219,8 +270,11 @@ def make_glome_store(root: Path, results: str | None = GLOME_RESULTS,
     if results is not None:
         (run / "results.edn").write_text(results)
     (run / "net-journal.jsonl").write_text("".join(json.dumps(m) + "\n" for m in _journal()))
-    (run / "test.json").write_text(json.dumps({"workload": "broadcast", "node_count": 2,
-                                               "time_limit": 3, "nemesis": ["partition"]}))
+    (run / "test.json").write_text(
+        json.dumps(
+            {"workload": "broadcast", "node_count": 2, "time_limit": 3, "nemesis": ["partition"]}
+        )
+    )
     (run / "jepsen.log").write_text(
         "2026-01-01 12:00:00,000{GMT}\tINFO\t[jepsen test runner] jepsen.core: Command line:\n"
         "glome test -w broadcast --node-count 2 --time-limit 3 --nemesis partition\n"
@@ -283,12 +337,14 @@ def test_glome_store_with_nested_net_layout(tmp_path: Path) -> None:
 
 
 def test_truncated_history_and_missing_results(tmp_path: Path) -> None:
-    history = [*GLOME_HISTORY[:4], '{:index 4, :time 8000000, :type :invoke, :proc']
+    history = [*GLOME_HISTORY[:4], "{:index 4, :time 8000000, :type :invoke, :proc"]
     make_glome_store(tmp_path, results=None, history=history)
     run = load(tmp_path / "store")
     assert len(run.raw_history) == 4
     assert any("history.edn line 5 is broken" in p for p in run.problems)
-    assert any(m.startswith("results.edn is missing: the test did not finish analysis")
-               for m in run.missing)
+    assert any(
+        m.startswith("results.edn is missing: the test did not finish analysis")
+        for m in run.missing
+    )
     assert run.valid is True  # from jepsen.log's verdict line
     assert run.ops["type"].tolist()[:2] == ["info", "ok"]

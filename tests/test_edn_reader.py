@@ -54,7 +54,14 @@ def test_symbols_with_dollar_and_dots() -> None:
 
 def test_characters() -> None:
     assert edn.loads(r"[\a \newline \space \tab \u0041 \\ \( \"]") == [
-        "a", "\n", " ", "\t", "A", "\\", "(", '"'
+        "a",
+        "\n",
+        " ",
+        "\t",
+        "A",
+        "\\",
+        "(",
+        '"',
     ]
 
 
@@ -75,7 +82,7 @@ def test_collections() -> None:
 
 
 def test_unhashable_keys_and_set_elements() -> None:
-    value = edn.loads("{[0 \"0\"] 1, {:a 1} 2}")
+    value = edn.loads('{[0 "0"] 1, {:a 1} 2}')
     assert value[(0, "0")] == 1
     assert value[FrozenDict({"a": 1})] == 2
     assert edn.loads("#{[1 2] [3]}") == frozenset({(1, 2), (3,)})
@@ -127,7 +134,7 @@ def test_deep_nesting_does_not_recurse() -> None:
 HISTORY_LINES = [
     "{:index 0, :time 16839057, :type :info, :process :nemesis, :f :start-partition, "
     ":value :majority}",
-    '{:index 2, :time 25074063, :type :info, :process :nemesis, :f :start-partition, :value '
+    "{:index 2, :time 25074063, :type :info, :process :nemesis, :f :start-partition, :value "
     '[:isolated {"n2" #{"n1" "n4"}, "n1" #{"n2"}}]}',
     "{:index 1, :time 19834443, :type :invoke, :process 1, :f :broadcast, :value 0}",
     "{:index 42, :time 30510679744, :type :invoke, :process 12, :f :read, :value nil, "
@@ -158,17 +165,17 @@ def test_history_fast_path_agrees_with_general_reader() -> None:
 
 
 def test_history_types_on_the_fast_path() -> None:
-    (_, op), = edn.loads_lines(HISTORY_LINES[5])
+    ((_, op),) = edn.loads_lines(HISTORY_LINES[5])
     assert isinstance(op["type"], Keyword) and op["type"] == "ok"
     assert all(isinstance(k, Keyword) for k in op)
     mop = op["value"][0]
     assert isinstance(mop[0], Keyword) and not isinstance(mop[1], Keyword)
-    (_, big), = edn.loads_lines(HISTORY_LINES[11])
+    ((_, big),) = edn.loads_lines(HISTORY_LINES[11])
     assert big["value"] == 18446744073709551616 and isinstance(big["value"], int)
 
 
 def test_broken_history_line_is_reported_not_fatal() -> None:
-    text = HISTORY_LINES[2] + "\n" + '{:index 3, :time 9, :type :ok, :process 1, :f :broad'
+    text = HISTORY_LINES[2] + "\n" + "{:index 3, :time 9, :type :ok, :process 1, :f :broad"
     (n1, v1), (n2, v2) = edn.loads_lines(text)
     assert n1 == 1 and isinstance(v1, dict)
     assert n2 == 2 and isinstance(v2, EdnError) and "line 2" in str(v2)
@@ -219,8 +226,9 @@ def _register_reference_tags(text: str) -> None:
 
 
 def _corpus_param(path: Path) -> Any:
-    big = path.stat().st_size > 1_000_000  # edn_format needs 5-15 s on these
-    marks = [pytest.mark.slow] if big else []
+    # edn_format needs 5-15 s (minutes on a busy machine) for these: whole file all the same
+    big = path.stat().st_size > 1_000_000
+    marks = [pytest.mark.slow, pytest.mark.timeout(1200)] if big else []
     return pytest.param(path, id=str(path.relative_to(RUNS)), marks=marks)
 
 
