@@ -288,3 +288,24 @@ def test_node_logs_are_captured_per_node(tmp_path: Path) -> None:
     assert logs == ["n0.log", "n1.log"]
     lines = (result.store_path / "node-logs" / "n1.log").read_text().splitlines()
     assert lines and all(orjson.loads(line)["node"] == "n1" for line in lines)
+
+
+class Noisy(Node):
+    """Writes a non-JSON line and an envelope with an extra key before each echo reply."""
+
+    @handler("echo")
+    def echo(self, msg: Message) -> dict[str, Any]:
+        assert self._transport is not None
+        self._transport.send(b"this is not json")
+        self._transport.send(b'{"src": "n0", "dest": "c9", "body": {"type": "x"}, "extra": 1}')
+        return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+
+def test_bad_output_lines_are_dropped_logged_and_reported(tmp_path: Path) -> None:
+    result = quick(Noisy, tmp_path, workload="echo", node_count=1, time_limit=1)
+    assert result.valid is True
+    assert result.warnings and "not valid envelopes" in result.warnings[0]
+    log = (result.store_path / "node-logs" / "n0.log").read_text()
+    assert "dropping a line that is not JSON" in log
+    assert "unexpected top-level keys ['extra']" in log
+    assert "not valid envelopes" in (result.store_path / "jepsen.log").read_text()

@@ -7,8 +7,11 @@ routed (a line that is not a valid message is logged to the node's log and dropp
 would instead stop routing that node's output altogether); delivered envelopes are fed to it as
 JSON lines, with Maelstrom's ``id`` field.
 
-The node's log records (``node.log``) go to ``node-logs/<id>.log`` as JSON lines, the format the
-runtime writes to stderr in a real process. Killing a node cancels its serve task; restarting
+The node's log records go to ``node-logs/<id>.log`` as JSON lines, the format the runtime
+writes to stderr in a real process: ``node.log`` is pointed at a per-node logger, and each node
+runs in its own ``contextvars`` context (its serve task, and every delivery into it), so records
+from other ``glome.*`` loggers emitted on its behalf (the ``glome.metrics`` line at stop) are
+routed to its file too. Killing a node cancels its serve task; restarting
 builds a fresh object with the same state directory. An exception escaping the node object
 (rather than a handler, which the runtime turns into an error reply) marks it crashed.
 """
@@ -16,6 +19,7 @@ builds a fresh object with the same state directory. An exception escaping the n
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import itertools
 import logging
@@ -39,6 +43,32 @@ STOP_GRACE = 5.0
 """Seconds (loop time) a node gets to finish after end of input at teardown."""
 
 
+_CURRENT_NODE: contextvars.ContextVar[tuple[InProcessHost, str] | None] = contextvars.ContextVar(
+    "glome_inproc_node", default=None
+)
+"""Which in-process node the running code belongs to (set in each node's own context)."""
+
+
+class _RouteToNodeLog(logging.Handler):
+    """On the ``glome`` logger: sends records emitted inside a node's context to its log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        current = _CURRENT_NODE.get()
+        if current is not None:
+            host, node_id = current
+            if not host.closed:
+                host._logger(node_id).handle(record)
+
+
+def _install_router() -> None:
+    root = logging.getLogger("glome")
+    if not any(isinstance(h, _RouteToNodeLog) for h in root.handlers):
+        root.addHandler(_RouteToNodeLog())
+    metrics = logging.getLogger("glome.metrics")
+    if metrics.level == logging.NOTSET:
+        metrics.setLevel(logging.INFO)  # the metrics line must reach the node log
+
+
 class _NodeSlot:
     """One node id: its current object, transport and serve task."""
 
@@ -50,6 +80,7 @@ class _NodeSlot:
         self.task: asyncio.Task[None] | None = None
         self.stopping = False
         self.incarnation = 0
+        self.context: contextvars.Context | None = None
 
 
 class InProcessHost:
@@ -74,11 +105,15 @@ class InProcessHost:
         self.on_log_line = on_log_line
         self._slots = {nid: _NodeSlot(nid, i) for i, nid in enumerate(self.node_ids)}
         self._crashed: dict[str, str] = {}
+        self._bad_lines: dict[str, int] = {}
         self._loggers: dict[str, logging.Logger] = {}
         self._handlers: list[logging.Handler] = []
         self._host_id = next(_host_ids)
         self._log_level = log_level
+        self.closed = False
+        """True after ``stop``: node logs are closed, late records are discarded."""
         (self.store_dir / "node-logs").mkdir(parents=True, exist_ok=True)
+        _install_router()
 
     # ------------------------------------------------------------------------------ logging
     def _logger(self, node_id: str) -> logging.Logger:
@@ -98,6 +133,8 @@ class InProcessHost:
 
     def log_line(self, node_id: str, text: str) -> None:
         """Write a line of the runner's own into a node's log (e.g. a dropped bad line)."""
+        if self.closed:
+            return
         self._logger(node_id).warning(text, extra={"node": node_id, "source": "glome.sim"})
 
     # ---------------------------------------------------------------------------- lifecycle
@@ -118,9 +155,14 @@ class InProcessHost:
         transport = MemoryTransport(lambda line: self._route(node_id, line))
         slot.node, slot.transport, slot.stopping = node, transport, False
 
+        context = contextvars.copy_context()
+        context.run(_CURRENT_NODE.set, (self, node_id))
+        slot.context = context
+        run_in_node = context.run
+
         def deliver(envelope: dict[str, Any]) -> None:
             try:
-                transport.deliver(orjson.dumps(envelope))
+                run_in_node(transport.deliver, orjson.dumps(envelope))
             except Exception as e:  # the node object itself broke: it is dead now
                 self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")
                 self._logger(node_id).exception("node crashed while receiving a message")
@@ -129,7 +171,7 @@ class InProcessHost:
                 self.network.unregister(node_id)
 
         self.network.register(node_id, deliver)
-        task = loop.create_task(node.serve(transport), name=f"serve-{node_id}")
+        task = loop.create_task(node.serve(transport), name=f"serve-{node_id}", context=context)
         task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
 
@@ -137,10 +179,21 @@ class InProcessHost:
         try:
             data = orjson.loads(line)
         except orjson.JSONDecodeError as e:
+            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
             self.log_line(node_id, f"glome: dropping a line that is not JSON: {e}: {line[:200]!r}")
+            return
+        if (
+            type(data) is dict
+            and data.keys() <= _ENVELOPE_KEYS
+            and type(data.get("src")) is str
+            and type(data.get("dest")) is str
+            and type(data.get("body")) is dict
+        ):
+            self.network.send(data["src"], data["dest"], data["body"])
             return
         problem = _envelope_problem(data)
         if problem is not None:
+            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
             self.log_line(
                 node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}"
             )
@@ -193,7 +246,10 @@ class InProcessHost:
         for slot in self._slots.values():
             slot.stopping = True
             if slot.task is not None and not slot.task.done() and slot.transport is not None:
-                slot.transport.end()
+                if slot.context is not None:
+                    slot.context.run(slot.transport.end)
+                else:
+                    slot.transport.end()
                 running.append(slot.task)
         if running:
             _, pending = await asyncio.wait(running, timeout=STOP_GRACE)
@@ -203,15 +259,27 @@ class InProcessHost:
                 await asyncio.wait(pending, timeout=STOP_GRACE)
         for slot in self._slots.values():
             self.network.unregister(slot.node_id)
+        self.closed = True
         for handler in self._handlers:
             handler.close()
         for logger in self._loggers.values():
             for handler in list(logger.handlers):
                 logger.removeHandler(handler)
+            logger.addHandler(logging.NullHandler())  # late records: dropped, not on stderr
         return problems
 
     def crashed(self) -> dict[str, str]:
         return dict(self._crashed)
+
+    def problems(self) -> dict[str, list[str]]:
+        """Non-fatal trouble per node, in plain sentences."""
+        return {
+            nid: [
+                f"{nid} wrote {count} message(s) that are not valid envelopes; glome dropped "
+                f"them and kept routing (Maelstrom would have stopped routing {nid}'s output)"
+            ]
+            for nid, count in sorted(self._bad_lines.items())
+        }
 
     def node(self, node_id: str) -> Node | None:
         """The live node object (for notebooks and tests that inspect state)."""

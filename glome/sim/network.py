@@ -43,6 +43,8 @@ Deliver = Callable[[dict[str, Any]], Any]
 log = logging.getLogger("glome.sim.network")
 
 _JOURNAL_FLUSH_EVERY = 4096
+_JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+_dumps = orjson.dumps
 
 
 def is_client(endpoint_id: str) -> bool:
@@ -134,12 +136,21 @@ class Network:
         if self.closed:
             return None
         msg_id = self._next_id
-        self._next_id += 1
+        self._next_id = msg_id + 1
         self.sent += 1
         now = self.loop.time()
-        deadline = now + self.latency_for(src, dest)
-        heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, self.now_ns()))
-        self._schedule(deadline, now)
+        if src[:1] == "c" or dest[:1] == "c" or self.latency_ms == 0:
+            deadline = now
+        else:
+            deadline = now + self.latency_for(src, dest)
+        send_ns = round((now - self.origin) * 1e9)
+        heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, send_ns))
+        if deadline <= now:
+            if not self._soon:
+                self._soon = True
+                self.loop.call_soon(self._on_soon)
+        elif self._timer_at is None or deadline < self._timer_at:
+            self._schedule(deadline, now)
         return msg_id
 
     def _schedule(self, deadline: float, now: float) -> None:
@@ -168,17 +179,21 @@ class Network:
         self._deliver_due(max(self.loop.time(), due or 0.0))
 
     def _deliver_due(self, due: float) -> None:
-        queue = self._queue
+        queue, grudge, endpoints = self._queue, self._grudge, self._endpoints
+        record = self._record if self._journal is not None else None
+        now_ns = round((self.loop.time() - self.origin) * 1e9)
         while queue and queue[0][0] <= due and not self.closed:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(queue)
-            if src in self._grudge.get(dest, ()):
+            if grudge and src in grudge.get(dest, ()):
                 self.dropped += 1
-                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=True)
+                if record is not None:
+                    record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=True)
                 continue
-            deliver = self._endpoints.get(dest)
+            deliver = endpoints.get(dest)
             if deliver is None:
                 self.undelivered += 1
-                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
+                if record is not None:
+                    record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
                 note = f"message {msg_id} from {src} to unregistered endpoint {dest} not delivered"
                 log.info(note)
                 if self._on_undeliverable is not None:
@@ -191,10 +206,13 @@ class Network:
                 accepted = False
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
+                if record is not None:
+                    record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
             else:
                 self.delivered += 1
-                self._record(msg_id, src, dest, body, send_ns, recv_ns=self.now_ns(), dropped=False)
+                if record is not None:
+                    record(msg_id, src, dest, body, send_ns, recv_ns=now_ns, dropped=False)
+            grudge = self._grudge  # a delivery may have changed it (a nemesis hook)
         if queue and not self.closed:
             self._schedule(queue[0][0], self.loop.time())
 
@@ -222,10 +240,9 @@ class Network:
         recv_ns: int | None,
         dropped: bool,
     ) -> None:
-        if self._journal is None:
-            return
-        self._journal_buffer.append(
-            orjson.dumps(
+        buffer = self._journal_buffer
+        buffer.append(
+            _dumps(
                 {
                     "id": msg_id,
                     "src": src,
@@ -235,10 +252,10 @@ class Network:
                     "recv_time": recv_ns,
                     "dropped": dropped,
                 },
-                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+                option=_JOURNAL_OPTS,
             )
         )
-        if len(self._journal_buffer) >= _JOURNAL_FLUSH_EVERY:
+        if len(buffer) >= _JOURNAL_FLUSH_EVERY:
             self._flush()
 
     def _flush(self) -> None:
@@ -256,7 +273,8 @@ class Network:
         while self._queue:
             _, msg_id, src, dest, body, send_ns = heapq.heappop(self._queue)
             self.undelivered += 1
-            self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
+            if self._journal is not None:
+                self._record(msg_id, src, dest, body, send_ns, recv_ns=None, dropped=False)
         self._flush()
         if self._journal is not None:
             self._journal.flush()

@@ -67,6 +67,9 @@ class RunResult:
     opts: TestOptions
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    """Why the run aborted at teardown (nodes that crashed), if it did."""
+    warnings: list[str] = field(default_factory=list)
+    """Non-fatal trouble the host saw (bad output lines, undelivered messages...)."""
     wall_seconds: float = 0.0
     sim_seconds: float = 0.0
     host: Any = None
@@ -209,6 +212,7 @@ async def run_test(
     clients = Clients(network)
     error: str | None = None
     problems: list[str] = []
+    warnings: list[str] = []
     try:
         await _init_nodes(host, clients, list(opts.node_ids), store)
         history.start_clock()
@@ -283,6 +287,14 @@ async def run_test(
         for nid in opts.node_ids:
             store.log(f"Tearing down {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
         problems = await host.stop()
+        report = getattr(host, "problems", None)
+        if callable(report):
+            for node_id, lines in sorted(report().items()):
+                for line in lines:
+                    warnings.append(line)
+                    store.log(
+                        line, thread=f"jepsen node {node_id}", logger="glome.host", level="WARN"
+                    )
         for service in services:
             service.close()
         store.log(
@@ -305,9 +317,13 @@ async def run_test(
         opts=opts,
         error=error,
         problems=problems,
+        warnings=warnings,
         sim_seconds=sim_seconds,
         host=host,
     )
+    if echo is not None:
+        for line in warnings:
+            echo(f"glome: warning: {line}")
     if error is not None:
         store.log(f"Test aborted: {error}", level="WARN")
         store.close()

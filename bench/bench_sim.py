@@ -1,0 +1,168 @@
+"""Benchmark: the in-process simulator on challenge 3d's configuration.
+
+    .venv/bin/python bench/bench_sim.py [--repeat 3] [--seed 1] [--bin CMD ...]
+
+Configuration (Gossip Glomers 3d): broadcast, 25 nodes, rate 100, time limit 20 s, latency
+100 ms, default (grid) topology, with a simple correct gossip node defined below. Reports, per
+run: wall seconds, CPU seconds, simulated seconds (main phase + 10 s recovery + setup) and the
+simulated/wall ratio, plus the verdict and the efficiency figures Gossip Glomers grades on.
+
+``--bin`` runs the same test through real processes (``process_mode``) so both modes can be
+compared on verdict; it takes real time (about 30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from glome.runtime import Message, Node, handler  # noqa: E402
+from glome.sim import RunResult, run  # noqa: E402
+
+CONFIG: dict[str, Any] = {
+    "workload": "broadcast",
+    "node_count": 25,
+    "rate": 100,
+    "time_limit": 20,
+    "latency": 100,
+    "topology": "grid",
+}
+
+
+class SimpleGossip(Node):
+    """Correct broadcast: every 200 ms each neighbour gets the values it has not acknowledged."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values: set[int] = set()
+        self.neighbours: list[str] = []
+        self.pending: dict[str, set[int]] = {}
+
+    async def on_init(self) -> None:
+        self.every(0.2, self._gossip)
+
+    @handler("topology")
+    def topology(self, msg: Message) -> dict[str, Any]:
+        self.neighbours = list(msg.body["topology"].get(self.id, []))
+        self.pending = {peer: set() for peer in self.neighbours}
+        return {"type": "topology_ok"}
+
+    def _learn(self, values: list[int], came_from: str) -> None:
+        for value in values:
+            if value not in self.values:
+                self.values.add(value)
+                for peer in self.neighbours:
+                    if peer != came_from:
+                        self.pending[peer].add(value)
+
+    def _gossip(self) -> None:
+        for peer in self.neighbours:
+            if self.pending[peer]:
+                self.send(peer, {"type": "gossip", "messages": sorted(self.pending[peer])})
+
+    @handler("gossip")
+    def gossip(self, msg: Message) -> None:
+        self._learn(msg.body["messages"], msg.src)
+        self.send(msg.src, {"type": "gossip_ok", "messages": msg.body["messages"]})
+
+    @handler("gossip_ok")
+    def gossip_ok(self, msg: Message) -> None:
+        self.pending.get(msg.src, set()).difference_update(msg.body["messages"])
+
+    @handler("broadcast")
+    def broadcast(self, msg: Message) -> dict[str, Any]:
+        self._learn([msg.body["message"]], msg.src)
+        return {"type": "broadcast_ok"}
+
+    @handler("read")
+    def read(self, msg: Message) -> dict[str, Any]:
+        return {"type": "read_ok", "messages": sorted(self.values)}
+
+
+def _row(mode: str, result: RunResult, wall: float, cpu: float) -> dict[str, Any]:
+    results = result.results or {}
+    workload = results.get("workload", {})
+    latencies = workload.get("stable-latencies") or {}
+    return {
+        "mode": mode,
+        "valid": result.valid,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "sim_s": result.sim_seconds,
+        "ratio": result.sim_seconds / wall if wall else float("nan"),
+        "msgs_per_op": results.get("net", {}).get("servers", {}).get("msgs-per-op"),
+        "median_ms": latencies.get(0.5),
+        "max_ms": latencies.get(1),
+        "ops": len(result.history),
+    }
+
+
+def inprocess(seed: int, store: Path, node: type[Node] = SimpleGossip) -> dict[str, Any]:
+    """One in-process run of the 3d configuration."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run(node, seed=seed, store_dir=store, **CONFIG)
+    return _row("in-process", result, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def process_mode(command: Sequence[str], seed: int, store: Path) -> dict[str, Any]:
+    """The same test with real node processes (``--bin``), in real time."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run(bin=list(command), seed=seed, store_dir=store, **CONFIG)
+    return _row("process", result, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    header = (
+        "mode",
+        "valid",
+        "wall_s",
+        "cpu_s",
+        "sim_s",
+        "ratio",
+        "msgs_per_op",
+        "median_ms",
+        "max_ms",
+        "ops",
+    )
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for row in rows:
+        cells = []
+        for key in header:
+            value = row[key]
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        print(" | ".join(cells))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--bin",
+        nargs=argparse.REMAINDER,
+        help="also run this node command as processes (real time)",
+    )
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeat):
+            rows.append(inprocess(args.seed + i, Path(tmp) / "inproc"))
+        if args.bin:
+            rows.append(process_mode(args.bin, args.seed, Path(tmp) / "proc"))
+    _print(rows)
+    best = max(r["ratio"] for r in rows if r["mode"] == "in-process")
+    print(f"\nbest in-process simulated/wall ratio: {best:.1f}x (target >= 20x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
