@@ -23,6 +23,7 @@ from glome.nodes.unique_ids import (
     node_index,
 )
 from glome.runtime import MemoryTransport, Node
+from glome.sim import run
 
 NOW_MS = 1_700_000_000_000
 
@@ -99,11 +100,18 @@ def test_wall_clock_before_epoch_still_unique() -> None:
     assert len(set(ids)) == 10 and None not in ids
 
 
-@settings(max_examples=200, deadline=None)
+class _TinySeq(SnowflakeGenerator):
+    """3 sequence bits (8 ids per ms), so short bursts exercise overflow and borrowing."""
+
+    SEQ_BITS = 3
+    MAX_SEQ = 7
+
+
+@settings(max_examples=150, deadline=None)
 @given(
     nodes=st.integers(min_value=1, max_value=8),
     steps=st.lists(
-        st.tuples(st.integers(0, 7), st.integers(-3000, 50), st.integers(1, 3000)),
+        st.tuples(st.integers(0, 7), st.integers(-3000, 50), st.integers(1, 30)),
         min_size=1,
         max_size=60,
     ),
@@ -111,8 +119,8 @@ def test_wall_clock_before_epoch_still_unique() -> None:
 def test_property_unique_across_nodes_and_monotone_per_node(
     nodes: int, steps: list[tuple[int, int, int]]
 ) -> None:
-    """Any interleaving of nodes, clock jumps (back and forth) and bursts past 4096 per ms."""
-    gens = [SnowflakeGenerator(i) for i in range(nodes)]
+    """Any interleaving of nodes, clock jumps (back and forth) and bursts past a ms's ids."""
+    gens = [_TinySeq(i) for i in range(nodes)]
     clocks = [NOW_MS] * nodes
     last = [-1] * nodes
     seen: set[int] = set()
@@ -125,7 +133,7 @@ def test_property_unique_across_nodes_and_monotone_per_node(
                 issued = gens[i].next_after_wait(clocks[i])
             assert issued > last[i], "ids must increase per node"
             assert issued not in seen, "ids must be unique across nodes"
-            assert SnowflakeGenerator.decode(issued)[1] == i
+            assert _TinySeq.decode(issued)[1] == i
             last[i] = issued
             seen.add(issued)
 
@@ -221,3 +229,82 @@ def test_random_ids_node_and_width_knob() -> None:
 def test_review_snowflake_node_answers() -> None:
     replies = _run_node(ReviewSnowflakeIds(seed=1), [{"type": "generate"}] * 3, node_ids=["n0"])
     assert [r["type"] for r in replies] == ["init_ok"] + ["generate_ok"] * 3
+
+
+# ------------------------------------------------------------------------- seeded runs
+def _ids_run(node: type, tmp_path: Any, **kw: Any) -> Any:
+    opts = {
+        "workload": "unique-ids",
+        "node_count": 3,
+        "time_limit": 1,
+        "rate": 1000,
+        "availability": "total",
+        "nemesis": "partition",
+        "seed": 0,
+        **kw,
+    }
+    return run(node, store_dir=tmp_path, **opts)
+
+
+def _ok_ids(result: Any) -> list[int]:
+    return [op["value"] for op in result.history if op["type"] == "ok" and op["f"] == "generate"]
+
+
+def test_narrow_random_ids_collide_as_the_birthday_bound_predicts(tmp_path: Any) -> None:
+    """14-bit random ids, ~500 per run: count duplicates over seeds, compare with theory."""
+    bits, measured, expected, runs_with_dup, predicted = 14, 0, 0.0, 0, 0.0
+    for seed in range(4):
+        result = _ids_run(RandomIds.with_bits(bits), tmp_path, seed=seed, time_limit=0.5)
+        n = len(_ok_ids(result))
+        dups = result.results["workload"]["duplicated-count"]
+        measured += dups
+        expected += n * (n - 1) / 2 / 2**bits  # expected colliding pairs
+        runs_with_dup += dups > 0
+        predicted += birthday_collision_probability(n, bits)
+    assert 0.5 * expected <= measured <= 1.5 * expected
+    assert runs_with_dup == 4 and predicted > 3.9  # P(some duplicate) ~ 0.9995 per run
+    # the same width of ids, 64 bits wide, over the challenge's ~30000 ids: 2.4e-11
+    assert birthday_collision_probability(30_000) < 1e-10
+
+
+def test_snowflake_ids_unique_and_monotone_per_node_under_partitions(tmp_path: Any) -> None:
+    result = _ids_run(SnowflakeIds, tmp_path)
+    assert result.valid is True
+    assert result.results["workload"]["duplicated-count"] == 0
+    assert result.results["availability"]["ok-fraction"] == 1.0
+    ids = _ok_ids(result)
+    per_node: dict[int, list[int]] = {}
+    for i in ids:
+        per_node.setdefault(SnowflakeGenerator.decode(i)[1], []).append(i)
+    assert sorted(per_node) == [0, 1, 2]
+    assert all(seq == sorted(seq) for seq in per_node.values())
+
+
+def test_review_snowflake_duplicates_when_node_hashes_collide(tmp_path: Any) -> None:
+    flawed = _ids_run(ReviewSnowflakeIds, tmp_path, node_count=None, nodes=["n0", "n44"])
+    assert flawed.valid is False and flawed.results["workload"]["duplicated-count"] > 0
+    hardened = _ids_run(SnowflakeIds, tmp_path, node_count=None, nodes=["n0", "n44"])
+    assert hardened.valid is True
+
+
+def _with_clock_step_back(cls: type[Node], at_s: float, by_ms: int) -> type[Node]:
+    """The node's wall clock jumps back ``by_ms`` at ``at_s`` seconds (an NTP step)."""
+
+    class Stepped(cls):  # type: ignore[valid-type,misc]
+        def wall_ms(self) -> int:
+            wall: int = super().wall_ms()
+            return wall - by_ms if self.now() >= at_s else wall
+
+    Stepped.__name__ = Stepped.__qualname__ = f"{cls.__name__}ClockStep"
+    return Stepped
+
+
+def test_clock_step_backwards_duplicates_review_ids_not_hardened(tmp_path: Any) -> None:
+    flawed = _ids_run(_with_clock_step_back(ReviewSnowflakeIds, 0.5, 400), tmp_path)
+    assert flawed.valid is False and flawed.results["workload"]["duplicated-count"] > 0
+    result = _ids_run(_with_clock_step_back(SnowflakeIds, 0.5, 400), tmp_path)
+    assert result.valid is True
+    per_node: dict[int, list[int]] = {}
+    for i in _ok_ids(result):
+        per_node.setdefault(SnowflakeGenerator.decode(i)[1], []).append(i)
+    assert all(seq == sorted(seq) for seq in per_node.values())

@@ -58,6 +58,8 @@ class SeqKVCounter(Node):
     """Per-node keys on seq-kv, fresh reads through a unique scratch write."""
 
     fresh_reads: ClassVar[bool] = True
+    kv_timeout: ClassVar[float] = 1.0
+    """Seconds one KV request may take; short enough that retries fit in the client's 5 s."""
     kv_deadline: ClassVar[float] = 3.0
     """Seconds to keep retrying a KV op before the request fails (indeterminately)."""
     resync_interval: ClassVar[float] = 0.5
@@ -80,7 +82,7 @@ class SeqKVCounter(Node):
         return f"counter-{node_id}"
 
     async def on_init(self) -> None:
-        self.kv = SeqKV(self)
+        self.kv = SeqKV(self, timeout=self.kv_timeout)
         self.every(self.resync_interval, self._resync)
 
     async def _kv_retry(self, op: Any) -> Any:
@@ -310,8 +312,9 @@ class DeltaCounter(_GossipCounter):
         if peer not in self.node_ids or peer == self.id:
             return
         entries = msg.body.get("counters")
-        self.merge(entries)
         acked = self.acked.setdefault(peer, {})
+        for origin, version in self.merge(entries).items():  # it holds what it sent us
+            acked[origin] = max(acked.get(origin, 0), version)
         vv = msg.body.get("vv")
         if isinstance(vv, dict):
             for origin in sorted(vv):
