@@ -289,6 +289,38 @@ async def test_node_that_stops_reading_does_not_block_and_is_killed(tmp_path: Pa
 
 @pytest.mark.timeout(20)
 @in_loop
+async def test_node_that_stops_reading_is_reported_even_under_light_traffic(tmp_path: Path) -> None:
+    host, net = await initialised(
+        tmp_path, faulty("hang"), stall_check_interval=0.1, stall_report_after=0.5, term_timeout=0.2
+    )
+    echo(net, "n0", "never read", 2)  # a few bytes: far from filling any buffer
+    await eventually(lambda: host._nodes["n0"].longest_stall >= 0.5, timeout=3.0)
+    await host.stop()
+    [problem] = host.problems()["n0"]
+    assert problem.startswith("n0 stopped reading its stdin: ")
+    assert "bytes sent to it went unread for" in problem
+
+
+@pytest.mark.timeout(20)
+@in_loop
+async def test_a_busy_reader_or_a_paused_node_is_not_stalled(tmp_path: Path) -> None:
+    host, net = await initialised(
+        tmp_path, PLAIN, stall_check_interval=0.05, stall_report_after=0.2
+    )
+    for i in range(200):
+        echo(net, "n0", "x" * 1000, 100 + i)
+        await asyncio.sleep(0.002)
+    await host.pause("n0")
+    echo(net, "n0", "while paused", 999)
+    await asyncio.sleep(0.4)
+    await host.resume("n0")
+    await eventually(lambda: len(net.replies("c1", "echo_ok")) == 201)
+    await host.stop()
+    assert host.problems() == {}
+
+
+@pytest.mark.timeout(20)
+@in_loop
 async def test_non_json_lines_are_dropped_logged_and_routing_continues(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -650,11 +682,12 @@ def test_e2e_node_that_never_answers_init(tmp_path: Path, short_timeouts: None) 
 
 @pytest.mark.timeout(30)
 def test_e2e_node_that_stops_reading(tmp_path: Path, short_timeouts: None) -> None:
-    result, elapsed = run_bin(tmp_path, faulty("hang"))
+    result, elapsed = run_bin(tmp_path, faulty("hang"), time_limit=3)
     assert result.error is None and result.valid is False  # every echo timed out
     assert result.results["stats"]["ok-count"] == 0
+    assert any("stopped reading its stdin" in p for p in result.host.problems()["n0"])
     # time limit + the op in flight + SIGTERM ignored (1 s) then SIGKILL
-    assert elapsed < 1 + RPC_TIMEOUT + 1 + 3
+    assert elapsed < 3 + RPC_TIMEOUT + 1 + 3
 
 
 @pytest.mark.timeout(30)

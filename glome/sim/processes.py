@@ -46,14 +46,17 @@ buffer. Valid stdout lines go to ``network.send(src, dest, body)``. The host doe
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import re
 import shutil
 import signal
+import termios
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -114,6 +117,10 @@ class ProcessLimits:
     """Seconds to wait for a process to die after SIGKILL (Maelstrom: 5)."""
     pipe_close_timeout: float = 1.0
     """Seconds to wait, after exit, for the last output to drain from the pipes."""
+    stall_check_interval: float = 1.0
+    """Seconds between checks that each node is reading its stdin."""
+    stall_report_after: float = 2.0
+    """A node that reads nothing of its waiting stdin for this long is reported."""
     bad_lines_logged: int = 20
     """Bad stdout lines logged in full per node; later ones are only counted."""
     tail_lines: int = 32
@@ -288,6 +295,9 @@ class _NodeState:
     throttled: int = 0
     stray_after_exit: int = 0
     not_killed: str | None = None
+    longest_stall: float = 0.0
+    """Longest time (s) the node left bytes unread on its stdin without reading any."""
+    stall_unread: int = 0
 
 
 class _NodeProcess(asyncio.SubprocessProtocol):
@@ -314,6 +324,9 @@ class _NodeProcess(asyncio.SubprocessProtocol):
         self.refilled = time.monotonic()
         self.resume_handle: asyncio.TimerHandle | None = None
         self.stdout_paused = False
+        self.bytes_written = 0
+        self.consumed_at_last_check = 0
+        self.stalled_for = 0.0
 
     # -- asyncio.SubprocessProtocol -----------------------------------------------------
 
@@ -360,7 +373,21 @@ class _NodeProcess(asyncio.SubprocessProtocol):
         if pipe.get_write_buffer_size() + len(line) > self.host.limits.stdin_buffer_bytes:
             return False
         pipe.write(line)
+        self.bytes_written += len(line)
         return True
+
+    def stdin_unread(self) -> int | None:
+        """Bytes written to the node's stdin that it has not read yet (pipe + our buffer)."""
+        pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
+        if not isinstance(pipe, asyncio.WriteTransport) or pipe.is_closing():
+            return None
+        raw = pipe.get_extra_info("pipe")
+        try:
+            count = array.array("i", [0])
+            fcntl.ioctl(raw.fileno(), termios.FIONREAD, count)
+        except (OSError, ValueError, AttributeError):
+            return None
+        return count[0] + pipe.get_write_buffer_size()
 
     def close_stdin(self) -> None:
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
@@ -517,6 +544,7 @@ class ProcessHost:
         self.on_log_line = on_log_line
         """``(node_id, line)`` for every stderr line (the runner copies them to jepsen.log)."""
         self.stopping = False
+        self._watchdog: asyncio.TimerHandle | None = None
         self._nodes = {
             nid: _NodeState(
                 node_id=nid,
@@ -569,6 +597,8 @@ class ProcessHost:
             self._unregister(state)
             raise NodeStartError(f"could not launch {node_id} ({self.command[0]}): {e}") from e
         state.proc = proc
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.limits.stall_check_interval, self._check_stalls)
         state.paused = False
 
     async def kill(self, node_id: str) -> None:
@@ -616,6 +646,8 @@ class ProcessHost:
         """
         crashed_before = {nid for nid, st in self._nodes.items() if st.crash is not None}
         self.stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         await asyncio.gather(*(self._shutdown(st) for st in self._nodes.values()))
         for state in self._nodes.values():
             self._unregister(state)
@@ -694,6 +726,11 @@ class ProcessHost:
                     f"{nid} did not read its stdin fast enough: {st.undelivered} message(s) "
                     f"undelivered ({lim.stdin_buffer_bytes} bytes were already waiting)"
                 )
+            if st.longest_stall >= lim.stall_report_after:
+                lines.append(
+                    f"{nid} stopped reading its stdin: {st.stall_unread} bytes sent to it went "
+                    f"unread for {st.longest_stall:.0f} s"
+                )
             if st.undelivered_not_running:
                 lines.append(
                     f"{st.undelivered_not_running} message(s) to {nid} undelivered: it was not running"
@@ -720,6 +757,38 @@ class ProcessHost:
             return self._nodes[node_id]
         except KeyError:
             raise RunnerError(f"unknown node {node_id!r}; this host runs {self.node_ids}") from None
+
+    def _check_stalls(self) -> None:
+        """Every ``stall_check_interval``: has each node read anything of what waits for it?
+
+        A node with unread bytes on its stdin and no progress since the last check is stalled
+        (a paused node is exempt). This catches a node that stops reading even when the traffic
+        is too light to ever fill the buffer.
+        """
+        interval = self.limits.stall_check_interval
+        for state in self._nodes.values():
+            proc = state.proc
+            if proc is None or proc.exited.is_set() or state.paused:
+                continue
+            unread = proc.stdin_unread()
+            if unread is None:
+                continue
+            consumed = proc.bytes_written - unread
+            if unread > 0 and consumed == proc.consumed_at_last_check:
+                proc.stalled_for += interval
+                if proc.stalled_for > state.longest_stall:
+                    state.longest_stall, state.stall_unread = proc.stalled_for, unread
+                if proc.stalled_for >= self.limits.stall_report_after > proc.stalled_for - interval:
+                    log.warning(
+                        "%s has not read its stdin for %.0f s (%d bytes waiting)",
+                        state.node_id,
+                        proc.stalled_for,
+                        unread,
+                    )
+            else:
+                proc.stalled_for = 0.0
+            proc.consumed_at_last_check = consumed
+        self._watchdog = asyncio.get_running_loop().call_later(interval, self._check_stalls)
 
     def _unregister(self, state: _NodeState) -> None:
         """Take the node off the network: messages to it are journaled as undelivered."""
