@@ -12,6 +12,7 @@ words to the node as arguments and runs *without* partitions; glome runs with pa
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,3 +325,75 @@ def grade(
         result.runs.append(run)
         result.verdicts.extend(evaluate(challenge, check, results))
     return result
+
+
+def _run_check_with(
+    node: Any, binary: Sequence[str] | None, seed: int, store: str, quiet: bool
+) -> Callable[[Challenge, Check, Sequence[str]], tuple[Results, Any]]:
+    """A ``run_check`` that runs each check in-process (``node``) or as processes (``binary``)."""
+    from glome.cli import _options, _test_parser
+    from glome.sim import run_options
+
+    def run_check(challenge: Challenge, check: Check, argv: Sequence[str]) -> tuple[Results, Any]:
+        ns = _test_parser().parse_intermixed_args(
+            ["-w", challenge.workload, "--seed", str(seed), "--store", store, *argv]
+        )
+        opts = _options(ns)
+        if not quiet:
+            shown = " ".join(binary or []) or f"{node.__module__}:{node.__qualname__}"
+            print(f"== challenge {challenge.id}: {check.flags} (seed {seed})", file=sys.stderr)
+            print(f"   official: {official_command(challenge, check, shown)}", file=sys.stderr)
+        run = run_options(
+            opts,
+            node=node,
+            bin=binary,
+            store_dir=store,
+            argv=["glome", "challenge", challenge.id, *argv],
+        )
+        if run.error:
+            print(f"   the run aborted: {run.error}", file=sys.stderr)
+        return run.results or {}, run
+
+    return run_check
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``glome challenge ID (--node MODULE:CLASS | --bin PATH [ARGS...])``."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(
+        prog="glome challenge",
+        description="Run a Gossip Glomers challenge's official command line and judge it.",
+    )
+    parser.add_argument("id", nargs="?", help="challenge id: " + ", ".join(CHALLENGES))
+    parser.add_argument("--node", metavar="MODULE:CLASS", help="glome Node class, in-process")
+    parser.add_argument("--bin", metavar="PATH", help="binary, one process per node")
+    parser.add_argument("--seed", type=int, help="random seed (default: fresh, printed)")
+    parser.add_argument("--store", default="store", help="store root (default ./store)")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--list", action="store_true", help="list the challenges and exit")
+    parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    ns = parser.parse_intermixed_args(list(sys.argv[1:] if argv is None else argv))
+    if ns.list or ns.id is None:
+        for c in CHALLENGES.values():
+            for check in c.checks:
+                print(f"{c.id:3} {c.title:48} -w {c.workload} {check.flags}")
+        return 0 if ns.list else 254
+    if (ns.node is None) == (ns.bin is None):
+        parser.error("give exactly one of --node MODULE:CLASS or --bin PATH")
+    node: Any = None
+    if ns.node is not None:
+        from glome.runtime.loader import load_node_class
+
+        node = load_node_class(ns.node)
+    binary = [ns.bin, *ns.args] if ns.bin is not None else None
+    seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
+    try:
+        result = grade(ns.id, _run_check_with(node, binary, seed, ns.store, ns.quiet))
+    except KeyError as e:
+        print(f"glome challenge: {e.args[0]}", file=sys.stderr)
+        return 254
+    print(result.table())
+    print(f"seed {seed} (replay with --seed {seed})")
+    return 0 if result.passed else 1

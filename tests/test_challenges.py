@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from glome.challenges import CHALLENGES, evaluate, grade
+from glome.challenges import CHALLENGES, _run_check_with, evaluate, grade, main
+from glome.runtime import Message, Node, handler
 
 
 def results(
@@ -95,3 +96,31 @@ def test_5c_reports_figures_without_judging_them() -> None:
 def test_unknown_challenge_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="known: 1, 2, 3a"):
         grade("9z", lambda *a: ({}, None))
+
+
+class WrongEcho(Node):
+    """Answers every echo, with the wrong text."""
+
+    @handler("echo")
+    async def echo(self, msg: Message) -> dict[str, Any]:
+        return {"type": "echo_ok", "echo": "something else"}
+
+
+def test_cli_passes_a_correct_node_in_process(tmp_path: Any, capsys: Any) -> None:
+    code = main(
+        ["1", "--node", "glome.nodes.echo:Echo", "--seed", "1", "--store", str(tmp_path), "--quiet"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "challenge 1 (Echo): PASS" in out
+
+
+def test_a_wrong_node_fails_the_grade(tmp_path: Any) -> None:
+    g = grade("1", _run_check_with(WrongEcho, None, 1, str(tmp_path), True))
+    assert not g.passed
+    assert g.verdicts[0].measured is False
+
+
+def test_cli_lists_challenges(capsys: Any) -> None:
+    assert main(["--list"]) == 0
+    assert "6c" in capsys.readouterr().out
