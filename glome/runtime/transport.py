@@ -116,8 +116,14 @@ class _PipeReader:
 
     CHUNK = 64 * 1024
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: _LineReader) -> None:
-        self.loop, self.fd, self.protocol = loop, fd, protocol
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fd: int,
+        feed: Callable[[bytes], None],
+        protocol: _LineReader,
+    ) -> None:
+        self.loop, self.fd, self.feed, self.protocol = loop, fd, feed, protocol
         self.reading = False
         self.closed = False
 
@@ -144,7 +150,7 @@ class _PipeReader:
             log.error("reading stdin failed: %s", e)
             data = b""
         if data:
-            self.protocol.data_received(data)
+            self.feed(data)
         else:
             self.close()
             self.protocol.eof_received()
@@ -203,17 +209,19 @@ class StdioTransport:
         self._out_file: BinaryIO | None = None
         self._pending: list[bytes] = []
         self._blocking: dict[int, bool] = {}
+        self._batch: list[bytes] | None = None
+        self._protocol: _LineReader | None = None
 
     def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
         loop = asyncio.get_running_loop()
-        protocol = _LineReader(on_line, on_eof)
+        protocol = self._protocol = _LineReader(on_line, on_eof)
         sys.stdout = sys.stderr
         for fd in sorted({self._in_fd, self._out_fd}):
             with contextlib.suppress(OSError):
                 self._blocking[fd] = os.get_blocking(fd)
         if _pollable(self._in_fd):
             os.set_blocking(self._in_fd, False)
-            self._reader = _PipeReader(loop, self._in_fd, protocol)
+            self._reader = _PipeReader(loop, self._in_fd, self._feed, protocol)
             self._reader.resume_reading()
         else:  # a regular file: always readable, so read it in chunks
             self._tasks.append(loop.create_task(self._read_file(protocol)))
@@ -237,11 +245,29 @@ class StdioTransport:
             if not chunk:
                 protocol.eof_received()
                 return
-            protocol.data_received(chunk)
+            self._feed(chunk)
             await asyncio.sleep(0)
 
+    def _feed(self, data: bytes) -> None:
+        """Hand one chunk of input to the line reader. What the node sends while handling
+        its lines leaves in a single write: one syscall (and one wake-up of the reader at
+        the other end) per chunk instead of one per reply."""
+        assert self._protocol is not None
+        self._batch = []
+        try:
+            self._protocol.data_received(data)
+        finally:
+            batch, self._batch = self._batch, None
+            if batch:
+                self._emit(batch[0] if len(batch) == 1 else b"".join(batch))
+
     def send(self, line: bytes) -> None:
-        data = line + b"\n"
+        if self._batch is not None:
+            self._batch.append(line + b"\n")
+        else:
+            self._emit(line + b"\n")
+
+    def _emit(self, data: bytes) -> None:
         if self._writer is not None:
             self._writer.write(data)
         elif self._out_file is not None:
