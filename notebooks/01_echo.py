@@ -1,0 +1,116 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 Echo: the first challenge, graded
+#
+# Challenge 1 asks for a node that answers `{"type": "echo", "echo": X}` with
+# `{"type": "echo_ok", "echo": X}`. It is a test of the plumbing: if the node parses, replies
+# and names the request it answers, it passes. The official command is
+#
+# ```
+# ./maelstrom test -w echo --bin <node> --node-count 1 --time-limit 10
+# ```
+#
+# Here we grade glome's echo node, then break it in two instructive ways and read what the
+# checker says about each.
+
+# %%
+import matplotlib.pyplot as plt
+
+import analysis
+from glome.exercises import grade_node
+from glome.nodes.echo import Echo
+from glome.runtime import Message, Node, handler
+from glome.sim import run
+
+# %% [markdown]
+# ## The grader
+#
+# `grade_node(challenge, NodeClass)` runs the challenge's official command line in-process and
+# judges each of its criteria, like `glome challenge 1 --node glome.nodes.echo:Echo` does on
+# the command line. For echo the only criterion is the checker's verdict, `valid?`.
+
+# %%
+grade = grade_node("1", Echo)
+grade
+
+# %% [markdown]
+# ## Broken on purpose, 1: a node that "normalises" its input
+#
+# A reply that is well formed but carries the wrong value is the simplest failure a checker
+# catches. This node strips and lower-cases the text it echoes.
+
+
+# %%
+class TidyEcho(Node):
+    @handler("echo")
+    def echo(self, msg: Message) -> dict:
+        return {"type": "echo_ok", "echo": str(msg.body["echo"]).strip().lower()}
+
+
+tidy = run(TidyEcho, workload="echo", node_count=1, time_limit=10, seed=1)
+print(tidy)
+tidy.results["workload"]["errors"][:3]
+
+# %% [markdown]
+# The workload checker lists each operation whose reply did not echo its request:
+# Maelstrom's own wording, `Expected a message with :echo ... But received ...`, since glome
+# writes `results.edn` in Maelstrom's shape.
+#
+# ## Broken on purpose, 2: a node that sometimes does not answer
+#
+# A node that drops a request never tells the client anything. The client gives up after its
+# timeout (5 s) and records the operation as `info`: *indeterminate*, since the request might
+# have been applied. For echo an unanswered request is not a wrong answer, so the workload
+# checker does not complain; `availability` and `stats` do, and the latency plot shows the
+# 5-second timeouts plainly.
+
+
+# %%
+class ForgetfulEcho(Node):
+    @handler("echo")
+    def echo(self, msg: Message) -> dict | None:
+        if self.rng.random() < 0.2:  # randomness from the runtime: replayable by seed
+            return None  # no reply at all
+        return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+
+forgetful = run(ForgetfulEcho, workload="echo", node_count=1, time_limit=20, rate=5, seed=1)
+print(forgetful)
+{k: forgetful.results[k]["valid?"] for k in ("workload", "stats", "availability")}
+
+# %%
+loaded = analysis.load(forgetful.store_path)
+print(loaded.summary())
+fig, ax = plt.subplots(figsize=(9, 3.5))
+analysis.plot_latency(loaded, ax=ax)
+ax.set_title("ForgetfulEcho: every unanswered request times out after 5 s")
+fig.tight_layout()
+
+# %% [markdown]
+# `stats` marks the run invalid because some `f` (here the only one, `echo`) had operations
+# that did not succeed. In later challenges this distinction matters: a node may legitimately
+# refuse (`fail`, a *definite* error such as a key that does not exist), and a timeout is the
+# one answer a client can never interpret.
+#
+# ## The grade, for both
+#
+# The grader reports the measured value against the target, and points at the run directory
+# with the details.
+
+# %%
+grade_node("1", TidyEcho)
+
+# %% [markdown]
+# Next: `02_unique_ids`, where a node that is correct almost always is not good enough.

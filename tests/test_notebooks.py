@@ -1,0 +1,165 @@
+"""Every notebook runs top to bottom; every exercise passes with its solution and fails kindly
+without it.
+
+Notebooks are jupytext percent scripts (``notebooks/*.py``): jupytext reads them, nbclient runs
+them on the ``python3`` kernel of this interpreter, in a scratch directory (their ``store/``
+lands there). A cell that raises fails the test with the cell and traceback.
+
+Exercises (``notebooks/exercises/*.py``): the cells tagged ``exercise`` are what a student
+fills in; ``notebooks/solutions/<same name>`` holds, in order, one cell tagged ``solution``
+per exercise cell. With the solution injected, every ``ExerciseGrade`` the notebook leaves in
+its namespace must pass; left blank, the notebook must still run to the end and every grade
+must fail with the grader's "Not there yet" explanation.
+
+Timing: the whole set runs in a few minutes on two cores (docs/notebooks.md has the figures);
+each notebook has its own timeout so a hang fails fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+jupytext = pytest.importorskip("jupytext")
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+EXERCISES = sorted((NOTEBOOK_DIR / "exercises").glob("*.py"))
+SOLUTIONS = NOTEBOOK_DIR / "solutions"
+CELL_TIMEOUT = 240
+"""Seconds one cell may take (the slowest runs a challenge's official command)."""
+GRADES_PROBE = (
+    "import json as _json\n"
+    "from glome.exercises import ExerciseGrade as _EG\n"
+    "print('GRADES=' + _json.dumps({k: v.passed for k, v in sorted(globals().items())"
+    " if isinstance(v, _EG)}))"
+)
+
+
+def _execute(nb: Any, cwd: Path) -> Any:
+    # The kernel imports glome from this checkout even when it is not pip-installed.
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
+    try:
+        client = nbclient.NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=CELL_TIMEOUT,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        client.execute()
+    finally:
+        if env_path:
+            os.environ["PYTHONPATH"] = env_path
+        else:
+            os.environ.pop("PYTHONPATH", None)
+    return nb
+
+
+def _text(nb: Any) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            data = out.get("data", {})
+            parts.append(data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _grades(nb: Any) -> dict[str, bool]:
+    for line in _text(nb).splitlines():
+        if line.startswith("GRADES="):
+            grades: dict[str, bool] = json.loads(line[len("GRADES=") :])
+            return grades
+    raise AssertionError("the grades probe printed nothing")
+
+
+def test_there_are_notebooks() -> None:
+    assert len(NOTEBOOKS) >= 8, NOTEBOOKS
+    assert EXERCISES
+
+
+def _tracked_ipynb() -> list[str]:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "ls-files", "notebooks"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout
+    return [line for line in out.splitlines() if line.endswith(".ipynb")]
+
+
+def test_no_ipynb_is_committed() -> None:
+    assert _tracked_ipynb() == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + EXERCISES, ids=lambda p: p.name)
+def test_notebook_is_percent_format_with_python3_kernel(path: Path) -> None:
+    nb = jupytext.read(path)
+    assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown", "a notebook opens with its story"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    nb = _execute(jupytext.read(path), tmp_path)
+    print(f"{path.name}: {time.monotonic() - started:.1f} s")
+    assert all(c.get("outputs") is not None for c in nb.cells if c.cell_type == "code")
+
+
+def _exercise_cells(nb: Any) -> list[int]:
+    return [i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
+
+
+def _solution_cells(path: Path) -> list[str]:
+    sol = jupytext.read(SOLUTIONS / path.name)
+    return [c.source for c in sol.cells if "solution" in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_exercise_has_blanks_and_no_solution(path: Path) -> None:
+    nb = jupytext.read(path)
+    blanks = _exercise_cells(nb)
+    solutions = _solution_cells(path)
+    assert blanks, "an exercise needs cells tagged 'exercise'"
+    assert len(blanks) == len(solutions), "one solution cell per exercise cell, in order"
+    text = path.read_text()
+    for source in solutions:
+        body = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        leaked = [ln for ln in body if len(ln.strip()) > 30 and ln.strip() in text]
+        assert len(leaked) < max(2, len(body) // 3), f"solution lines in the exercise: {leaked}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_exercise_passes_with_its_solution(path: Path, tmp_path: Path) -> None:
+    nb = jupytext.read(path)
+    for index, source in zip(_exercise_cells(nb), _solution_cells(path), strict=True):
+        nb.cells[index].source = source
+    nb.cells.append(nbformat.v4.new_code_cell(GRADES_PROBE))
+    grades = _grades(_execute(nb, tmp_path))
+    assert grades, "the exercise graded nothing"
+    assert all(grades.values()), (grades, _text(nb)[-3000:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_blank_exercise_fails_with_a_helpful_message(path: Path, tmp_path: Path) -> None:
+    nb = jupytext.read(path)
+    nb.cells.append(nbformat.v4.new_code_cell(GRADES_PROBE))
+    nb = _execute(nb, tmp_path)  # no cell may raise: a blank answer is a grade, not a crash
+    grades = _grades(nb)
+    assert grades and not any(grades.values()), grades
+    text = _text(nb)
+    assert "Not there yet" in text
+    assert "What went wrong" in text
