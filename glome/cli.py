@@ -167,7 +167,7 @@ def _options(ns: argparse.Namespace) -> Any:
         concurrency=ns.concurrency,
         time_limit=ns.time_limit,
         rate=ns.rate,
-        latency=ns.latency,
+        latency=int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
         latency_dist=ns.latency_dist,
         nemesis_interval=ns.nemesis_interval,
         availability=parse_availability(ns.availability),

@@ -152,7 +152,7 @@ class InProcessHost:
         slot.incarnation += 1
         node = self.node_class(seed=seed, clock=VirtualClock(loop), state_dir=state_dir)
         node.log = NodeLog(self._logger(node_id), {"node": node_id})
-        transport = MemoryTransport(lambda line: self._route(node_id, line))
+        transport = MemoryTransport(functools.partial(self._route, node_id))
         slot.node, slot.transport, slot.stopping = node, transport, False
 
         context = contextvars.copy_context()

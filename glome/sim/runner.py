@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import time
@@ -334,7 +335,10 @@ async def run_test(
 
     store.log("Analyzing...")
     results = compose.check(
-        history.ops, opts, workload=workload.check, journal=store.path / "net-journal.jsonl"
+        history.ops,
+        opts,
+        workload=functools.partial(workload.check, store_dir=store.path),
+        journal=store.path / "net-journal.jsonl",
     )
     store.log("Analysis complete")
     store.write_results(results)

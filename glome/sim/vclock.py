@@ -59,10 +59,13 @@ class _VirtualSelector(selectors.BaseSelector):
             # Callbacks are ready: run them first. call_soon_threadsafe appends to the ready
             # queue itself, so nothing is lost by not polling here.
             return []
-        events = self._real.select(0)
-        if events:
-            return events
         assert self.loop is not None
+        # Poll real file descriptors (if any besides the loop's own wake-up pipe) before the
+        # clock jumps; with none there is nothing to poll (threads wake the loop via its queue).
+        if len(self._real.get_map()) > 1:
+            events = self._real.select(0)
+            if events:
+                return events
         if timeout is None:
             events = self._real.select(self._idle_wall_timeout)
             if events:

@@ -32,7 +32,9 @@ A workload is a ``Workload`` subclass instance, registered by name in ``WORKLOAD
                        anything else) to a completion per spec 1.7. ``worker.client_state``
                        is a dict private to the current client, reset when the client is
                        replaced (kafka's offsets).
-``check(history, opts, **extra)``  the ``:workload`` checker (from ``glome.sim.checkers``).
+``check(history, opts, store_dir=None, **extra)``  the ``:workload`` checker (from
+                       ``glome.sim.checkers``); ``store_dir`` is the run's store directory, for
+                       checkers that write files there (lin-kv ``independent/``, Elle ``elle/``).
 
 The runner owns everything generic: process ids (worker ids, ``+ concurrency`` after each
 ``:info``), the global stagger schedule, the time limit, the nemesis, recording the history.
