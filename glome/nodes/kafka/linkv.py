@@ -1,7 +1,7 @@
 """Challenge 5b: a multi-node kafka-style log whose state lives in Maelstrom's ``lin-kv``.
 
-``maelstrom test -w kafka --bin "python -m glome.runtime glome.nodes.kafka:LinKVKafka"
---node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+``maelstrom test -w kafka --bin BIN --node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+where BIN runs ``python -m glome.runtime glome.nodes.kafka:LinKVKafka``
 
 Every node serves every key. lin-kv holds, per key ``k``:
 

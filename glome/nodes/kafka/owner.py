@@ -1,7 +1,7 @@
 """Challenge 5c: fewer CAS conflicts, by giving every key one owner node.
 
-``maelstrom test -w kafka --bin "python -m glome.runtime glome.nodes.kafka:OwnerKafka"
---node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+``maelstrom test -w kafka --bin BIN --node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+where BIN runs ``python -m glome.runtime glome.nodes.kafka:OwnerKafka``
 
 5b's cost is contention: every node bumps the same lin-kv counter, so sends race, lose cas and
 retry, and every poll reads the counter and each message slot from lin-kv. Here each key has a

@@ -1,9 +1,14 @@
 """The hardened replicated kafka log: Raft with a durable sqlite write-ahead log.
 
-``maelstrom test -w kafka --bin "python -m glome.runtime glome.nodes.kafka:RaftKafka"
---node-count 3 --concurrency 2n --time-limit 20 --rate 1000`` (``GLOME_STATE_DIR`` says where
-the log goes; without it each process uses a fresh temporary directory, so a second Maelstrom
-run in the same directory never replays the first one's log).
+``maelstrom test -w kafka --bin BIN --node-count 3 --concurrency 2n --time-limit 20 --rate 1000``
+where BIN runs ``python -m glome.runtime glome.nodes.kafka:RaftKafka``.
+
+Where the log lives: the ``state_dir`` the runner passes (in-process runs), else
+``$GLOME_STATE_DIR``, else the working directory when its name is the node id (glome's process
+runner starts each node in ``<store>/state/<id>``, and restarts it there after a kill), else a
+fresh temporary directory. The last case is real Maelstrom, which starts every node in the
+same directory and never restarts one: reusing that directory would replay the previous
+run's log into the next run.
 
 Every finding of the review about glome-rs's leader replication (see ``static_leader``), and
 what this node does instead:
@@ -77,8 +82,9 @@ class RaftKafka(Node):
     """Ticks between full gossips of the committed offsets."""
 
     def __init__(self, *, state_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
-        if state_dir is None:
-            state_dir = os.environ.get("GLOME_STATE_DIR") or tempfile.mkdtemp(prefix="glome-raft-")
+        if state_dir is None and os.environ.get("GLOME_STATE_DIR"):
+            state_dir = os.environ["GLOME_STATE_DIR"]
+        self.state_dir_given = state_dir is not None
         super().__init__(state_dir=state_dir, **kwargs)
         self.wal: WriteAheadLog | None = None
         # Durable (in the WAL): term, vote, log.
@@ -115,7 +121,13 @@ class RaftKafka(Node):
     def wal_path(self) -> Path:
         return self.state_dir / f"raft-kafka-{self.id}.sqlite3"
 
+    def choose_state_dir(self) -> None:
+        """See the module docstring: never replay another run's log by accident."""
+        if not self.state_dir_given and Path.cwd().name != self.id:
+            self.state_dir = Path(tempfile.mkdtemp(prefix=f"glome-raft-{self.id}-"))
+
     async def on_init(self) -> None:
+        self.choose_state_dir()
         self.wal = WriteAheadLog(self.wal_path)
         saved = self.wal.load()
         self.term, self.voted_for, self.entries = saved.term, saved.voted_for, saved.entries

@@ -1,7 +1,7 @@
 """Challenge 5a: a single-node kafka-style log, all in memory.
 
-``maelstrom test -w kafka --bin "python -m glome.runtime glome.nodes.kafka:SingleNodeKafka"
---node-count 1 --concurrency 2n --time-limit 20 --rate 1000``
+``maelstrom test -w kafka --bin BIN --node-count 1 --concurrency 2n --time-limit 20 --rate 1000``
+where BIN runs ``python -m glome.runtime glome.nodes.kafka:SingleNodeKafka``
 
 Offsets are dense per key (0, 1, 2...). Everything runs in one handler without awaiting, so
 appends are atomic without locks. glome-rs later added a ``send_dedupe`` map keyed by (client,

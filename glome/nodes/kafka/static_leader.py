@@ -1,7 +1,7 @@
 """Leader-based replication as glome-rs did it (5b/5c), kept naive so its flaws can be watched.
 
-``maelstrom test -w kafka --bin "python -m glome.runtime glome.nodes.kafka:StaticLeaderKafka"
---node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+``maelstrom test -w kafka --bin BIN --node-count 2 --concurrency 2n --time-limit 20 --rate 1000``
+where BIN runs ``python -m glome.runtime glome.nodes.kafka:StaticLeaderKafka``
 
 glome-rs (abf20bd), rebuilt faithfully:
 

@@ -1,12 +1,13 @@
 """Hardened replicated transactions: last-writer-wins by (Lamport, node) version tuples.
 
-6b: ``maelstrom test -w txn-rw-register --bin "python -m glome.runtime
-glome.nodes.txn:LamportLWWTxn" --node-count 2 --concurrency 2n --time-limit 20 --rate 1000
---consistency-models read-uncommitted``
+6b: ``maelstrom test -w txn-rw-register --bin BIN --node-count 2 --concurrency 2n --time-limit
+    20 --rate 1000 --consistency-models read-uncommitted``
+where BIN runs ``python -m glome.runtime glome.nodes.txn:LamportLWWTxn``
 
-6c: ``maelstrom test -w txn-rw-register --bin "python -m glome.runtime
-glome.nodes.txn:ReadCommittedTxn" --node-count 2 --concurrency 2n --time-limit 20 --rate 1000
---consistency-models read-committed --availability total --nemesis partition`` (the fly.io
+6c: ``maelstrom test -w txn-rw-register --bin BIN --node-count 2 --concurrency 2n --time-limit
+    20 --rate 1000 --consistency-models read-committed --availability total --nemesis
+    partition``
+where BIN runs ``python -m glome.runtime glome.nodes.txn:ReadCommittedTxn`` (the fly.io
 page writes ``–-nemesis`` with an en-dash, which Maelstrom passes to the binary instead of
 reading it, so the official 6c command runs without partitions; this one has them).
 

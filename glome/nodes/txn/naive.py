@@ -1,9 +1,9 @@
 """Replicated transactions as glome-rs did them: the naive version and its flawed fix.
 
 ``NaiveReplicatedTxn`` (6b, glome-rs "tarut" abf20bd):
-``maelstrom test -w txn-rw-register --bin "python -m glome.runtime
-glome.nodes.txn:NaiveReplicatedTxn" --node-count 2 --concurrency 2n --time-limit 20 --rate 1000
---consistency-models read-uncommitted``
+``maelstrom test -w txn-rw-register --bin BIN --node-count 2 --concurrency 2n --time-limit 20
+    --rate 1000 --consistency-models read-uncommitted``
+where BIN runs ``python -m glome.runtime glome.nodes.txn:NaiveReplicatedTxn``
 
 Run locally, answer at once, send the txn's writes (in order) to every peer, fire and forget;
 a replica applies what arrives in arrival order, with no versions. Two nodes that write the

@@ -1,8 +1,8 @@
 """Challenge 6a: totally-available transactions on one node.
 
-``maelstrom test -w txn-rw-register --bin "python -m glome.runtime glome.nodes.txn:SingleNodeTxn"
---node-count 1 --time-limit 20 --rate 1000 --concurrency 2n --consistency-models
-read-uncommitted --availability total``
+``maelstrom test -w txn-rw-register --bin BIN --node-count 1 --time-limit 20 --rate 1000
+    --concurrency 2n --consistency-models read-uncommitted --availability total``
+where BIN runs ``python -m glome.runtime glome.nodes.txn:SingleNodeTxn``
 
 The handler never awaits, so each transaction runs alone: serializable on one node, trivially.
 """
