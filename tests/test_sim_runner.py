@@ -309,3 +309,37 @@ def test_bad_output_lines_are_dropped_logged_and_reported(tmp_path: Path) -> Non
     assert "dropping a line that is not JSON" in log
     assert "unexpected top-level keys ['extra']" in log
     assert "not valid envelopes" in (result.store_path / "jepsen.log").read_text()
+
+
+class Flooder(Node):
+    """Floods its peer forever without ever letting virtual time pass."""
+
+    async def on_init(self) -> None:
+        self.spawn(self._flood())
+
+    async def _flood(self) -> None:
+        import asyncio
+
+        while True:
+            for peer in self.peers:
+                self.send(peer, {"type": "junk"})
+            await asyncio.sleep(0)
+
+    @handler("junk")
+    def junk(self, msg: Message) -> None:
+        return None
+
+    @handler("echo")
+    def echo(self, msg: Message) -> dict[str, Any]:
+        return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+
+def test_a_node_that_freezes_virtual_time_is_wound_down(tmp_path: Path) -> None:
+    import time
+
+    wall = time.perf_counter()
+    result = quick(Flooder, tmp_path, workload="echo", node_count=2, wall_budget=2)
+    assert time.perf_counter() - wall < 30
+    assert result.exit_code == 255
+    assert result.error is not None and "wall-clock budget of 2 s" in result.error
+    assert (result.store_path / "history.edn").exists()

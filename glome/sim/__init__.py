@@ -33,6 +33,7 @@ __all__ = [
     "RunResult",
     "TestOptions",
     "build_options",
+    "default_wall_budget",
     "inprocess_builder",
     "process_builder",
     "run",
@@ -132,8 +133,14 @@ def run_options(
     store_dir: str | os.PathLike[str] = "store",
     verbose: bool = False,
     argv: list[str] | None = None,
+    wall_budget: float | None = None,
 ) -> RunResult:
-    """Run a test described by ``opts`` (see ``run``)."""
+    """Run a test described by ``opts`` (see ``run``).
+
+    ``wall_budget``: real seconds an in-process run may take before it is wound down and
+    aborted (a node that keeps the loop busy freezes virtual time); default
+    ``default_wall_budget(opts)``, ``math.inf`` for none.
+    """
     echo = print if verbose else None
     if (node is None) == (bin is None):
         raise ValueError("give exactly one of node= (in-process) or bin= (processes)")
@@ -153,6 +160,7 @@ def run_options(
             argv=argv,
             description={"mode": "in-process", "node": spec},
             echo=echo,
+            wall_budget=default_wall_budget(opts) if wall_budget is None else wall_budget,
         )
         return _run_blocking(lambda: run_virtual(coro))
     command = [bin] if isinstance(bin, str) else list(bin or [])
@@ -167,6 +175,11 @@ def run_options(
         progress=verbose,
     )
     return _run_blocking(lambda: asyncio.run(coro))
+
+
+def default_wall_budget(opts: TestOptions) -> float:
+    """Real seconds an in-process run may take: generous (10 per simulated second, plus 120)."""
+    return 120.0 + 10.0 * (opts.time_limit + opts.recovery_time)
 
 
 def _run_blocking(fn: Any) -> RunResult:
@@ -191,6 +204,7 @@ def run(
     bin: Sequence[str] | str | None = None,
     store_dir: str | os.PathLike[str] = "store",
     verbose: bool = False,
+    wall_budget: float | None = None,
     **options: Any,
 ) -> RunResult:
     """Run one test and return its ``RunResult`` (``.results``, ``.history``, ``.store_path``,
@@ -198,4 +212,6 @@ def run(
     opts = build_options(
         workload=workload, node_count=node_count, nemesis=nemesis, seed=seed, **options
     )
-    return run_options(opts, node=node, bin=bin, store_dir=store_dir, verbose=verbose)
+    return run_options(
+        opts, node=node, bin=bin, store_dir=store_dir, verbose=verbose, wall_budget=wall_budget
+    )

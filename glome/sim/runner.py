@@ -155,8 +155,13 @@ async def run_test(
     description: dict[str, Any] | None = None,
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
+    wall_budget: float | None = None,
 ) -> RunResult:
-    """Run one test on the running loop. ``echo`` receives the console summary lines."""
+    """Run one test on the running loop. ``echo`` receives the console summary lines.
+
+    ``wall_budget`` (virtual-time loops only): real seconds after which a run that has not
+    finished is wound down and aborted (see ``VirtualTimeLoop``); None means no limit.
+    """
     loop = asyncio.get_running_loop()
     wall_begin = time.perf_counter()
     loop_begin = loop.time()
@@ -214,7 +219,9 @@ async def run_test(
     error: str | None = None
     problems: list[str] = []
     warnings: list[str] = []
-    try:
+    overrun: list[str] = []
+
+    async def body() -> None:
         await _init_nodes(host, clients, list(opts.node_ids), store)
         history.start_clock()
         network.set_origin(history.origin)
@@ -278,6 +285,26 @@ async def run_test(
             )
             await asyncio.sleep(opts.recovery_time)
             await final_phase(run, workers)
+
+    body_task = loop.create_task(body(), name="glome-run")
+    if isinstance(loop, VirtualTimeLoop) and wall_budget is not None:
+
+        def on_overrun() -> None:
+            overrun.append(
+                f"the in-process run used up its wall-clock budget of {wall_budget:g} s at "
+                f"virtual time {loop.time() - history.origin:.3f} s: a node keeps the event "
+                "loop busy without letting virtual time pass (for example a loop around "
+                "`await asyncio.sleep(0)`)"
+            )
+            body_task.cancel()
+
+        loop.set_wall_budget(wall_budget, on_overrun)
+    try:
+        await body_task
+    except asyncio.CancelledError:
+        if not overrun:
+            raise
+        error = overrun[0]
     except (RunnerError, ValueError) as e:
         error = str(e)
     except Exception as e:  # a bug in glome or a workload: abort with the traceback

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+import time as _time
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -28,7 +29,8 @@ WALL_EPOCH_MS = 1_700_000_000_000
 
 
 class VirtualClockStalled(RuntimeError):
-    """The virtual-time loop has nothing scheduled and nothing can wake it."""
+    """The virtual-time loop has nothing scheduled and nothing can wake it, or it could not
+    wind down within its wall-clock budget."""
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -55,11 +57,17 @@ class _VirtualSelector(selectors.BaseSelector):
         self._real.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self.loop
+        assert loop is not None
+        loop.iterations += 1
+        if loop.iterations & 1023 == 0:
+            loop.check_wall_budget()
         if timeout == 0:
             # Callbacks are ready: run them first. call_soon_threadsafe appends to the ready
             # queue itself, so nothing is lost by not polling here.
+            if loop.forced_time:
+                loop.advance_to_next_timer()
             return []
-        assert self.loop is not None
         # Poll real file descriptors (if any besides the loop's own wake-up pipe) before the
         # clock jumps; with none there is nothing to poll (threads wake the loop via its queue).
         if len(self._real.get_map()) > 1:
@@ -71,22 +79,34 @@ class _VirtualSelector(selectors.BaseSelector):
             if events:
                 return events
             raise VirtualClockStalled(
-                f"the simulation is stuck at virtual time {self.loop.time():.6f}s: nothing is "
+                f"the simulation is stuck at virtual time {loop.time():.6f}s: nothing is "
                 "scheduled and nothing can wake the event loop (a task awaits something that "
                 "never happens)"
             )
-        self.loop.advance(timeout)
+        loop.advance(timeout)
         return []
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock is virtual and advances only when the loop would idle."""
+    """An event loop whose clock is virtual and advances only when the loop would idle.
+
+    Code that never lets the loop idle (a node flooding with ``await asyncio.sleep(0)`` in a
+    loop) would freeze virtual time. Against that, a wall-clock budget: once ``wall_budget``
+    real seconds have passed, ``on_overrun`` is called (once) and the loop switches to *forced
+    time*: each iteration also jumps to the next timer, so timeouts fire and the run can wind
+    down even though ready callbacks never run out.
+    """
 
     def __init__(self, idle_wall_timeout: float = 10.0) -> None:
         selector = _VirtualSelector(idle_wall_timeout)
         super().__init__(selector)
         selector.loop = self
         self._virtual_now = 0.0
+        self.iterations = 0
+        self.forced_time = False
+        self._wall_deadline: float | None = None
+        self._hard_deadline: float | None = None
+        self._on_overrun: Callable[[], None] | None = None
 
     def time(self) -> float:
         return self._virtual_now
@@ -95,6 +115,34 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         """Move the virtual clock forward (never backwards)."""
         if seconds > 0:
             self._virtual_now += seconds
+
+    def set_wall_budget(
+        self, seconds: float | None, on_overrun: Callable[[], None] | None = None
+    ) -> None:
+        """Call ``on_overrun`` and force time forward after ``seconds`` of real time."""
+        self._wall_deadline = None if seconds is None else _time.monotonic() + seconds
+        self._grace = max(30.0, seconds or 0.0)
+        self._on_overrun = on_overrun
+
+    def check_wall_budget(self) -> None:
+        now = _time.monotonic()
+        if self._hard_deadline is not None and now >= self._hard_deadline:
+            raise VirtualClockStalled(
+                f"the simulation did not wind down within {self._grace:g} s after its wall-clock "
+                f"budget ran out (virtual time {self._virtual_now:.3f}s)"
+            )
+        if self._wall_deadline is None or now < self._wall_deadline:
+            return
+        self._wall_deadline = None
+        self._hard_deadline = now + self._grace
+        self.forced_time = True
+        if self._on_overrun is not None:
+            self.call_soon(self._on_overrun)
+
+    def advance_to_next_timer(self) -> None:
+        scheduled = getattr(self, "_scheduled", None)
+        if scheduled:
+            self.advance(scheduled[0].when() - self._virtual_now)
 
 
 class VirtualClock:
