@@ -297,16 +297,15 @@ async def test_node_that_stops_reading_is_reported_even_under_light_traffic(tmp_
     await eventually(lambda: host._nodes["n0"].longest_stall >= 0.5, timeout=3.0)
     await host.stop()
     [problem] = host.problems()["n0"]
-    assert problem.startswith("n0 stopped reading its stdin: ")
-    assert "bytes sent to it went unread for" in problem
+    assert problem.startswith("n0 did not read its stdin for ")
+    assert "bytes waiting): it stopped reading, or was busy elsewhere" in problem
 
 
 @pytest.mark.timeout(20)
 @in_loop
 async def test_a_busy_reader_or_a_paused_node_is_not_stalled(tmp_path: Path) -> None:
-    host, net = await initialised(
-        tmp_path, PLAIN, stall_check_interval=0.05, stall_report_after=0.2
-    )
+    # A generous bound: on a loaded machine a healthy process can go unscheduled briefly.
+    host, net = await initialised(tmp_path, PLAIN, stall_check_interval=0.1, stall_report_after=1.0)
     for i in range(200):
         echo(net, "n0", "x" * 1000, 100 + i)
         await asyncio.sleep(0.002)
@@ -685,7 +684,7 @@ def test_e2e_node_that_stops_reading(tmp_path: Path, short_timeouts: None) -> No
     result, elapsed = run_bin(tmp_path, faulty("hang"), time_limit=3)
     assert result.error is None and result.valid is False  # every echo timed out
     assert result.results["stats"]["ok-count"] == 0
-    assert any("stopped reading its stdin" in p for p in result.host.problems()["n0"])
+    assert any("did not read its stdin" in p for p in result.host.problems()["n0"])
     # time limit + the op in flight + SIGTERM ignored (1 s) then SIGKILL
     assert elapsed < 3 + RPC_TIMEOUT + 1 + 3
 

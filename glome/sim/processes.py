@@ -728,8 +728,8 @@ class ProcessHost:
                 )
             if st.longest_stall >= lim.stall_report_after:
                 lines.append(
-                    f"{nid} stopped reading its stdin: {st.stall_unread} bytes sent to it went "
-                    f"unread for {st.longest_stall:.0f} s"
+                    f"{nid} did not read its stdin for {st.longest_stall:.1f} s "
+                    f"({st.stall_unread} bytes waiting): it stopped reading, or was busy elsewhere"
                 )
             if st.undelivered_not_running:
                 lines.append(
@@ -780,7 +780,7 @@ class ProcessHost:
                     state.longest_stall, state.stall_unread = proc.stalled_for, unread
                 if proc.stalled_for >= self.limits.stall_report_after > proc.stalled_for - interval:
                     log.warning(
-                        "%s has not read its stdin for %.0f s (%d bytes waiting)",
+                        "%s has not read its stdin for %.1f s (%d bytes waiting)",
                         state.node_id,
                         proc.stalled_for,
                         unread,
