@@ -289,6 +289,42 @@ async def test_node_that_stops_reading_does_not_block_and_is_killed(tmp_path: Pa
 
 @pytest.mark.timeout(20)
 @in_loop
+async def test_messages_dropped_at_a_full_stdin_are_journaled_undelivered(tmp_path: Path) -> None:
+    import io
+
+    import orjson
+
+    from glome.sim.network import Network
+
+    journal = io.BytesIO()
+    network = Network(asyncio.get_running_loop(), journal=journal)
+    replies: list[dict[str, Any]] = []
+    network.register("c0", replies.append)
+    host = ProcessHost(
+        faulty("hang"),
+        ["n0"],
+        network,
+        tmp_path,
+        limits=ProcessLimits(stdin_buffer_bytes=32 * 1024, term_timeout=0.2),
+    )
+    await host.start("n0")
+    network.send("c0", "n0", {"type": "init", "node_id": "n0", "node_ids": ["n0"], "msg_id": 1})
+    await eventually(lambda: replies)
+    for i in range(300):
+        network.send("c0", "n0", {"type": "echo", "echo": "z" * 1000, "msg_id": 2 + i})
+    await asyncio.sleep(0.1)
+    await host.stop()
+    network.close()
+    entries = [orjson.loads(line) for line in journal.getvalue().splitlines()]
+    to_node = [e for e in entries if e["dest"] == "n0" and e["body"]["type"] == "echo"]
+    undelivered = [e for e in to_node if e["recv_time"] is None]
+    assert len(to_node) == 300
+    assert 100 < len(undelivered) < 300 and not any(e["dropped"] for e in undelivered)
+    assert f"{len(undelivered)} message(s)" in host.problems()["n0"][0]
+
+
+@pytest.mark.timeout(20)
+@in_loop
 async def test_node_that_stops_reading_is_reported_even_under_light_traffic(tmp_path: Path) -> None:
     host, net = await initialised(
         tmp_path, faulty("hang"), stall_check_interval=0.1, stall_report_after=0.5, term_timeout=0.2
@@ -705,6 +741,8 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
     assert result.valid is True  # glome keeps routing after a bad line (Maelstrom would not)
     [problem] = result.host.problems()["n0"]
     assert kinds in problem and "Maelstrom would have stopped routing" in problem
+    assert result.warnings == [problem]  # the runner reports it ...
+    assert problem in jepsen_log(result)  # ... and logs it
     assert elapsed < 1 + 3
 
 
