@@ -335,29 +335,27 @@ def loads_lines(text: str) -> list[tuple[int, Any]]:
     broken line (a truncated last op, say) carries an :class:`EdnError` in place of the value
     so callers keep the rest. Values are the same as :func:`loads` gives for each line.
 
-    Maelstrom's op lines (``{:index 3, :time 26334014, :type :ok, :process 1, :f :add, :value
-    ...}``) take a fast path when their value and extras hold only numbers, nil, booleans,
-    keywords, vectors, maps and plain strings: a regular expression picks the fixed fields,
-    and all the tails together are rewritten as one JSON document for orjson (keywords become
-    strings starting with ':', which no plain string may contain on this path, and maps become
-    arrays starting with the string ':'), then restored. Every other line goes through the
-    general reader.
+    Fast path: Maelstrom's op lines (``{:index 3, :time 26334014, :type :ok, :process 1, :f
+    :add, :value ...}``) have their fixed fields picked by a regular expression; what follows
+    (or the whole line, for other layouts) is rewritten, all lines at once, as one JSON
+    document for orjson and then restored. The rewrite sets strings aside, turns keywords and
+    symbols into marked strings (``":name"``, ``"'name"``) and maps and sets into marked arrays
+    (``[":", k, v, ...]``, ``["#", ...]``). Lines it cannot handle exactly (tags, characters,
+    comments, integers beyond 64 bits, strings that look like markers, odd spacing) go through
+    the general reader.
     """
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    matches = [_HEAD.fullmatch(line) for _, line in numbered]
-    fast = [i for i, m in enumerate(matches) if m is not None]
-    rests = _fast_tails([matches[i][6] for i in fast])  # type: ignore[index]
-    results: list[tuple[int, Any]] = [(0, None)] * len(numbered)
-    done = [False] * len(numbered)
-    for i, rest in zip(fast, rests, strict=True):
+    heads = [_HEAD.fullmatch(line) for _, line in numbered]
+    tails = [line if m is None else m[6] for (_, line), m in zip(numbered, heads, strict=True)]
+    results: list[tuple[int, Any]] = []
+    for (lineno, line), m, rest in zip(numbered, heads, _fast_tails(tails), strict=True):
+        value: Any = None
         if rest is not None:
-            op = _op_from(matches[i], rest)  # type: ignore[arg-type]
-            if op is not None:
-                results[i] = (numbered[i][0], op)
-                done[i] = True
-    for i, (lineno, line) in enumerate(numbered):
-        if not done[i]:
-            results[i] = (lineno, _slow_line(lineno, line))
+            if m is not None:
+                value = _op_from(m, rest)
+            elif len(rest) == 1:
+                value = rest[0]
+        results.append((lineno, _slow_line(lineno, line) if value is None else value))
     return results
 
 
@@ -377,26 +375,43 @@ _HEAD = re.compile(
     r"\{:index (\d+), :time (\d+), :type :([\w-]+), :process (:nemesis|\d+), "
     r":f :([\w?!*+\-./<>=]+), :value (.*)\}"
 )
-# What JSON reads the same as EDN once rewritten: no dispatch (#), characters or escapes,
-# lists, comments or reader macros, and strings without delimiters, whitespace, commas or
-# colons (so the rewrites cannot touch string contents, and ':' marks keywords). Whatever
-# slips past (a bare symbol, 1N, 01) is not valid JSON and sends its line to the general reader.
-_SAFE = re.compile(r'(?:[^"#\\();\'`~^@]++|"[^"\s:\[\]{}(),\\]*+")*+')
+_STRING = re.compile(r'("[^"\\]*+(?:\\.[^"\\]*+)*+")')
+# Outside strings: no dispatch but #{ (tags, characters, ##NaN, #_ need the general reader),
+# no backslash, comment or reader macro, and no NUL (our placeholder for strings).
+_SAFE = re.compile(r'(?:[^"#\\;\'`~^@\x00]++|\#\{|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+')
+# A string that starts like a marker (':', "'", or is "#") would be mistaken for one.
+_MARKER_LOOKALIKES = ('":', "\"'", '"#"')
 # orjson reads integers beyond 64 bits as floats: refuse any run of 19 digits. (Translating
 # digits and searching for a run is 20x quicker than the regular expression \d{19}.)
 _DIGITS_TO_HASH = str.maketrans("0123456789", "##########")
 _DIGIT_RUN = "#" * 19
-_NIL = re.compile(r"nil(?=[ ,\]}\n])")
-_KEYWORD_TOKEN = re.compile(r":[\w?!*+\-./<>=]+")
+# A bare word: keyword, symbol, nil/true/false (numbers and strings are left alone).
+_BARE = re.compile(
+    r"(?<![^\s,\[{(\x00])"
+    r"(?::[^\s,\[\]{}()\x00]+|[^\s,\[\]{}()\x00\d:+\-#][^\s,\[\]{}()\x00]*"
+    r"|[+\-](?!\d)[^\s,\[\]{}()\x00]*)"
+)
 _MAP_MARK = ":"  # a JSON array whose first element is ":" was a map: [":", k, v, k, v]
+_SET_MARK = "#"  # ... and "#" a set
 
 
-class _KeywordCache(dict[str, Keyword]):
-    """Interned keywords, looked up by their spelling with the colon (":send")."""
+def _bare(m: re.Match[str]) -> str:
+    word = m.group()
+    if word[0] == ":":
+        return f'"{word}"'
+    if word == "nil":
+        return "null"
+    if word in ("true", "false"):
+        return word
+    return f'"\'{word}"'
 
-    def __missing__(self, spelled: str) -> Keyword:
-        kw = self[spelled] = Keyword(spelled[1:])
-        return kw
+
+class _KeywordCache(dict[str, Keyword | Symbol]):
+    """Interned keywords and symbols, by their marked spelling (":send", "'invoke")."""
+
+    def __missing__(self, spelled: str) -> Keyword | Symbol:
+        made = self[spelled] = Keyword(spelled[1:]) if spelled[0] == ":" else Symbol(spelled[1:])
+        return made
 
 
 _KEYWORDS = _KeywordCache()
@@ -405,14 +420,13 @@ _K_INDEX, _K_TIME, _K_TYPE, _K_PROCESS, _K_F, _K_VALUE = (
 )
 
 
-def _nil(m: re.Match[str]) -> str:
-    # A nil token, not the end of a symbol or keyword such as :a-nil.
-    return "null" if m.string[m.start() - 1] in " ,[{\n" else "nil"
-
-
 def _fast_tails(tails: list[str]) -> list[list[Any] | None]:
     """Each tail ``V, :k v, ...`` as ``[V, k, v, ...]``, or None where the fast path cannot go."""
-    ok = [i for i, tail in enumerate(tails) if _SAFE.fullmatch(tail) and "null" not in tail]
+    ok = [
+        i
+        for i, tail in enumerate(tails)
+        if _SAFE.fullmatch(tail) and not any(s in tail for s in _MARKER_LOOKALIKES)
+    ]
     if _DIGIT_RUN in "\n".join(tails[i] for i in ok).translate(_DIGITS_TO_HASH):
         ok = [i for i in ok if _DIGIT_RUN not in tails[i].translate(_DIGITS_TO_HASH)]
     out: list[list[Any] | None] = [None] * len(tails)
@@ -434,15 +448,21 @@ def _as_json(tails: list[str]) -> str:
     """Rewrite safe tails as one JSON array of arrays (see :func:`loads_lines`)."""
     if not tails:
         return "[]"
-    j = _NIL.sub(_nil, "\n" + "\n".join(tails) + "\n")
-    j = _KEYWORD_TOKEN.sub(lambda m: f'"{m.group()}"', j)
-    j = j.replace("{}", '[":"]').replace("{", '[":",').replace("}", "]")
+    parts = _STRING.split("\n" + "\n".join(tails) + "\n")
+    strings = parts[1::2]
+    j = _BARE.sub(_bare, "\x00".join(parts[0::2]))
+    j = j.replace("#{}", '["#"]').replace("#{", '["#",').replace("{}", '[":"]')
+    j = j.replace("{", '[":",').replace("}", "]").replace("(", "[").replace(")", "]")
     j = j.replace(", ", ",").replace(" ", ",").strip("\n").replace("\n", "],[")
+    if strings:
+        pieces = j.split("\x00")
+        j = "".join(chain.from_iterable(zip(pieces, [*strings, ""], strict=True)))
     return "[[" + j + "]]"
 
 
 def _restore(x: list[Any]) -> Any:
-    """Undo the JSON markers in place: ':name' strings -> Keyword, [':', ...] arrays -> dict."""
+    """Undo the JSON markers in place: marked strings -> Keyword/Symbol, marked arrays -> dict
+    or set."""
     if len(x) > 8:
         kinds = set(map(type, x))
         if str not in kinds:
@@ -453,19 +473,21 @@ def _restore(x: list[Any]) -> Any:
                 inner = set(map(type, chain.from_iterable(x)))
                 if str not in inner and list not in inner:
                     return x
-    is_map = bool(x) and type(x[0]) is str and x[0] == _MAP_MARK
-    keywords = _KEYWORDS
+    mark = x[0] if x and type(x[0]) is str and x[0] in (_MAP_MARK, _SET_MARK) else None
+    names = _KEYWORDS
     for i, e in enumerate(x):
         t = type(e)
         if t is str:
-            if e[:1] == ":":
-                x[i] = keywords[e]
+            if e[:1] in (":", "'"):
+                x[i] = names[e]
         elif t is list:
             x[i] = _restore(e)
-    if is_map:
+    if mark == _MAP_MARK:
         if len(x) % 2 == 0:
             raise EdnError("map literal has an odd number of forms")
         return _make_map(x[1:])
+    if mark == _SET_MARK:
+        return _make_set(x[1:])
     return x
 
 

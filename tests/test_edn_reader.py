@@ -152,6 +152,17 @@ HISTORY_LINES = [
     "{:index 14, :time 1, :type :ok, :process 2, :f :read, :value [null 1N 01 x]}",
     '{:index 15, :time 1, :type :ok, :process 2, :f :read, :value ["nil" "a:b" "" 1.5 -2]}',
     "{:type :ok, :f :read, :value [1 2], :time 5, :process 0, :index 16}",
+    "{:index 17, :time 1, :type :info, :process 0, :f :read, :value nil, :exception {:via "
+    '[{:type clojure.lang.ExceptionInfo, :message "a: b\\n{:x 1}", :at '
+    '[slingshot.support$stack_trace invoke "support.clj" 201]}], :cause "x"}, '
+    ':error "indeterminate: a, b"}',
+    '{:index 18, :time 1, :type :ok, :process 0, :f :read, :value [":no" "#" "\'q" "a\\"b"]}',
+    "{:index 19, :time 1, :type :ok, :process 0, :f :read, :value [#{} #{1 2} (1 2) () {}]}",
+    "{:index 20, :time 1, :type :ok, :process 0, :f :read, :value [- + -x +y :a:b true]}",
+    "{:index 21, :time 1, :type :ok, :process 0, :f :read, :value [\\a 1]}",
+    '{:index 22, :time 1, :type :ok, :process 0, :f :read, :value #inst "2024-01-01T00:00:00Z"}',
+    "{:index 23, :time 1, :type :ok, :process 0, :f :read, :value [1  2 ,3]}",
+    "{:index 24, :time 1, :type :ok, :process 0, :f :read, :value {[1 2] #{[3]}}}",
 ]
 
 
@@ -245,3 +256,26 @@ def test_same_values_as_edn_format(path: Path) -> None:
         lines = edn.loads_lines(text)
         assert not [v for _, v in lines if isinstance(v, EdnError)]
         assert [normalise(v) for _, v in lines] == reference
+
+
+def test_fast_path_covers_maelstrom_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exceptions, sets, lists, symbols and odd strings stay on the fast path; characters,
+    tags, irregular spacing and marker look-alikes go to the general reader."""
+    slow: list[int] = []
+    real = edn._slow_line
+
+    def spy(lineno: int, line: str) -> Any:
+        slow.append(lineno)
+        return real(lineno, line)
+
+    monkeypatch.setattr(edn, "_slow_line", spy)
+    edn.loads_lines("\n".join(HISTORY_LINES))
+    fallback = {HISTORY_LINES[n - 1].split(",")[0] for n in slow}
+    assert fallback == {
+        "{:index 13",  # an integer beyond 64 bits
+        "{:index 14",  # null, 1N and 01 are not JSON
+        "{:index 18",  # strings that look like markers
+        "{:index 21",  # a character
+        "{:index 22",  # #inst
+        "{:index 23",  # two spaces
+    }
