@@ -196,8 +196,10 @@ def cmd_test(argv: Sequence[str]) -> int:
         parser.error(f"unexpected arguments {ns.args} (extra arguments go to a --bin binary)")
     try:
         opts = _options(ns)
+        from glome.errors import RunnerError
         from glome.sim import run_options
         from glome.sim.nemesis import parse_faults
+        from glome.sim.vclock import VirtualClockStalled
         from glome.sim.workloads import get as get_workload
 
         get_workload(opts.workload).validate(opts)
@@ -216,14 +218,22 @@ def cmd_test(argv: Sequence[str]) -> int:
             opts.seed += 1
         if ns.seed is None or attempt:
             print(f"glome: seed {opts.seed} (replay with --seed {opts.seed})", file=sys.stderr)
-        if ns.node is not None:
-            result = run_options(
-                opts, node=node_class, store_dir=ns.store, argv=argv_line, verbose=not ns.quiet
-            )
-        else:
-            result = run_options(
-                opts, bin=ns.bin, store_dir=ns.store, argv=argv_line, verbose=not ns.quiet
-            )
+        try:
+            if ns.node is not None:
+                result = run_options(
+                    opts,
+                    node=node_class,
+                    store_dir=ns.store,
+                    argv=argv_line,
+                    verbose=not ns.quiet,
+                )
+            else:
+                result = run_options(
+                    opts, bin=ns.bin, store_dir=ns.store, argv=argv_line, verbose=not ns.quiet
+                )
+        except (RunnerError, VirtualClockStalled) as e:
+            print(f"Test aborted: {e}")
+            return EXIT_CRASH
         if ns.quiet:
             from glome.sim.store import verdict_line
 

@@ -343,3 +343,29 @@ def test_a_node_that_freezes_virtual_time_is_wound_down(tmp_path: Path) -> None:
     assert result.exit_code == 255
     assert result.error is not None and "wall-clock budget of 2 s" in result.error
     assert (result.store_path / "history.edn").exists()
+
+
+class Spinner(Node):
+    """Answers a few echoes, then gets stuck in a loop that never awaits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+
+    @handler("echo")
+    def echo(self, msg: Message) -> dict[str, Any]:
+        self.count += 1
+        while self.count > 3:
+            pass
+        return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+
+def test_node_code_that_never_returns_is_interrupted(tmp_path: Path) -> None:
+    import time
+
+    from glome.sim.vclock import VirtualClockStalled
+
+    wall = time.perf_counter()
+    with pytest.raises(VirtualClockStalled, match="never awaits"):
+        quick(Spinner, tmp_path, workload="echo", node_count=1, hang_timeout=1)
+    assert time.perf_counter() - wall < 60

@@ -134,12 +134,15 @@ def run_options(
     verbose: bool = False,
     argv: list[str] | None = None,
     wall_budget: float | None = None,
+    hang_timeout: float = 60.0,
 ) -> RunResult:
     """Run a test described by ``opts`` (see ``run``).
 
     ``wall_budget``: real seconds an in-process run may take before it is wound down and
     aborted (a node that keeps the loop busy freezes virtual time); default
-    ``default_wall_budget(opts)``, ``math.inf`` for none.
+    ``default_wall_budget(opts)``, ``math.inf`` for none. ``hang_timeout``: real seconds one
+    piece of node code may run without returning to the event loop before it is interrupted
+    (``VirtualClockStalled`` is raised).
     """
     echo = print if verbose else None
     if (node is None) == (bin is None):
@@ -162,7 +165,7 @@ def run_options(
             echo=echo,
             wall_budget=default_wall_budget(opts) if wall_budget is None else wall_budget,
         )
-        return _run_blocking(lambda: run_virtual(coro))
+        return _run_blocking(lambda: run_virtual(coro, hang_timeout=hang_timeout))
     command = [bin] if isinstance(bin, str) else list(bin or [])
     command += list(opts.extra_args)
     coro = run_test(
@@ -205,6 +208,7 @@ def run(
     store_dir: str | os.PathLike[str] = "store",
     verbose: bool = False,
     wall_budget: float | None = None,
+    hang_timeout: float = 60.0,
     **options: Any,
 ) -> RunResult:
     """Run one test and return its ``RunResult`` (``.results``, ``.history``, ``.store_path``,
@@ -213,5 +217,11 @@ def run(
         workload=workload, node_count=node_count, nemesis=nemesis, seed=seed, **options
     )
     return run_options(
-        opts, node=node, bin=bin, store_dir=store_dir, verbose=verbose, wall_budget=wall_budget
+        opts,
+        node=node,
+        bin=bin,
+        store_dir=store_dir,
+        verbose=verbose,
+        wall_budget=wall_budget,
+        hang_timeout=hang_timeout,
     )

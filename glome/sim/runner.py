@@ -332,6 +332,9 @@ async def run_test(
         )
         network.close()
         store.journal.close()
+        if isinstance(loop, VirtualTimeLoop):  # node code is done: analysis may take its time
+            loop.set_wall_budget(None)
+            loop.watchdog_armed = False
     if error is None and problems:
         error = NodeCrashed("; ".join(problems)).args[0]
     store.write_history(history.ops)

@@ -17,7 +17,9 @@ virtual time, instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import selectors
+import threading
 import time as _time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -103,6 +105,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         selector.loop = self
         self._virtual_now = 0.0
         self.iterations = 0
+        self.watchdog_armed = True
+        """While true, a callback that never returns is interrupted (see ``run_virtual``)."""
         self.forced_time = False
         self._wall_deadline: float | None = None
         self._hard_deadline: float | None = None
@@ -159,13 +163,73 @@ class VirtualClock:
         return self._wall_epoch_ms + int(self._loop.time() * 1000)
 
 
-def run_virtual(coro: Coroutine[Any, Any, T], idle_wall_timeout: float = 10.0) -> T:
-    """Run ``coro`` to completion on a fresh virtual-time loop, then close the loop."""
+class _Hung(KeyboardInterrupt):
+    """Raised asynchronously in a loop thread whose current callback never returns.
+
+    A ``KeyboardInterrupt`` subclass because asyncio lets only those (and ``SystemExit``)
+    escape a callback or task; anything else would be swallowed and the loop stay stuck.
+    """
+
+
+class _Watchdog:
+    """A daemon thread that interrupts the loop's thread if one callback runs too long.
+
+    Node code that loops forever without ``await`` cannot be stopped from the event loop;
+    this injects ``_Hung`` into the thread (``PyThreadState_SetAsyncExc``), which unwinds the
+    node's Python code. Only armed while ``loop.watchdog_armed`` is true, so long analysis
+    after teardown is never interrupted.
+    """
+
+    def __init__(self, loop: VirtualTimeLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.thread_id = threading.get_ident()
+        self.stopped = threading.Event()
+        self.fired = False
+        self.thread = threading.Thread(target=self._watch, name="glome-watchdog", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        last, since = self.loop.iterations, _time.monotonic()
+        while not self.stopped.wait(min(1.0, self.timeout / 4)):
+            now = _time.monotonic()
+            if self.loop.iterations != last or not self.loop.watchdog_armed:
+                last, since = self.loop.iterations, now
+                continue
+            if now - since >= self.timeout:
+                self.fired = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self.thread_id), ctypes.py_object(_Hung)
+                )
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+def run_virtual(
+    coro: Coroutine[Any, Any, T], idle_wall_timeout: float = 10.0, hang_timeout: float = 60.0
+) -> T:
+    """Run ``coro`` to completion on a fresh virtual-time loop, then close the loop.
+
+    If a single callback (node code stuck in a loop without ``await``) runs for more than
+    ``hang_timeout`` real seconds while ``loop.watchdog_armed``, it is interrupted and
+    ``VirtualClockStalled`` is raised.
+    """
     loop = VirtualTimeLoop(idle_wall_timeout)
+    watchdog = _Watchdog(loop, hang_timeout)
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(coro)
+    except _Hung:
+        raise VirtualClockStalled(
+            f"the simulator's event loop made no progress for {watchdog.timeout:g} s (virtual "
+            f"time {loop.time():.3f}s): a node is stuck in code that never awaits; the run "
+            "was interrupted"
+        ) from None
     finally:
+        watchdog.stop()
         try:
             _cancel_leftovers(loop)
         finally:
