@@ -205,7 +205,8 @@ class StdioTransport:
         self._in_fd, self._out_fd = stdin_fd, stdout_fd
         self._reader: _PipeReader | None = None
         self._writer: asyncio.WriteTransport | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._file_reader: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._out_file: BinaryIO | None = None
         self._pending: list[bytes] = []
         self._blocking: dict[int, bool] = {}
@@ -224,10 +225,10 @@ class StdioTransport:
             self._reader = _PipeReader(loop, self._in_fd, self._feed, protocol)
             self._reader.resume_reading()
         else:  # a regular file: always readable, so read it in chunks
-            self._tasks.append(loop.create_task(self._read_file(protocol)))
+            self._file_reader = loop.create_task(self._read_file(protocol))
         if _pollable(self._out_fd):
             stdout = os.fdopen(self._out_fd, "wb", buffering=0, closefd=False)
-            self._tasks.append(loop.create_task(self._connect_writer(stdout)))
+            self._connecting = loop.create_task(self._connect_writer(stdout))
         else:
             self._out_file = os.fdopen(self._out_fd, "wb", closefd=False)
 
@@ -277,8 +278,11 @@ class StdioTransport:
             self._pending.append(data)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        if self._file_reader is not None:
+            self._file_reader.cancel()
+        if self._connecting is not None and not self._connecting.done():
+            # Output sent before stdout was connected waits in _pending: connect, then flush.
+            await asyncio.wait([self._connecting], timeout=2.0)
         if self._reader is not None:
             self._reader.close()
         if self._writer is not None:

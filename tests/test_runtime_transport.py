@@ -1,0 +1,110 @@
+"""Transports: line splitting, the stdio transport over real pipes, pollability checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from glome.runtime import transport as tr
+
+
+def split(chunks: list[bytes], *, eof: bool = True) -> tuple[list[bytes], bool]:
+    lines: list[bytes] = []
+    ended: list[bool] = []
+    reader = tr._LineReader(lines.append, lambda: ended.append(True))
+    for chunk in chunks:
+        reader.data_received(chunk)
+    if eof:
+        reader.eof_received()
+    return lines, bool(ended)
+
+
+def test_line_reader_splits_across_chunks_and_flushes_the_last_line_at_eof() -> None:
+    lines, ended = split([b"ab", b"c\nde", b"f\n\ng", b"h"])
+    assert lines == [b"abc", b"def", b"", b"gh"] and ended
+    assert split([b"x\n"], eof=False) == ([b"x"], False)
+
+
+def test_line_reader_drops_an_overlong_line_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tr, "MAX_LINE_BYTES", 10)
+    lines, _ = split([b"short\n", b"x" * 8, b"x" * 8, b"x" * 8, b"tail\nnext\n", b"y" * 30])
+    assert lines == [b"short", b"next"]  # the long line and the unterminated one are gone
+
+
+@pytest.mark.parametrize(("path", "pollable"), [("/dev/null", False), ("file", False)])
+def test_pollable(path: str, pollable: bool, tmp_path: Path) -> None:
+    target = tmp_path / "f" if path == "file" else Path(path)
+    if path == "file":
+        target.write_text("x")
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        assert tr._pollable(fd) is pollable
+    finally:
+        os.close(fd)
+    r, w = os.pipe()
+    try:
+        assert tr._pollable(r) and tr._pollable(w)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_stdio_transport_over_pipes_batches_replies_and_flushes_on_close() -> None:
+    """Lines in, replies out; output sent before stdout connects is not lost at close; the
+    fds get their blocking mode back."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+
+    async def main() -> None:
+        transport = tr.StdioTransport(in_r, out_w)
+        ended = asyncio.Event()
+
+        def on_line(line: bytes) -> None:
+            transport.send(b"got " + line)
+
+        transport.start(on_line, ended.set)
+        transport.send(b"hello")  # before the writer is connected
+        os.write(in_w, b"a\nb\nc\n")
+        os.close(in_w)
+        await asyncio.wait_for(ended.wait(), 5)
+        await transport.close()
+
+    import sys
+
+    saved = sys.stdout
+    try:
+        asyncio.run(main())
+    finally:
+        sys.stdout = saved
+    os.close(out_w)
+    with os.fdopen(out_r, "rb") as f:
+        assert f.read() == b"hello\ngot a\ngot b\ngot c\n"
+    assert os.get_blocking(in_r)
+    os.close(in_r)
+
+
+def test_stdio_transport_close_right_after_start_still_delivers_output() -> None:
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+
+    async def main() -> None:
+        transport = tr.StdioTransport(in_r, out_w)
+        transport.start(lambda line: None, lambda: None)
+        transport.send(b"said before stdout was connected")
+        await transport.close()
+
+    import sys
+
+    saved = sys.stdout
+    try:
+        asyncio.run(main())
+    finally:
+        sys.stdout = saved
+    os.close(out_w)
+    with os.fdopen(out_r, "rb") as f:
+        assert f.read() == b"said before stdout was connected\n"
+    os.close(in_r)
+    os.close(in_w)
