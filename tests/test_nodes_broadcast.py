@@ -318,3 +318,20 @@ def test_hardened_is_efficient_with_latency(tmp_path: Path) -> None:
     assert result.results["net"]["servers"]["msgs-per-op"] < 5
     latencies = result.results["workload"]["stable-latencies"]
     assert latencies[0.5] < 400 and latencies[1] < 600
+
+
+def test_hardened_survives_reordering_and_partitions(tmp_path: Path) -> None:
+    """The review's missing test: convergence under loss (partitions) and reordering
+    (uniform latency delivers messages out of send order)."""
+    for seed in (4, 5):
+        result = _run(
+            Hardened,
+            tmp_path,
+            nemesis="partition",
+            nemesis_interval=2,
+            time_limit=10,
+            latency=50,
+            latency_dist="uniform",
+            seed=seed,
+        )
+        assert result.valid is True and result.results["workload"]["lost-count"] == 0

@@ -8,10 +8,10 @@ Client RPCs: ``topology`` -> ``topology_ok``, ``broadcast {message}`` -> ``broad
   whole set goes to 4 random peers. Never loses a value (everything is re-sent forever), but
   traffic grows with the set, O(N * M) per tick (review finding: full-state gossip).
 - ``MarkOnSendDelta`` (``Review``): the review's per-peer delta gossip as glome-rs first did
-  it (fb4d6c6): a value counts as delivered to a peer as soon as it is *sent*. A gossip dropped
+  it (fb4d6c6, later reverted): a value counts as delivered to a peer as soon as it is *sent*. A gossip dropped
   by a partition is never re-sent, so values are lost for good (3c fails).
-- ``EvidenceDelta``: glome-rs's final version (eff4ea8): a peer's set grows only from what that
-  peer sends. Partition-safe, but a receiver never tells the sender what it got, so the sender
+- ``EvidenceDelta``: the review's sketch, glome-rs's final version (eff4ea8): a peer's set
+  grows only from what that peer sends. Partition-safe, but a receiver never tells the sender what it got, so the sender
   re-sends the same delta every tick: payloads shrink, message counts do not.
 - ``Hardened``: acknowledged per-peer deltas with retransmission until acked, push-pull digest
   anti-entropy, batching, jitter, per-peer backoff, bounded batches and per-peer state kept
@@ -313,7 +313,8 @@ class MarkOnSendDelta(_RandomPeersGossip):
 
 
 class EvidenceDelta(MarkOnSendDelta):
-    """glome-rs's final delta gossip (eff4ea8): a peer is believed to hold only what it sent.
+    """The review's own sketch, as glome-rs finally shipped it (eff4ea8): a peer is believed
+    to hold only what it sent us.
 
     Safe under partitions, since nothing is assumed on send. But nobody acknowledges, so a
     value our peer never gossips back (it is not among its 4 random peers, or it is but sends
