@@ -67,14 +67,14 @@ def process_builder(command: Sequence[str], *, log_stderr: bool = False) -> Host
     def build(
         *, node_ids: list[str], network: Any, store_dir: Path, seed: int, on_log_line: Any = None
     ) -> Any:
-        env = {**os.environ, "GLOME_SEED": str(seed)}
+        # No GLOME_SEED for the processes: one shared value would give every node the same
+        # random stream, and real-time runs are not replayable anyway.
         return ProcessHost(
             list(command),
             node_ids,
             network,
             store_dir,
             log_stderr=log_stderr,
-            env=env,
             on_log_line=on_log_line,
         )
 

@@ -77,19 +77,19 @@ class SetupContext:
     """Handed to ``Workload.setup``: open clients and RPC nodes before the main phase."""
 
     def __init__(self, run: RunContext) -> None:
-        self.run = run
+        self.ctx = run
         self.opts = run.opts
         self.node_ids = run.opts.node_ids
         self.state = run.state
         self.log: list[str] = []
 
     def open_client(self) -> Client:
-        return self.run.clients.open()
+        return self.ctx.clients.open()
 
     async def rpc(
         self, client: Client, dest: str, body: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
-        return await client.rpc(dest, body, self.run.timeout if timeout is None else timeout)
+        return await client.rpc(dest, body, self.ctx.timeout if timeout is None else timeout)
 
 
 class Worker:
@@ -115,6 +115,10 @@ class Worker:
     @property
     def state(self) -> dict[str, Any]:
         return self.ctx.state
+
+    def elapsed(self) -> float:
+        """Seconds since the history's time 0 (for workloads that pace ops by time)."""
+        return self.ctx.loop.time() - self.ctx.history.origin
 
     async def call(self, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """RPC to this worker's node through its client; the reply body, or an exception."""
