@@ -608,6 +608,11 @@ def test_parse_envelope_accepts_spec_messages() -> None:
     # id is optional and ignored; src need not be the writer (spec 1.2); big ints survive.
     line = b'{"id": 5, "src": "n1", "dest": "lin-kv", "body": {"type": "write", "value": 123456789012345678901234}}'
     assert parse_envelope(line, REGISTERED)[2]["value"] == 123456789012345678901234
+    negative = b'{"src": "n1", "dest": "n0", "body": {"ids": [-9999999999999999999, 18446744073709551615]}}'
+    assert parse_envelope(negative, REGISTERED)[2]["ids"] == [
+        -9999999999999999999,
+        18446744073709551615,
+    ]
 
 
 def test_line_splitter_handles_chunks_and_overlong_lines() -> None:

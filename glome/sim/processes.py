@@ -53,7 +53,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import termios
@@ -74,7 +73,9 @@ Deliver = Callable[[dict[str, Any]], bool]
 
 ENVELOPE_KEYS = frozenset({"src", "dest", "body", "id"})
 REQUIRED_KEYS = ("src", "dest", "body")
-_LONG_DIGITS = re.compile(rb"\d{19}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+"""A run of 19 digits may be an integer beyond 64 bits (a translate + find: ~10x a regex)."""
 EXCERPT_CHARS = 300
 """How much of a bad line or a tail line is quoted in logs and reports."""
 TAIL_BYTES = 1200
@@ -182,7 +183,7 @@ def parse_envelope(
     """
     try:
         # orjson turns integers beyond 64 bits into floats; JSON (and Maelstrom) keeps them.
-        if _LONG_DIGITS.search(line):
+        if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
             msg = json.loads(line, parse_constant=_reject_constant)
         else:
             msg = orjson.loads(line)
