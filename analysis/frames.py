@@ -176,27 +176,43 @@ def nemesis_frame(history: list[dict[Any, Any]], end_s: float | None = None) -> 
 
 
 def checkers_frame(results: dict[Any, Any] | None) -> pd.DataFrame:
-    """One row per checker (and nested sub-checker such as perf.latency-graph): validity, error."""
+    """One row per checker and sub-checker (perf.latency-graph, stats.by-f.read...): validity,
+    the first line of its error if it threw, and its scalar figures (a dict by dotted name)."""
     rows: list[dict[str, Any]] = []
     if results:
+        every = figures(results)
         for name, sub in results.items():
             if str(name) == "valid?" or not isinstance(sub, dict):
                 continue
-            rows.append(_checker_row(str(name), sub))
+            rows.append(_checker_row(str(name), sub, every))
             for inner, sub2 in sub.items():
                 if isinstance(sub2, dict) and "valid?" in sub2 and str(inner) != "results":
-                    rows.append(_checker_row(f"{name}.{inner}", sub2))
-        rows.append({"checker": "overall", "valid": validity(results.get("valid?")), "error": None})
-    return pd.DataFrame(rows, columns=["checker", "valid", "error"])
+                    rows.append(_checker_row(f"{name}.{inner}", sub2, every))
+            by_f = sub.get("by-f")
+            if isinstance(by_f, dict):
+                for f, sub2 in by_f.items():
+                    if isinstance(sub2, dict):
+                        rows.append(_checker_row(f"{name}.by-f.{f}", sub2, every))
+        rows.append(
+            {
+                "checker": "overall",
+                "valid": validity(results.get("valid?")),
+                "error": None,
+                "figures": {},
+            }
+        )
+    return pd.DataFrame(rows, columns=["checker", "valid", "error", "figures"])
 
 
-def _checker_row(name: str, sub: dict[Any, Any]) -> dict[str, Any]:
+def _checker_row(name: str, sub: dict[Any, Any], every: dict[str, Any]) -> dict[str, Any]:
+    prefix = name + "."
+    own = {k[len(prefix) :]: v for k, v in every.items() if k.startswith(prefix)}
     error = sub.get("error")
     if error is not None and not isinstance(error, str):
         error = repr(plain(error))
     if isinstance(error, str):
         error = str(error).strip().splitlines()[0] if error.strip() else None
-    return {"checker": name, "valid": validity(sub.get("valid?")), "error": error}
+    return {"checker": name, "valid": validity(sub.get("valid?")), "error": error, "figures": own}
 
 
 def figures(results: dict[Any, Any] | None) -> dict[str, Any]:
