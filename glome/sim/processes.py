@@ -18,7 +18,9 @@ Differences from Maelstrom, on purpose:
 - **Bounded memory against faulty nodes.** A node that stops reading its stdin does not block
   anything: what glome writes to it waits in a per-node buffer of bounded size, and once that
   is full further messages are dropped and reported as undelivered (``deliver`` returns
-  False for them, so a network that checks it can journal them as not delivered). A node that floods stdout is read at
+  False for them, so the network journals them as not delivered). A watchdog also reports a
+  node that leaves its stdin unread for ``stall_report_after`` seconds, which catches a node
+  that stopped reading even when traffic is too light to fill anything. A node that floods stdout is read at
   a bounded rate (a token bucket; the node simply blocks on its writes while glome catches
   up), so it cannot flood the network or starve the event loop. A stdout line longer than
   ``max_line_bytes`` is discarded as it streams in; a stderr line is truncated; a node log
@@ -75,7 +77,7 @@ ENVELOPE_KEYS = frozenset({"src", "dest", "body", "id"})
 REQUIRED_KEYS = ("src", "dest", "body")
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
-"""A run of 19 digits may be an integer beyond 64 bits (a translate + find: ~10x a regex)."""
+"""A run of 19 digits may be an integer beyond 64 bits (translate + find: 2-10x a regex)."""
 EXCERPT_CHARS = 300
 """How much of a bad line or a tail line is quoted in logs and reports."""
 TAIL_BYTES = 1200
@@ -107,8 +109,9 @@ class ProcessLimits:
     """Bytes waiting for a node to read its stdin; beyond this, messages are dropped."""
     lines_per_second: float = 5_000.0
     """stdout lines routed per node per second; a faster node is read at this rate. One
-    event loop routes roughly 20-40 thousand messages a second in all, so one flooding node
-    must not take all of it; real solutions send far less (3d: about 100 a second a node)."""
+    event loop routes some 20 thousand messages a second in all (host, network and journal;
+    measured on a loaded machine), so one flooding node must not take all of it; real
+    solutions send far less (3d: about 100 a second a node)."""
     line_burst: int = 10_000
     """Lines a node may write at once before the rate applies."""
     spawn_timeout: float = 10.0
