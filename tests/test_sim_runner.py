@@ -369,3 +369,27 @@ def test_node_code_that_never_returns_is_interrupted(tmp_path: Path) -> None:
     with pytest.raises(VirtualClockStalled, match="never awaits"):
         quick(Spinner, tmp_path, workload="echo", node_count=1, hang_timeout=1)
     assert time.perf_counter() - wall < 60
+
+
+class LateEcho(Node):
+    """Answers every third echo after 6 s, when the client has given up and gone."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+
+    @handler("echo")
+    async def echo(self, msg: Message) -> dict[str, Any]:
+        self.count += 1
+        if self.count % 3 == 0:
+            await self.sleep(6)
+        return {"type": "echo_ok", "echo": msg.body["echo"]}
+
+
+def test_late_replies_to_closed_clients_are_journaled_and_logged(tmp_path: Path) -> None:
+    result = quick(LateEcho, tmp_path, workload="echo", node_count=1, time_limit=10, rate=2)
+    late = [r for r in journal(result) if r["src"] == "n0" and r["recv_time"] is None]
+    assert late and all(r["dropped"] is False for r in late)
+    log = (result.store_path / "jepsen.log").read_text()
+    assert "to unregistered endpoint" in log
+    assert not (result.store_path / "node-logs" / "n0.log").read_text().count("unregistered")

@@ -27,6 +27,7 @@ undelivered (``recv_time`` null); sends after ``close`` are ignored.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import logging
 import random
@@ -89,6 +90,9 @@ class Network:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._soon = False
+        # Deliveries run in the network's own context, not in that of whichever node happened
+        # to schedule them (in-process node logs are routed by context).
+        self._context = contextvars.copy_context()
         self.origin = loop.time()
         self.closed = False
         self.sent = 0
@@ -148,7 +152,7 @@ class Network:
         if deadline <= now:
             if not self._soon:
                 self._soon = True
-                self.loop.call_soon(self._on_soon)
+                self.loop.call_soon(self._on_soon, context=self._context)
         elif self._timer_at is None or deadline < self._timer_at:
             self._schedule(deadline, now)
         return msg_id
@@ -162,12 +166,12 @@ class Network:
         if deadline <= now:
             if not self._soon:
                 self._soon = True
-                self.loop.call_soon(self._on_soon)
+                self.loop.call_soon(self._on_soon, context=self._context)
         elif self._timer_at is None or deadline < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = deadline
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+            self._timer = self.loop.call_at(deadline, self._on_timer, context=self._context)
 
     def _on_soon(self) -> None:
         self._soon = False

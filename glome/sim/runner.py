@@ -50,6 +50,8 @@ from glome.sim.workloads import get as get_workload
 log = logging.getLogger("glome.sim.runner")
 
 INIT_TIMEOUT = 10.0
+UNDELIVERABLE_LOGGED = 100
+"""Messages to unregistered endpoints logged one by one in jepsen.log; the rest are counted."""
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254, 255
 
 HostBuilder = Callable[..., NodeHost]
@@ -184,12 +186,22 @@ async def run_test(
     store.write_test({**test_map, "start-time": started.isoformat()})
 
     history = History(loop, on_op=store.log_op)
+    undeliverable = [0]
+
+    def note_undeliverable(text: str) -> None:
+        # Usually a late reply to a client that timed out and was closed. Maelstrom would stop
+        # routing that node's output altogether (spec 1.2); glome drops just the message.
+        undeliverable[0] += 1
+        if undeliverable[0] <= UNDELIVERABLE_LOGGED:
+            store.log(text, thread="jepsen net", logger="maelstrom.net", level="WARN")
+
     network = Network(
         loop,
         latency_ms=opts.latency,
         latency_dist=opts.latency_dist,
         rng=stream(opts.seed, "network"),
         journal=store.journal,
+        on_undeliverable=note_undeliverable,
     )
     store.log(
         "Starting services: (" + " ".join(SERVICE_IDS) + ")",
@@ -332,6 +344,13 @@ async def run_test(
         )
         network.close()
         store.journal.close()
+        if undeliverable[0] > UNDELIVERABLE_LOGGED:
+            store.log(
+                f"{undeliverable[0]} messages in all were sent to endpoints that were not "
+                f"registered (only the first {UNDELIVERABLE_LOGGED} are logged)",
+                logger="maelstrom.net",
+                level="WARN",
+            )
         if isinstance(loop, VirtualTimeLoop):  # node code is done: analysis may take its time
             loop.set_wall_budget(None)
             loop.watchdog_armed = False
