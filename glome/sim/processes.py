@@ -20,11 +20,11 @@ Differences from Maelstrom, on purpose:
   is full further messages are dropped and reported as undelivered (``deliver`` returns
   False for them, so the network journals them as not delivered). A watchdog also reports a
   node that leaves its stdin unread for ``stall_report_after`` seconds, which catches a node
-  that stopped reading even when traffic is too light to fill anything. A node that floods stdout is read at
-  a bounded rate (a token bucket; the node simply blocks on its writes while glome catches
-  up), so it cannot flood the network or starve the event loop. A stdout line longer than
-  ``max_line_bytes`` is discarded as it streams in; a stderr line is truncated; a node log
-  stops growing at ``max_log_bytes``.
+  that stopped reading even when traffic is too light to fill anything. A node that floods
+  stdout is read at a bounded rate (a token bucket; the node simply blocks on its writes
+  while glome catches up), so it cannot flood the network or starve the event loop. A stdout
+  line longer than ``max_line_bytes`` is discarded as it streams in; a stderr line is
+  truncated; a node log stops growing at ``max_log_bytes``.
 - **A message to a killed or crashed peer is not the sender's fault.** Such a node is
   unregistered (as Maelstrom's kill nemesis would leave it unreachable); a line addressed to it
   is still routed, and the network journals it as undelivered.
@@ -676,7 +676,10 @@ class ProcessHost:
             if not await proc.wait_exit(self.limits.term_timeout):
                 proc.signal(signal.SIGKILL)
                 if not await proc.wait_exit(self.limits.kill_timeout):
-                    state.not_killed = f"Node {state.node_id} did not exit within {self.limits.kill_timeout} s of SIGKILL"
+                    state.not_killed = (
+                        f"Node {state.node_id} did not exit within "
+                        f"{self.limits.kill_timeout} s of SIGKILL"
+                    )
                     log.error(state.not_killed)
         proc.signal(signal.SIGKILL)  # whatever is left in its process group (wrapper children)
         await proc.finish(self.limits.pipe_close_timeout)
@@ -723,7 +726,8 @@ class ProcessHost:
                 )
             if st.overlong_lines:
                 lines.append(
-                    f"{nid} wrote {st.overlong_lines} stdout line(s) over {lim.max_line_bytes} bytes (dropped)"
+                    f"{nid} wrote {st.overlong_lines} stdout line(s) over "
+                    f"{lim.max_line_bytes} bytes (dropped)"
                 )
             if st.undelivered:
                 lines.append(
@@ -737,16 +741,19 @@ class ProcessHost:
                 )
             if st.undelivered_not_running:
                 lines.append(
-                    f"{st.undelivered_not_running} message(s) to {nid} undelivered: it was not running"
+                    f"{st.undelivered_not_running} message(s) to {nid} undelivered: "
+                    "it was not running"
                 )
             if st.throttled:
                 lines.append(
-                    f"{nid} wrote more than {int(lim.lines_per_second)} lines/s to stdout; its output "
+                    f"{nid} wrote more than {int(lim.lines_per_second)} lines/s to stdout; "
+                    "its output "
                     f"was read at that rate ({st.throttled} time(s))"
                 )
             if st.log_full:
                 lines.append(
-                    f"{nid}'s stderr log reached {lim.max_log_bytes} bytes; later lines were not kept"
+                    f"{nid}'s stderr log reached {lim.max_log_bytes} bytes; "
+                    "later lines were not kept"
                 )
             if st.not_killed:
                 lines.append(st.not_killed)
@@ -859,7 +866,8 @@ class ProcessHost:
             log.warning(text)
         if count == 1:
             log.warning(
-                "(Maelstrom would stop routing every later message from %s here; glome keeps going)",
+                "(Maelstrom would stop routing every later message from %s here; "
+                "glome keeps going)",
                 state.node_id,
             )
         elif count == self.limits.bad_lines_logged + 1:
