@@ -875,3 +875,10 @@ def test_excerpt_is_bounded_and_decodes_only_the_head() -> None:
     long = excerpt(b"a" * 10_000_000)
     assert long.startswith("a" * 300) and long.endswith("... (10000000 bytes)") and len(long) < 400
     assert excerpt(b"\xff\xfe bad utf-8") == "\ufffd\ufffd bad utf-8"
+
+
+@pytest.mark.timeout(30)
+def test_e2e_missing_binary_is_a_plain_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-node"
+    with pytest.raises(NodeStartError, match=f"^--bin {missing}: no such file"):
+        run_bin(tmp_path, [str(missing)])
