@@ -79,7 +79,7 @@ class RaftKafka(Node):
     """Seconds a request waits for a leader to be known before a definite error 11."""
     forward_timeout = 3.5
     gossip_every = 10
-    """Ticks between full gossips of the committed offsets."""
+    """Ticks between full gossips (and saves, if changed) of the committed offsets."""
 
     def __init__(self, *, state_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
         if state_dir is None and os.environ.get("GLOME_STATE_DIR"):
@@ -211,9 +211,14 @@ class RaftKafka(Node):
 
     def tick(self) -> None:
         self.ticks += 1
-        if self.ticks % self.gossip_every == 0 and self.logs.committed:
-            for peer in self.peers:
-                self.send(peer, {"type": "raft_committed", "offsets": self.logs.committed})
+        if self.ticks % self.gossip_every == 0:
+            if self.logs.committed:
+                for peer in self.peers:
+                    self.send(peer, {"type": "raft_committed", "offsets": self.logs.committed})
+            if self.committed_dirty:
+                # Committed offsets may be lost in a crash (under-reporting is safe), so they
+                # get no fsync of their own: they ride with the next entry write or this tick.
+                self.flush_wanted.set()
         if self.role == LEADER:
             for peer in self.peers:
                 self.replicate_to(peer, heartbeat=True)
@@ -510,8 +515,7 @@ class RaftKafka(Node):
     async def on_commit_offsets(self, msg: Message) -> dict[str, Any]:
         offsets = parse_offsets(msg.body)
         if self.logs.commit(offsets):
-            self.committed_dirty = True
-            self.flush_wanted.set()
+            self.committed_dirty = True  # saved with the next write or tick: no fsync of its own
             for peer in self.peers:
                 self.send(peer, {"type": "raft_committed", "offsets": offsets})
         return {"type": "commit_offsets_ok"}
@@ -520,7 +524,6 @@ class RaftKafka(Node):
     async def on_committed_gossip(self, msg: Message) -> None:
         if self.logs.commit(parse_offsets(msg.body)):
             self.committed_dirty = True
-            self.flush_wanted.set()
 
     @handler("list_committed_offsets")
     async def on_list_committed_offsets(self, msg: Message) -> dict[str, Any]:

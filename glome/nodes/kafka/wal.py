@@ -13,8 +13,9 @@ What must be durable, and when (Raft, section 5 of the paper):
   node could vote twice in one term and elect two leaders;
 - log entries before acknowledging them (follower) or counting itself (leader);
 - ``commit_index`` and the committed offsets need not be: after a restart they are learnt
-  again from the leader, and reporting less than the truth is safe. They ride along with the
-  next entry write so a restarted node can serve polls at once.
+  again (from the leader, from the peers' gossip), and reporting less than the truth is safe.
+  They ride along with the next entry write (the offsets also with a periodic save), so a
+  restarted node can serve polls at once without paying an fsync for them.
 
 Writes are synchronous calls on the event loop on purpose: no await sits between "decide" and
 "persisted", so no other handler can observe a state the disk does not have yet.
