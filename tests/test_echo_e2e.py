@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +23,29 @@ def line(src: str, body: dict[str, Any], dest: str = "n0") -> bytes:
     return orjson.dumps({"src": src, "dest": dest, "body": body}) + b"\n"
 
 
-def run_node(argv: list[str], stdin: bytes | Path) -> subprocess.CompletedProcess[bytes]:
+LOOPS = [
+    "asyncio",
+    pytest.param(
+        "uvloop",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("uvloop") is None, reason="uvloop not installed"
+        ),
+    ),
+]
+
+
+def run_node(
+    argv: list[str], stdin: bytes | Path, loop: str = "auto"
+) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "GLOME_LOOP": loop}
     if isinstance(stdin, Path):
         with stdin.open("rb") as f:
             return subprocess.run(
-                argv, stdin=f, check=False, capture_output=True, cwd=ROOT, timeout=30
+                argv, stdin=f, check=False, capture_output=True, cwd=ROOT, timeout=30, env=env
             )
-    return subprocess.run(argv, input=stdin, check=False, capture_output=True, cwd=ROOT, timeout=30)
+    return subprocess.run(
+        argv, input=stdin, check=False, capture_output=True, cwd=ROOT, timeout=30, env=env
+    )
 
 
 def protocol_lines(stdout: bytes) -> list[dict[str, Any]]:
@@ -54,10 +72,11 @@ def script(n: int) -> tuple[bytes, dict[int, Any]]:
     return data, expected
 
 
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("how", sorted(COMMANDS))
-def test_echo_process_over_pipes(how: str) -> None:
+def test_echo_process_over_pipes(how: str, loop: str) -> None:
     data, expected = script(1000)
-    done = run_node(COMMANDS[how], data)
+    done = run_node(COMMANDS[how], data, loop)
     assert done.returncode == 0, done.stderr[-2000:]
     replies = protocol_lines(done.stdout)
     assert replies[0] == {"src": "n0", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1}}
@@ -77,14 +96,15 @@ def test_echo_process_over_pipes(how: str) -> None:
     assert metrics["metrics"]["msgs_out"] == {"echo_ok": 1000, "init_ok": 1}
 
 
-def test_echo_process_reads_a_regular_file_and_dev_null(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_echo_process_reads_a_regular_file_and_dev_null(tmp_path: Path, loop: str) -> None:
     data, expected = script(50)
     path = tmp_path / "in.jsonl"
     path.write_bytes(data)
-    done = run_node(COMMANDS["module"], path)
+    done = run_node(COMMANDS["module"], path, loop)
     assert done.returncode == 0
     assert len(protocol_lines(done.stdout)) == 1 + len(expected)
-    empty = run_node(COMMANDS["module"], Path("/dev/null"))
+    empty = run_node(COMMANDS["module"], Path("/dev/null"), loop)
     assert empty.returncode == 0 and empty.stdout == b""
 
 

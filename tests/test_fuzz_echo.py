@@ -14,6 +14,7 @@ so a run is reproducible; the subprocess run asserts at least 10,000 hostile lin
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import random
 import subprocess
@@ -284,7 +285,7 @@ class NodeProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
-            env={"GLOME_LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin"},
+            env={**os.environ, "GLOME_LOG_LEVEL": "ERROR"},
         )
         self.out: queue.Queue[bytes | None] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
