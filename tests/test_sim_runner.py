@@ -393,3 +393,15 @@ def test_late_replies_to_closed_clients_are_journaled_and_logged(tmp_path: Path)
     log = (result.store_path / "jepsen.log").read_text()
     assert "to unregistered endpoint" in log
     assert not (result.store_path / "node-logs" / "n0.log").read_text().count("unregistered")
+
+
+def test_a_missing_binary_aborts_cleanly(tmp_path: Path) -> None:
+    result = run(
+        bin=str(tmp_path / "no-such-node"),
+        workload="echo",
+        node_count=1,
+        time_limit=1,
+        store_dir=tmp_path / "store",
+    )
+    assert result.exit_code == 255 and result.error
+    assert "Test aborted" in (result.store_path / "jepsen.log").read_text()

@@ -220,13 +220,34 @@ async def run_test(
         if echo is not None:
             echo(f"{node_id} stderr: {line}")
 
-    host = host_builder(
-        node_ids=list(opts.node_ids),
-        network=network,
-        store_dir=store.path,
-        seed=opts.seed,
-        on_log_line=node_line if opts.log_stderr else None,
-    )
+    try:
+        host = host_builder(
+            node_ids=list(opts.node_ids),
+            network=network,
+            store_dir=store.path,
+            seed=opts.seed,
+            on_log_line=node_line if opts.log_stderr else None,
+        )
+    except (RunnerError, OSError, ValueError) as e:  # e.g. a --bin that does not exist
+        for service in services:
+            service.close()
+        network.close()
+        store.journal.close()
+        store.write_history([])
+        store.log(f"Test aborted: {e}", level="WARN")
+        store.close()
+        if echo is not None:
+            echo(f"Test aborted: {e}")
+        return RunResult(
+            results=None,
+            history=[],
+            store_path=store.path,
+            valid=None,
+            exit_code=EXIT_CRASH,
+            opts=opts,
+            error=str(e),
+            wall_seconds=time.perf_counter() - wall_begin,
+        )
     clients = Clients(network)
     error: str | None = None
     problems: list[str] = []
