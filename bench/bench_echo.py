@@ -7,6 +7,8 @@ Two binaries are driven by the same driver, in the same run:
 - ``node (asyncio)`` / ``node (uvloop)``: ``python -m glome.nodes.echo`` (the full glome
   runtime: parsing and validation, dispatch, metrics, reply routing) on asyncio's own event
   loop and, when uvloop is installed, on uvloop's (``GLOME_LOOP``);
+- ``async handler``: the same with ``async def echo`` (asyncio loop): a task per request on
+  Python 3.11, an eager task on 3.12+, where the plain ``def`` handler runs inline;
 - ``ceiling``: a bare loop that reads a line from stdin, ``orjson.loads`` it, builds the reply
   and ``orjson.dumps`` it to stdout with a flush. No runtime can do less per message in Python.
 - ``asyncio floor``: the least an asyncio program can do (``add_reader``, ``os.read``, orjson,
@@ -80,9 +82,18 @@ asyncio.run(main())
 """
 
 NODE = [sys.executable, "-m", "glome.nodes.echo"]
+ASYNC_ECHO_SOURCE = r"""
+from glome.runtime import Node, handler
+class AsyncEcho(Node):
+    @handler("echo")
+    async def echo(self, msg):
+        return {"type": "echo_ok", "echo": msg.body.get("echo")}
+AsyncEcho.main()
+"""
 BINARIES: dict[str, tuple[list[str], dict[str, str]]] = {
     "node (asyncio)": (NODE, {"GLOME_LOOP": "asyncio"}),
     "node (uvloop)": (NODE, {"GLOME_LOOP": "uvloop"}),
+    "async handler": ([sys.executable, "-c", ASYNC_ECHO_SOURCE], {"GLOME_LOOP": "asyncio"}),
     "ceiling": ([sys.executable, "-c", CEILING_SOURCE], {}),
     "asyncio floor": ([sys.executable, "-c", ASYNCIO_FLOOR_SOURCE], {}),
 }
@@ -222,7 +233,7 @@ def main() -> int:
             for name in BINARIES:  # interleaved, so drift in machine load hits all alike
                 r, c = measure(name, mode, args.requests, args.window)
                 rate[name], cpu[name] = max(rate[name], r), min(cpu[name], c)
-        ratios[mode] = max(rate[n] for n in BINARIES if n.startswith("node")) / rate["ceiling"]
+        ratios[mode] = max(rate[n] for n in BINARIES if n.startswith("node (")) / rate["ceiling"]
         label = mode if mode == "sequential" else f"pipelined (window {args.window})"
         for name in BINARIES:
             print(

@@ -108,3 +108,42 @@ def test_stdio_transport_close_right_after_start_still_delivers_output() -> None
         assert f.read() == b"said before stdout was connected\n"
     os.close(in_r)
     os.close(in_w)
+
+
+def test_stdio_transport_coalesces_writes_without_reordering() -> None:
+    """A chunk's replies leave in one write; outside a chunk the first line goes at once and
+    the rest of that loop pass is gathered into one more write."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    writes: list[bytes] = []
+
+    async def main() -> None:
+        transport = tr.StdioTransport(in_r, out_w)
+        transport._emit = writes.append  # type: ignore[method-assign]
+
+        def on_line(line: bytes) -> None:
+            for i in range(3):
+                transport.send(line + str(i).encode())
+
+        transport.start(on_line, lambda: None)
+        transport._feed(b"a\nb\n")
+        assert writes == [b"a0\na1\na2\nb0\nb1\nb2\n"]
+        for i in range(3):
+            transport.send(b"late%d" % i)
+        assert writes[1:] == [b"late0\n"]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert writes[1:] == [b"late0\n", b"late1\nlate2\n"]
+        transport.send(b"next pass")
+        assert writes[-1] == b"next pass\n"
+        await transport.close()
+
+    import sys
+
+    saved = sys.stdout
+    try:
+        asyncio.run(main())
+    finally:
+        sys.stdout = saved
+    for fd in (in_r, in_w, out_r, out_w):
+        os.close(fd)

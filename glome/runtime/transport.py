@@ -211,6 +211,7 @@ class StdioTransport:
         self._pending: list[bytes] = []
         self._blocking: dict[int, bool] = {}
         self._batch: list[bytes] | None = None
+        self._burst = False
         self._protocol: _LineReader | None = None
 
     def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
@@ -249,24 +250,42 @@ class StdioTransport:
             self._feed(chunk)
             await asyncio.sleep(0)
 
+    # Output is coalesced without delaying anything. Lines sent while one chunk of input is
+    # handled leave in one write when the chunk is done. Outside a chunk (replies from handler
+    # tasks, periodic gossip) the first line is written at once and the lines that follow in
+    # the same pass of the event loop are gathered into one write at its end. One syscall,
+    # and one wake-up of the process at the other end, per batch instead of per line.
+
     def _feed(self, data: bytes) -> None:
-        """Hand one chunk of input to the line reader. What the node sends while handling
-        its lines leaves in a single write: one syscall (and one wake-up of the reader at
-        the other end) per chunk instead of one per reply."""
+        """Hand one chunk of input to the line reader; write what it made the node send."""
         assert self._protocol is not None
-        self._batch = []
+        opened = self._batch is None
+        if opened:
+            self._batch = []
         try:
             self._protocol.data_received(data)
         finally:
-            batch, self._batch = self._batch, None
-            if batch:
-                self._emit(batch[0] if len(batch) == 1 else b"".join(batch))
+            if opened:
+                self._flush()
 
     def send(self, line: bytes) -> None:
         if self._batch is not None:
             self._batch.append(line + b"\n")
+        elif self._burst:  # already wrote in this pass of the loop: gather the rest
+            self._batch = [line + b"\n"]
         else:
             self._emit(line + b"\n")
+            self._burst = True
+            asyncio.get_running_loop().call_soon(self._end_burst)
+
+    def _end_burst(self) -> None:
+        self._burst = False
+        self._flush()
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch:
+            self._emit(batch[0] if len(batch) == 1 else b"".join(batch))
 
     def _emit(self, data: bytes) -> None:
         if self._writer is not None:
@@ -278,6 +297,7 @@ class StdioTransport:
             self._pending.append(data)
 
     async def close(self) -> None:
+        self._flush()
         if self._file_reader is not None:
             self._file_reader.cancel()
         if self._connecting is not None and not self._connecting.done():
