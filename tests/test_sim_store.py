@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_sim_nodes import Flood, GCounter
 from test_sim_runner import Ids
 
-from glome.edn import Keyword, dumps, op_map
+from glome.edn import Keyword, Str, dumps, op_map
 from glome.nodes.echo import Echo
 from glome.sim import run
 from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
@@ -105,8 +107,39 @@ def test_history_lines_render_errors_as_maelstrom() -> None:
     assert op_line(nemesis, error_readable=False) == ":nemesis\t:info\t:start-partition\t:majority"
 
 
-@pytest.mark.parametrize("value", [[], [1, 2, 3], [1, True], [1, None], [1.5], ["a"], [[1]]])
-def test_fast_rendering_is_byte_identical(value: list[Any]) -> None:
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        [1, 2, 3],
+        [1, True],
+        [1, None],
+        [1.5],
+        ["a"],
+        [[1]],
+        None,
+        True,
+        False,
+        0,
+        -7,
+        2**70,
+        "plain",
+        'quo"te',
+        "back\\slash",
+        "new\nline",
+        "tab\t",
+        "uni\u00e9\u2013",
+        "",
+        Keyword("majority"),
+        [Keyword("isolated"), {Str("n1"): {"n2", "n0"}}],
+        {"type": "echo_ok", "echo": "Please echo 3", "in_reply_to": 1, "msg_id": 2},
+        {"9": [[0, 1]], "a b": 1, 3: "x", Str("n0"): None},
+        (1, "two"),
+        1.0e-4,
+        {"nested": {"k": []}},
+    ],
+)
+def test_fast_rendering_is_byte_identical(value: Any) -> None:
     assert fast_dumps(value) == dumps(value)
     op = {
         "index": 1,
@@ -116,8 +149,23 @@ def test_fast_rendering_is_byte_identical(value: list[Any]) -> None:
         "f": "read",
         "value": value,
         "final?": True,
+        "error": [Keyword("timeout"), "t"],
     }
     assert op_edn(op) == dumps(op_map(op))
+    assert op_edn(op, fast_dumps(value)) == dumps(op_map(op))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+@settings(max_examples=300, deadline=None)
+def test_fast_rendering_matches_dumps_on_any_json(value: Any) -> None:
+    assert fast_dumps(value) == dumps(value)
 
 
 # ------------------------------------------------------------------ compatibility with Maelstrom

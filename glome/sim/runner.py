@@ -170,8 +170,10 @@ async def run_test(
     started = dt.datetime.now().astimezone()
     virtual = isinstance(loop, VirtualTimeLoop)
 
-    def wall_clock() -> dt.datetime:
-        return started + dt.timedelta(seconds=loop.time() - loop_begin)
+    started_posix = started.timestamp()
+
+    def wall_clock() -> float:
+        return started_posix + (loop.time() - loop_begin)
 
     workload = get_workload(opts.workload)
     workload.validate(opts)
