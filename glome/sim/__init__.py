@@ -11,7 +11,10 @@ For notebooks and scripts::
 clock, deterministically by seed and much faster than real time. ``bin=["./node", "arg"]``
 runs any binary as processes in real time instead, as Maelstrom does. Other keyword arguments
 are ``TestOptions`` fields (``time_limit``, ``rate``, ``latency``, ``latency_dist``,
-``concurrency`` (int or ``"2n"``), ``nemesis_interval``, ``availability``, ``topology``, ...).
+``concurrency`` (int or ``"2n"``), ``nemesis_interval``, ``availability``, ``topology``,
+``recovery_time``, ...), plus ``store_dir`` (default ``./store``), ``verbose`` (print the
+results and verdict), ``wall_budget`` and ``hang_timeout`` (in-process safety limits, see
+``run_options``).
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@
 ``run_test`` is a coroutine written against the running loop's clock: on a
 ``VirtualTimeLoop`` it is the deterministic in-process simulator, on a normal loop it runs in
 real time. Exit codes as Maelstrom's: 0 valid, 1 invalid, 2 unknown, 255 aborted.
+
+Nothing hangs: every RPC has a timeout; in-process, a node that keeps the loop busy without
+letting virtual time pass is wound down after ``wall_budget`` real seconds (the run aborts,
+saying so), and node code that never returns to the loop is interrupted by
+``run_virtual``'s watchdog; process hosts bound their own waits.
 """
 
 from __future__ import annotations
