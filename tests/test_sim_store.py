@@ -163,7 +163,7 @@ json_values = st.recursive(
 
 
 @given(json_values)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 def test_fast_rendering_matches_dumps_on_any_json(value: Any) -> None:
     assert fast_dumps(value) == dumps(value)
 
