@@ -62,7 +62,11 @@ def _test_parser() -> _Parser:
     p.add_argument(
         "--latency-dist", default="constant", choices=("constant", "uniform", "exponential")
     )
-    p.add_argument("--nemesis", default="", help="comma-separated faults (partition)")
+    p.add_argument(
+        "--nemesis",
+        default="",
+        help="comma-separated faults: partition (Maelstrom's), kill, pause (glome)",
+    )
     p.add_argument(
         "--nemesis-interval",
         type=float,
