@@ -29,7 +29,7 @@ import datetime as _dt
 import gc
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
@@ -412,11 +412,9 @@ _MARKER_LOOKALIKES = ('":', "\"'", '"#"')
 _DIGITS_TO_HASH = str.maketrans("0123456789", "##########")
 _DIGIT_RUN = "#" * 19
 # A bare word: keyword, symbol, nil/true/false (numbers and strings are left alone).
-_BARE = re.compile(
-    r"(?<![^\s,\[{(\x00])"
-    r"(?::[^\s,\[\]{}()\x00]+|[^\s,\[\]{}()\x00\d:+\-#][^\s,\[\]{}()\x00]*"
-    r"|[+\-](?!\d)[^\s,\[\]{}()\x00]*)"
-)
+# A bare word (keyword, symbol, nil/true/false) starts after a delimiter. The pattern opens
+# with the word's first character so the engine skips digits quickly, then looks back.
+_BARE = re.compile(r"(?:[:A-Za-z*!_?$%&=<>.'/]|[+\-](?!\d))(?<=[\s,\[{(\x00].)[^\s,\[\]{}()\x00]*")
 _MAP_MARK = ":"  # a JSON array whose first element is ":" was a map: [":", k, v, k, v]
 _SET_MARK = "#"  # ... and "#" a set
 
@@ -441,44 +439,76 @@ class _KeywordCache(dict[str, Keyword | Symbol]):
 
 
 _KEYWORDS = _KeywordCache()
+
+
+class _NamedCache(dict[str, Keyword | Symbol]):
+    """The same interned keywords, by bare name ("send"), for the op head's fields."""
+
+    def __missing__(self, name: str) -> Keyword | Symbol:
+        kw = self[name] = _KEYWORDS[":" + name]
+        return kw
+
+
+_NAMED = _NamedCache()
 _K_INDEX, _K_TIME, _K_TYPE, _K_PROCESS, _K_F, _K_VALUE = (
     Keyword(n) for n in ("index", "time", "type", "process", "f", "value")
 )
 
 
 def _fast_tails(tails: list[str]) -> list[list[Any] | None]:
-    """Each tail ``V, :k v, ...`` as ``[V, k, v, ...]``, or None where the fast path cannot go."""
-    joined = "\n".join(tails)
-    if _SAFE.fullmatch(joined) and not any(s in joined for s in _MARKER_LOOKALIKES):
-        ok = list(range(len(tails)))  # the common case: one check for the whole file
-    else:
-        ok = [
-            i
-            for i, tail in enumerate(tails)
-            if _SAFE.fullmatch(tail) and not any(s in tail for s in _MARKER_LOOKALIKES)
-        ]
-        joined = "\n".join(tails[i] for i in ok)
-    if _DIGIT_RUN in joined.translate(_DIGITS_TO_HASH):
-        ok = [i for i in ok if _DIGIT_RUN not in tails[i].translate(_DIGITS_TO_HASH)]
+    """Each tail ``V, :k v, ...`` as ``[V, k, v, ...]`` (still marked), or None where the fast
+    path cannot go. Tails of nothing but numbers and vectors (broadcast reads) skip the
+    rewriting; the rest are checked, rewritten and parsed together."""
     out: list[list[Any] | None] = [None] * len(tails)
+    numeric = [i for i, tail in enumerate(tails) if not tail.strip(_NUMERIC)]
+    is_numeric = set(numeric)
+    other = [i for i in range(len(tails)) if i not in is_numeric]
+    joined = "\n".join(tails[i] for i in other)
+    if not (_SAFE.fullmatch(joined) and not any(s in joined for s in _MARKER_LOOKALIKES)):
+        other = [
+            i
+            for i in other
+            if _SAFE.fullmatch(tails[i]) and not any(s in tails[i] for s in _MARKER_LOOKALIKES)
+        ]
+    for candidates, to_json in ((numeric, _numeric_json), (other, _as_json)):
+        group = candidates
+        if _DIGIT_RUN in "\n".join(tails[i] for i in group).translate(_DIGITS_TO_HASH):
+            group = [i for i in group if _DIGIT_RUN not in tails[i].translate(_DIGITS_TO_HASH)]
+        for i, rest in zip(
+            group, _parse_json_lines([tails[i] for i in group], to_json), strict=True
+        ):
+            out[i] = rest  # still marked: the caller restores what it keeps
+    return out
+
+
+_NUMERIC = "0123456789-[] ,"
+
+
+def _parse_json_lines(
+    tails: list[str], to_json: Callable[[list[str]], str]
+) -> list[list[Any] | None]:
+    """orjson over all tails at once; when it refuses, line by line to find the culprit."""
+    if not tails:
+        return []
     try:
-        parsed = orjson.loads(_as_json([tails[i] for i in ok]))
+        parsed: list[list[Any] | None] = orjson.loads(to_json(tails))
     except orjson.JSONDecodeError:
         parsed = []
-        for i in ok:  # find the line JSON refused; the rest still take the fast path
+        for tail in tails:
             try:
-                parsed.append(orjson.loads(_as_json([tails[i]]))[0])
+                parsed.append(orjson.loads(to_json([tail]))[0])
             except orjson.JSONDecodeError:
                 parsed.append(None)
-    for i, rest in zip(ok, parsed, strict=True):
-        out[i] = rest  # still marked: the caller restores what it keeps
-    return out
+    return parsed
+
+
+def _numeric_json(tails: list[str]) -> str:
+    """Tails of only integers and vectors, single-spaced as Clojure prints them."""
+    return "[[" + "],[".join(tails).replace(", ", ",").replace(" ", ",") + "]]"
 
 
 def _as_json(tails: list[str]) -> str:
     """Rewrite safe tails as one JSON array of arrays (see :func:`loads_lines`)."""
-    if not tails:
-        return "[]"
     parts = _STRING.split("\n" + "\n".join(tails) + "\n")
     strings = parts[1::2]
     j = _BARE.sub(_bare, "\x00".join(parts[0::2]))
@@ -509,9 +539,11 @@ def _restore(x: list[Any]) -> Any:
     for i, e in enumerate(x):
         t = type(e)
         if t is str:
-            if e[:1] in (":", "'"):
+            if e and e[0] in ":'":
                 x[i] = names[e]
-        elif t is list:
+        elif t is list and e:
+            if len(e) <= 2 and type(e[0]) is int and type(e[-1]) is int:
+                continue  # an [offset value] pair: nothing to restore, skip the call
             x[i] = _restore(e)
     if mark == _MAP_MARK:
         if len(x) % 2 == 0:
@@ -526,7 +558,7 @@ def _restore_one(value: Any) -> Any:
     t = type(value)
     if t is list:
         return _restore(value)
-    if t is str and value[:1] in (":", "'"):
+    if t is str and value and value[0] in ":'":
         return _KEYWORDS[value]
     return value
 
@@ -538,13 +570,14 @@ def _op_from(m: re.Match[str], rest: list[Any]) -> dict[Any, Any] | None:
         return None
     names = _KEYWORDS
     index, time, type_, process, f, _ = m.groups()
+    value = rest[0]
     op: dict[Any, Any] = {
         _K_INDEX: int(index),
         _K_TIME: int(time),
-        _K_TYPE: names[":" + type_],
-        _K_PROCESS: names[process] if process[0] == ":" else int(process),
-        _K_F: names[":" + f],
-        _K_VALUE: _restore_one(rest[0]),
+        _K_TYPE: _NAMED[type_],
+        _K_PROCESS: _NAMED[process[1:]] if process[0] == ":" else int(process),
+        _K_F: _NAMED[f],
+        _K_VALUE: value if type(value) is int or value is None else _restore_one(value),
     }
     for i in range(1, n, 2):
         key = rest[i]
