@@ -1,13 +1,9 @@
 """Challenge 1, echo: answer every ``echo`` with the same text.
 
-Run it as a process: ``python -m glome.nodes.echo`` (or ``python -m glome.runtime
-glome.nodes.echo:Echo``). Maelstrom's ``--bin`` takes one executable path, so give it a
-two-line wrapper script, for example ``bin/glome-echo``::
-
-    #!/bin/sh
-    exec /path/to/glome/.venv/bin/python -m glome.nodes.echo "$@"
-
-then ``maelstrom test -w echo --bin bin/glome-echo --node-count 1 --time-limit 10``.
+Maelstrom's ``--bin`` takes one executable path: use the console script the package installs,
+``maelstrom test -w echo --bin .venv/bin/glome-echo --node-count 1 --time-limit 10``. The same
+node also runs as ``python -m glome.nodes.echo`` or ``python -m glome.runtime
+glome.nodes.echo:Echo`` (wrap either in a two-line ``exec`` shell script to use it as --bin).
 
 The handler is a plain ``def``: it never awaits, so the runtime runs it inline as the line is
 read, without creating a task (the fastest path; see ``glome.runtime.node``).
