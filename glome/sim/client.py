@@ -18,6 +18,7 @@ Outcome mapping (spec 1.7) lives in ``error_completion``:
 from __future__ import annotations
 
 import asyncio
+import heapq
 from typing import Any
 
 from glome.edn import EdnList, Keyword
@@ -37,12 +38,53 @@ class ClientTimeout(RPCTimeout):
     """No reply reached the client in time (distinct from an error reply with code 0)."""
 
 
+class Timeouts:
+    """RPC deadlines for many clients behind one loop timer (cheaper than a timer per RPC).
+
+    Most client RPCs are answered at once, so their deadlines are simply skipped when they come
+    up; with a constant timeout the earliest deadline is always the oldest one.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, asyncio.Future[Any]]] = []
+        self._seq = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    def add(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, future: asyncio.Future[Any]
+    ) -> None:
+        """Fail ``future`` with ``_Expired`` at ``deadline`` unless it is done by then."""
+        self._seq += 1
+        heapq.heappush(self._heap, (deadline, self._seq, future))
+        if self._timer_at is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = loop.call_at(deadline, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = max(loop.time(), self._timer_at or 0.0)
+        self._timer = self._timer_at = None
+        heap = self._heap
+        while heap and heap[0][0] <= due:
+            future = heapq.heappop(heap)[2]
+            if not future.done():
+                future.set_exception(_Expired())
+        while heap and heap[0][2].done():  # answered long ago: no timer needed for them
+            heapq.heappop(heap)
+        if heap:
+            self._timer_at = heap[0][0]
+            self._timer = loop.call_at(self._timer_at, self._fire, loop)
+
+
 class Client:
     """One ``c<k>`` endpoint: at most one outstanding request at a time, as Maelstrom's."""
 
-    def __init__(self, network: Network, client_id: str) -> None:
+    def __init__(self, network: Network, client_id: str, timeouts: Timeouts | None = None) -> None:
         self.network = network
         self.id = client_id
+        self._timeouts = timeouts or Timeouts()
         self._next_msg_id = 0
         self._waiting: tuple[int, asyncio.Future[dict[str, Any]]] | None = None
         self.closed = False
@@ -68,14 +110,13 @@ class Client:
         msg_id = self._next_msg_id
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._waiting = (msg_id, future)
-        timer = loop.call_later(timeout, _expire, future)
+        self._timeouts.add(loop, loop.time() + timeout, future)
         try:
             self.network.send(self.id, dest, {**body, "msg_id": msg_id})
             reply = await future
         except _Expired:
             raise ClientTimeout(f"no reply from {dest} within {timeout:g}s") from None
         finally:
-            timer.cancel()
             self._waiting = None
         if reply.get("type") == "error":
             code = reply.get("code")
@@ -94,20 +135,16 @@ class _Expired(Exception):
     pass
 
 
-def _expire(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(_Expired())
-
-
 class Clients:
-    """Allocates client ids ``c0``, ``c1``, ... in creation order."""
+    """Allocates client ids ``c0``, ``c1``, ... in creation order; they share one ``Timeouts``."""
 
     def __init__(self, network: Network) -> None:
         self.network = network
         self._next = 0
+        self.timeouts = Timeouts()
 
     def open(self) -> Client:
-        client = Client(self.network, f"c{self._next}")
+        client = Client(self.network, f"c{self._next}", self.timeouts)
         self._next += 1
         return client
 

@@ -127,6 +127,10 @@ class Network:
         """Seconds this message will spend in flight (draws from the network's rng)."""
         if is_client(src) or is_client(dest) or self.latency_ms == 0:
             return 0.0
+        return self._draw_latency()
+
+    def _draw_latency(self) -> float:
+        """A server-to-server latency in seconds (whole milliseconds, as Maelstrom's)."""
         if self.latency_dist == "constant":
             ms: float = self.latency_ms
         elif self.latency_dist == "uniform":
@@ -146,7 +150,7 @@ class Network:
         if src[:1] == "c" or dest[:1] == "c" or self.latency_ms == 0:
             deadline = now
         else:
-            deadline = now + self.latency_for(src, dest)
+            deadline = now + self._draw_latency()
         send_ns = round((now - self.origin) * 1e9)
         heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, send_ns))
         if deadline <= now:
