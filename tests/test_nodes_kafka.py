@@ -409,7 +409,7 @@ class FastRaft(RaftKafka):
     """Real-time test timings: elections within tens of milliseconds."""
 
     heartbeat_interval = 0.01
-    election_timeout = (0.06, 0.12)
+    election_timeout = (0.25, 0.5)  # generous: a loaded test machine can stall the loop
     first_election_timeout = (0.01, 0.04)
     commit_wait = 1.0
     leader_wait = 0.5
@@ -489,6 +489,39 @@ def test_raft_duplicate_acks_do_not_inflate_quorum(tmp_path: Path) -> None:
         assert node.commit_index == before and not pending.done()
         reply = await pending
         assert reply["type"] == "error" and reply["code"] == 0  # indefinite, not a false ok
+        await c.stop()
+
+    run(scenario)
+
+
+def test_raft_bounds_the_batches_in_flight_to_a_lagging_follower(tmp_path: Path) -> None:
+    """A follower that does not answer (a process still starting, say) gets at most
+    ``max_in_flight`` batches, then only empty heartbeats until it acks or the batches are
+    presumed lost: answering every heartbeat with another batch would grow the traffic to it
+    without bound."""
+
+    async def scenario() -> None:
+        c = Cluster(FastRaft, 3, tmp_path)
+        await c.start()
+        await until(lambda: leader_of(c) is not None)
+        leader = leader_of(c)
+        assert leader is not None
+        node = raft(c, leader)
+        await until(lambda: all(raft(c, n).commit_index == len(node.entries) for n in c.ids))
+        slow = next(n for n in c.ids if n != leader)
+        for n in c.ids:  # no elections in this test, however loaded the machine is
+            raft(c, n).election_timeout = (100.0, 200.0)
+            raft(c, n).reset_election_deadline()
+        c.rule = lambda env: "hold" if env["dest"] == slow else "deliver"
+        for i in range(3 * node.max_in_flight):
+            await c.request(leader, {"type": "send", "key": "a", "msg": i})
+        await asyncio.sleep(20 * node.heartbeat_interval)  # 20 ticks, below retransmit_after
+        to_slow = [e["body"] for e in c.held if e["body"]["type"] == "raft_append"]
+        assert len([b for b in to_slow if b["entries"]]) == node.max_in_flight
+        assert len(to_slow) >= 10  # ... and the heartbeats kept coming
+        c.rule = lambda env: "deliver"
+        c.release()
+        await until(lambda: raft(c, slow).commit_index == node.commit_index)
         await c.stop()
 
     run(scenario)

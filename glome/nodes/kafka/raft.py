@@ -52,6 +52,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,10 @@ class RaftKafka(Node):
     leader_wait = 1.0
     """Seconds a request waits for a leader to be known before a definite error 11."""
     forward_timeout = 3.5
+    retransmit_after = 0.5
+    """Seconds before an unacknowledged batch is presumed lost and sent again."""
+    max_in_flight = 4
+    """Unacknowledged batches per follower (the flow-control window)."""
     gossip_every = 10
     """Ticks between full gossips (and saves, if changed) of the committed offsets."""
 
@@ -103,7 +108,8 @@ class RaftKafka(Node):
         self.votes: set[str] = set()
         self.match_index: dict[str, int] = {}
         self.sent_index: dict[str, int] = {}
-        self.last_progress: dict[str, float] = {}
+        self.in_flight: dict[str, deque[tuple[int, float]]] = {}
+        """Per follower: (last index, time sent) of each unacknowledged batch."""
         self.waiters: dict[int, tuple[int, asyncio.Future[bool]]] = {}
         self.leader_known = asyncio.Event()
         self.flush_wanted = asyncio.Event()
@@ -255,7 +261,7 @@ class RaftKafka(Node):
         self.stats["became_leader"] += 1
         self.match_index = {p: 0 for p in self.peers}
         self.sent_index = {p: len(self.entries) for p in self.peers}
-        self.last_progress = {p: self.now() for p in self.peers}
+        self.in_flight = {p: deque() for p in self.peers}
         # A no-op of our own term: entries of older terms commit only under one of ours.
         self.entries.append((self.term, {"k": "noop"}))
         self.log.info("became leader", extra={"term": self.term, "entries": len(self.entries)})
@@ -293,17 +299,36 @@ class RaftKafka(Node):
 
     # ------------------------------------------------------------------------- replication
     def replicate_to(self, peer: str, heartbeat: bool = False) -> None:
-        """Send ``peer`` the entries after what we last sent it (or an empty heartbeat)."""
-        if (
-            heartbeat
-            and self.sent_index[peer] > self.match_index[peer]
-            and self.now() - self.last_progress[peer] > 2 * self.heartbeat_interval
-        ):
-            self.sent_index[peer] = self.match_index[peer]  # no progress: resend (lost message)
-        prev = self.sent_index[peer]
-        entries = self.entries[prev : prev + self.max_batch]
-        if not entries and not heartbeat:
-            return
+        """Send ``peer`` its next batches, at most ``max_in_flight`` unacknowledged, and on a
+        tick a heartbeat.
+
+        Flow control matters: answering every ack *and* every heartbeat with a new batch
+        starts one more self-sustaining stream per tick while a follower lags (a restarting
+        process, say), and the traffic to it grows without bound (glome's process runner
+        reported 16 MB queued for one node before this window existed). Batches in flight
+        are presumed lost after ``retransmit_after`` seconds and sent again. Heartbeats carry
+        no entries and name the follower's acknowledged index, which it is sure to hold, so
+        they cannot fail and trigger resends.
+        """
+        now = self.now()
+        window = self.in_flight[peer]
+        if window and now - window[0][1] > self.retransmit_after:
+            window.clear()  # presumed lost: send again from what it holds
+            self.sent_index[peer] = self.match_index[peer]
+        sent = False
+        while len(window) < self.max_in_flight:
+            prev = self.sent_index[peer]
+            entries = self.entries[prev : prev + self.max_batch]
+            if not entries:
+                break
+            self.send_append(peer, prev, entries)
+            self.sent_index[peer] = prev + len(entries)
+            window.append((self.sent_index[peer], now))
+            sent = True
+        if heartbeat and not sent:
+            self.send_append(peer, self.match_index[peer], [])
+
+    def send_append(self, peer: str, prev: int, entries: list[Entry]) -> None:
         self.send(
             peer,
             {
@@ -316,7 +341,6 @@ class RaftKafka(Node):
                 "leader_commit": self.commit_index,
             },
         )
-        self.sent_index[peer] = prev + len(entries)
 
     @handler("raft_append")
     async def on_append(self, msg: Message) -> None:
@@ -417,12 +441,15 @@ class RaftKafka(Node):
                 return
             if match > self.match_index[peer]:  # de-duplicated: a repeat ack changes nothing
                 self.match_index[peer] = match
-                self.last_progress[peer] = self.now()
                 self.advance_commit()
+            window = self.in_flight[peer]
+            while window and window[0][0] <= match:
+                window.popleft()  # these batches are in
             self.sent_index[peer] = max(self.sent_index[peer], self.match_index[peer])
         else:
             hint = body.get("hint")
             if is_int(hint) and hint >= 1:
+                self.in_flight[peer].clear()  # back off to the follower's hint and resend
                 self.sent_index[peer] = max(
                     self.match_index[peer], min(hint, len(self.entries) + 1) - 1
                 )
