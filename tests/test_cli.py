@@ -90,6 +90,19 @@ def test_crash_exits_255(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "Test aborted: Expected node n0 to respond to an init message" in out
 
 
+def test_missing_binary_exits_255_with_the_store_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-node"
+    code, out, err = run_cli(
+        capsys, "test", "-w", "echo", "--bin", str(missing), "--node-count", "1",
+        "--time-limit", "1", "--store", str(tmp_path / "store"), "--quiet",
+    )  # fmt: skip
+    assert code == 255
+    assert f"Test aborted: --bin {missing}: no such file" in out
+    assert "glome: store" in err  # a RunResult, as from the Python API, not an exception
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -879,6 +879,9 @@ def test_excerpt_is_bounded_and_decodes_only_the_head() -> None:
 
 @pytest.mark.timeout(30)
 def test_e2e_missing_binary_is_a_plain_error(tmp_path: Path) -> None:
+    # The Python API and the CLI agree: a RunResult with the error, exit code 255.
     missing = tmp_path / "no-such-node"
-    with pytest.raises(NodeStartError, match=f"^--bin {missing}: no such file"):
-        run_bin(tmp_path, [str(missing)])
+    result, _ = run_bin(tmp_path, [str(missing)])
+    assert result.exit_code == 255 and result.valid is None
+    assert result.error.startswith(f"--bin {missing}: no such file")
+    assert f"Test aborted: --bin {missing}: no such file" in jepsen_log(result)
