@@ -696,6 +696,11 @@ def test_e2e_plain_node_passes_broadcast_through_an_executable(tmp_path: Path) -
 def test_e2e_crash_at_start_aborts_plainly(tmp_path: Path, short_timeouts: None) -> None:
     result, elapsed = run_bin(tmp_path, faulty("crash-at-start"))
     assert result.exit_code == 255 and result.results is None
+    # Init watches for crashes: the report at once, not "did not respond" after the timeout.
+    assert result.error.startswith(
+        "Expected node n0 to respond to an init message, but it crashed: "
+        "Node n0 crashed with exit status 2"
+    )
     assert "Node n0 crashed with exit status 2" in "\n".join(result.problems)
     assert "faulty: crashing at start" in "\n".join(result.problems)
     assert "Test aborted" in jepsen_log(result)

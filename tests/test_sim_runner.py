@@ -257,6 +257,24 @@ def test_a_node_that_never_answers_init_aborts(tmp_path: Path) -> None:
     assert "Expected node n0 to respond to an init message" in result.error
 
 
+class CrashesAtStart(Node):
+    """The node object breaks as it starts serving: no init_ok will ever come."""
+
+    async def serve(self, transport: Any) -> None:
+        raise RuntimeError("cannot start: no disk")
+
+
+def test_a_node_that_crashes_at_start_aborts_at_once_with_the_crash(tmp_path: Path) -> None:
+    result = quick(CrashesAtStart, tmp_path, workload="echo", node_count=3)
+    assert result.exit_code == 255 and result.results is None
+    assert result.error == (
+        "Expected node n0 to respond to an init message, but it crashed: "
+        "RuntimeError: cannot start: no disk"
+    )
+    assert result.sim_seconds < 1.0  # not the 10 s init timeout
+    assert "did not respond" not in (result.store_path / "jepsen.log").read_text()
+
+
 def test_rate_zero_issues_no_client_ops(tmp_path: Path) -> None:
     result = quick(Echo, tmp_path, workload="echo", node_count=1, rate=0)
     assert [op for op in result.history if op["process"] != "nemesis"] == []

@@ -2,7 +2,7 @@
 
 1. store directory and jepsen.log; network (with its journal) and the four services;
 2. start every node (``NodeHost.start``) and ``init`` each from a fresh client (10 s); a node
-   that does not answer ``init_ok`` aborts the test;
+   that does not answer ``init_ok`` aborts the test, at once if it crashed meanwhile;
 3. relative clock origin (history time 0); workload setup (broadcast's ``topology``);
 4. main phase: the workers on the global schedule, the nemesis alongside, cut at the time limit;
 5. final phase (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
@@ -55,6 +55,8 @@ from glome.sim.workloads import get as get_workload
 log = logging.getLogger("glome.sim.runner")
 
 INIT_TIMEOUT = 10.0
+INIT_CRASH_POLL = 0.05
+"""Seconds between looks at ``host.crashed()`` while nodes owe their ``init_ok``."""
 UNDELIVERABLE_LOGGED = 100
 """Messages to unregistered endpoints logged one by one in jepsen.log; the rest are counted."""
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254, 255
@@ -134,10 +136,44 @@ async def _init_nodes(host: NodeHost, clients: Clients, node_ids: list[str], sto
                 f"init_ok, but it answered {reply}"
             )
 
-    outcomes = await asyncio.gather(*(init(n, c) for n, c in pairs), return_exceptions=True)
-    for outcome in outcomes:  # the first failure in node order, deterministically
+    waiting = set(node_ids)
+
+    async def init_and_note(nid: str, client: Any) -> None:
+        try:
+            await init(nid, client)
+        finally:
+            waiting.discard(nid)
+
+    inits: asyncio.Future[list[Any]] = asyncio.gather(
+        *(init_and_note(n, c) for n, c in pairs), return_exceptions=True
+    )
+    watch: asyncio.Future[Any] = asyncio.ensure_future(_watch_init_crashes(host, node_ids, waiting))
+    try:
+        await asyncio.wait([inits, watch], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not inits.done():  # a node died before answering (or the run was cancelled)
+            inits.cancel()
+    watch_error = watch.exception() if watch.done() and not watch.cancelled() else None
+    if not inits.done() or inits.cancelled():
+        await asyncio.gather(inits, return_exceptions=True)
+        raise watch_error or RunnerError("init was interrupted")
+    for outcome in inits.result():  # the first failure in node order, deterministically
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+async def _watch_init_crashes(host: NodeHost, node_ids: list[str], waiting: set[str]) -> None:
+    """Return (raising NodeStartError) as soon as a node still owing init_ok has crashed."""
+    while True:
+        crashed = host.crashed()
+        for nid in node_ids:  # node order: the same node is named whatever the timing
+            if nid in waiting and nid in crashed:
+                raise NodeStartError(
+                    f"Expected node {nid} to respond to an init message, but it crashed: "
+                    f"{crashed[nid]}"
+                )
+        await asyncio.sleep(INIT_CRASH_POLL)
 
 
 async def _progress(loop: asyncio.AbstractEventLoop, start: float, total: float) -> None:
