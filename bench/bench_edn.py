@@ -36,8 +36,9 @@ def _best(fn: Callable[[], Any], repeat: int, budget: float = 0.0) -> tuple[floa
     runs = 0
     while runs < repeat or (spent < budget and runs < 50):
         t0 = time.perf_counter()
-        result = fn()
+        value = fn()
         took = time.perf_counter() - t0
+        result = value  # frees the previous result here, outside the timed region
         best = min(best, took)
         spent += took
         runs += 1
