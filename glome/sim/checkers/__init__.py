@@ -197,6 +197,7 @@ _WORKLOAD_CHECKERS: dict[str, str] = {
     "g-set": "glome.sim.checkers.set_full:check",
     "g-counter": "glome.sim.checkers.counter:check",
     "pn-counter": "glome.sim.checkers.counter:check",
+    "lin-kv": "glome.sim.checkers.linearizable:check",
 }
 
 
