@@ -753,7 +753,34 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
     assert kinds in problem and "Maelstrom would have stopped routing" in problem
     assert result.warnings == [problem]  # the runner reports it ...
     assert problem in jepsen_log(result)  # ... and logs it
+    # The live notices of the host (each bad line with its excerpt) reach jepsen.log too.
+    live = [ln for ln in jepsen_log(result).splitlines() if "n0 wrote a bad stdout line" in ln]
+    assert live and all("[glome host] glome.sim.processes:" in ln for ln in live)
+    if mode == "non-json":
+        assert "this is not json" in live[0]
     assert elapsed < 1 + 3
+
+
+def test_host_notices_in_jepsen_log_are_bounded(tmp_path: Path) -> None:
+    import logging
+
+    from glome.sim.runner import _ForwardToStore
+    from glome.sim.store import Store
+
+    store = Store(tmp_path, "echo")
+    forward = _ForwardToStore(store, 3, None)
+    logger = logging.getLogger("glome.sim.processes")
+    logger.addHandler(forward)
+    for i in range(10):
+        logger.warning("notice %d", i)
+    logger.info("not a notice")  # below WARNING: not forwarded
+    forward.finish()
+    logger.warning("after the run")  # detached: not forwarded
+    store.close()
+    text = (store.path / "jepsen.log").read_text()
+    assert [f"notice {i}" in text for i in range(4)] == [True, True, True, False]
+    assert "7 more notices from the node host were not logged" in text
+    assert "not a notice" not in text and "after the run" not in text
 
 
 @pytest.mark.timeout(30)

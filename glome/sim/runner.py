@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -60,6 +61,10 @@ INIT_CRASH_POLL = 0.05
 UNDELIVERABLE_LOGGED = 100
 """Messages to unregistered endpoints logged one by one in jepsen.log; the rest are counted."""
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254, 255
+
+FORWARDED_LOG_LINES = 1000
+"""Records of the host's own logger copied into jepsen.log per run; the rest are counted."""
+HOST_LOGGER = "glome.sim.processes"
 
 HostBuilder = Callable[..., NodeHost]
 """``builder(node_ids=, network=, store_dir=, seed=, on_log_line=)`` -> a NodeHost."""
@@ -102,6 +107,49 @@ def exit_code_for(valid: Any) -> int:
     if valid is False:
         return EXIT_INVALID
     return EXIT_UNKNOWN
+
+
+class _ForwardToStore(logging.Handler):
+    """Copies the process host's live notices (bad lines with excerpts, a crash, throttling,
+    a stalled stdin) into jepsen.log as they happen, up to ``limit`` records.
+
+    Only records emitted on the run's own thread are taken, so two runs in one interpreter
+    (a notebook's helper threads) do not write into each other's logs.
+    """
+
+    def __init__(self, store: Store, limit: int, echo: Callable[[str], None] | None) -> None:
+        super().__init__(level=logging.WARNING)
+        self.store = store
+        self.limit = limit
+        self.echo = echo
+        self.thread = threading.get_ident()
+        self.seen = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        self.seen += 1
+        if self.seen > self.limit:
+            return
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string must not break the run
+            text = str(record.msg)
+        self.store.log(text, thread="glome host", logger=record.name, level=record.levelname)
+        if self.echo is not None:
+            self.echo(f"glome: {record.levelname.lower()}: {text}")
+
+    def finish(self) -> None:
+        """Detach; note how many records went past the limit."""
+        logging.getLogger(HOST_LOGGER).removeHandler(self)
+        if self.seen > self.limit:
+            self.store.log(
+                f"{self.seen - self.limit} more notices from the node host were not logged "
+                f"(only the first {self.limit} are)",
+                thread="glome host",
+                logger=HOST_LOGGER,
+                level="WARN",
+            )
 
 
 class _Aborted(RunnerError):
@@ -263,6 +311,8 @@ async def run_test(
         if echo is not None:
             echo(f"{node_id} stderr: {line}")
 
+    forward = _ForwardToStore(store, FORWARDED_LOG_LINES, echo)
+    logging.getLogger(HOST_LOGGER).addHandler(forward)
     try:
         host = host_builder(
             node_ids=list(opts.node_ids),
@@ -271,7 +321,11 @@ async def run_test(
             seed=opts.seed,
             on_log_line=node_line if opts.log_stderr else None,
         )
-    except (RunnerError, OSError, ValueError) as e:  # e.g. a --bin that does not exist
+    except BaseException as e:
+        forward.finish()
+        if not isinstance(e, RunnerError | OSError | ValueError):
+            raise
+        # e.g. a --bin that does not exist: a RunResult with the error, as any abort
         for service in services:
             service.close()
         network.close()
@@ -390,7 +444,10 @@ async def run_test(
         store.log("Run complete, writing")
         for nid in opts.node_ids:
             store.log(f"Tearing down {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
-        problems = await host.stop()
+        try:
+            problems = await host.stop()
+        finally:
+            forward.finish()
         report = getattr(host, "problems", None)
         if callable(report):
             for node_id, lines in sorted(report().items()):
