@@ -626,3 +626,19 @@ def test_spawned_task_failure_is_logged_not_fatal(caplog: pytest.LogCaptureFixtu
     with caplog.at_level("ERROR", logger="glome"):
         run(main())
     assert any("background oops" in r.getMessage() for r in caplog.records)
+
+
+# ------------------------------------------------------------------------- the process loop
+def test_loop_choice_follows_glome_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from glome.runtime import node as node_module
+
+    monkeypatch.setenv("GLOME_LOOP", "asyncio")
+    assert node_module._loop_factory() is None
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if not installed
+    monkeypatch.setenv("GLOME_LOOP", "auto")
+    assert node_module._loop_factory() is None
+    monkeypatch.setenv("GLOME_LOOP", "uvloop")
+    with pytest.raises(RuntimeError, match="uvloop is not installed"):
+        node_module._loop_factory()
