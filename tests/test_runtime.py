@@ -642,3 +642,22 @@ def test_loop_choice_follows_glome_loop(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GLOME_LOOP", "uvloop")
     with pytest.raises(RuntimeError, match="uvloop is not installed"):
         node_module._loop_factory()
+
+
+def test_an_overridden_reply_is_used_for_returned_bodies() -> None:
+    class Stamped(Echo):
+        @handler("sync_echo")
+        def sync_echo(self, msg: Message) -> dict[str, Any]:
+            return {"type": "sync_echo_ok"}
+
+        def reply(self, request: Message, body: dict[str, Any]) -> None:
+            super().reply(request, {**body, "stamped": True})
+
+    async def main() -> None:
+        h = Harness(Stamped(seed=1))
+        await h.start()
+        assert (await h.request({"type": "sync_echo"}))["body"]["stamped"] is True
+        assert (await h.request({"type": "echo", "echo": 1}))["body"]["stamped"] is True
+        await h.stop()
+
+    run(main())

@@ -156,6 +156,8 @@ class Node:
         self.metrics = Metrics()
         self.log = NodeLog(logger, {"node": ""})
         self._clock = clock
+        self._plain_reply = type(self).reply is Node.reply
+        """No subclass overrides reply(): the dispatcher may inline it."""
         self._monotonic: Callable[[], float] = self.now
         """The clock's ``monotonic``; serve() binds it directly (handler latency, hot path)."""
         self._handlers: dict[str, Handler] = {}
@@ -386,7 +388,7 @@ class Node:
         except Exception as e:
             self._handler_failed(msg, e)
         else:
-            if type(result) is dict:  # the common case first: a sync handler's reply body
+            if type(result) is dict and self._plain_reply:  # reply(), inlined: the common case
                 msg_id = msg.body.get("msg_id")
                 if type(msg_id) is int:
                     self._write(msg.src, {**result, "in_reply_to": msg_id})
