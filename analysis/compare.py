@@ -119,8 +119,6 @@ def plot_compare(
     bars(
         axes[1][1], ["lost_count", "stale_count", "anomalies"], "Lost / stale / anomalies", "count"
     )
-    for ax, name in zip(axes[0][0].get_xticklabels(), names, strict=False):
-        del ax, name
     verdicts = ", ".join(f"{n}: {v}" for n, v in zip(names, table["valid"], strict=True))
     fig.suptitle(f"valid? {verdicts}", fontsize="small")
     fig.tight_layout()

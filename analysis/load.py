@@ -309,7 +309,7 @@ class Run:
         rows: list[dict[str, Any]] = []
         log_dir = self.path / "node-logs"
         if log_dir.is_dir():
-            for f in sorted(log_dir.glob("*.log"), key=_node_order):
+            for f in sorted(log_dir.glob("*.log"), key=node_order):
                 for i, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
                     rows.append({"node": f.stem, "line": i, "text": line})
         return pd.DataFrame(rows, columns=["node", "line", "text"])
@@ -324,7 +324,7 @@ class Run:
         if len(self.messages):
             for col in ("src", "dest"):
                 ids.update(str(n) for n in self.messages[col] if str(n).startswith("n"))
-        return sorted(ids, key=lambda n: _node_order(Path(n)))
+        return sorted(ids, key=node_order)
 
     def summary(self) -> str:
         """A few plain lines: what ran, the verdict, the key figures, what is missing."""
@@ -387,8 +387,10 @@ def _verdict_text(v: Any) -> str:
     return {True: "true", False: "false", UNKNOWN: "unknown", None: "not known"}.get(v, str(v))
 
 
-def _node_order(path: Path) -> tuple[str, int, str]:
-    m = re.match(r"^([a-z-]*)(\d+)$", path.stem if path.suffix else path.name)
+def node_order(name: str | Path) -> tuple[str, int, str]:
+    """Sort key for node ids: c2 < c10, n2 < n10, then names without a number (lin-kv...)."""
+    stem = name.stem if isinstance(name, Path) else name
+    m = re.match(r"^([a-z-]*)(\d+)$", stem)
     if m:
         return (m.group(1), int(m.group(2)), "")
-    return (path.name, -1, path.name)
+    return (stem, -1, stem)

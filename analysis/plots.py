@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.load import node_order
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -172,11 +174,7 @@ def plot_message_pairs(run: Run, ax: Axes | None = None) -> Axes:
     table = _pair_counts(run)
     if table.empty:
         return _empty(ax, "Messages by node pair", "no per-message data")
-    from pathlib import Path
-
-    from analysis.load import _node_order
-
-    names = sorted(set(table.index) | set(table.columns), key=lambda n: _node_order(Path(n)))
+    names = sorted(set(table.index) | set(table.columns), key=node_order)
     table = table.reindex(index=names, columns=names, fill_value=0)
     image = ax.imshow(table.values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize="x-small")
@@ -250,13 +248,9 @@ def plot_spacetime(run: Run, ax: Axes | None = None, limit: int = 200) -> Axes:
     timed = msgs["send_time_s"].notna().any()
     send = msgs["send_time_s"] if timed else msgs["send_step"].astype(float)
     recv = msgs["recv_time_s"] if timed else msgs["recv_step"].astype(float)
-    from pathlib import Path
-
-    from analysis.load import _node_order
-
     names = sorted(
         set(msgs["src"].astype(str)) | set(msgs["dest"].astype(str)),
-        key=lambda n: _node_order(Path(n)),
+        key=node_order,
     )
     column = {n: i for i, n in enumerate(names)}
     for n in names:
