@@ -496,7 +496,7 @@ def test_raft_duplicate_acks_do_not_inflate_quorum(tmp_path: Path) -> None:
 
 def test_raft_bounds_the_batches_in_flight_to_a_lagging_follower(tmp_path: Path) -> None:
     """A follower that does not answer (a process still starting, say) gets at most
-    ``max_in_flight`` batches, then only empty heartbeats until it acks or the batches are
+    ``max_batches_in_flight`` batches, then only empty heartbeats until it acks or the batches are
     presumed lost: answering every heartbeat with another batch would grow the traffic to it
     without bound."""
 
@@ -513,11 +513,11 @@ def test_raft_bounds_the_batches_in_flight_to_a_lagging_follower(tmp_path: Path)
             raft(c, n).election_timeout = (100.0, 200.0)
             raft(c, n).reset_election_deadline()
         c.rule = lambda env: "hold" if env["dest"] == slow else "deliver"
-        for i in range(3 * node.max_in_flight):
+        for i in range(3 * node.max_batches_in_flight):
             await c.request(leader, {"type": "send", "key": "a", "msg": i})
         await asyncio.sleep(20 * node.heartbeat_interval)  # 20 ticks, below retransmit_after
         to_slow = [e["body"] for e in c.held if e["body"]["type"] == "raft_append"]
-        assert len([b for b in to_slow if b["entries"]]) == node.max_in_flight
+        assert len([b for b in to_slow if b["entries"]]) == node.max_batches_in_flight
         assert len(to_slow) >= 10  # ... and the heartbeats kept coming
         c.rule = lambda env: "deliver"
         c.release()

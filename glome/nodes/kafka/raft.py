@@ -81,7 +81,7 @@ class RaftKafka(Node):
     forward_timeout = 3.5
     retransmit_after = 0.5
     """Seconds before an unacknowledged batch is presumed lost and sent again."""
-    max_in_flight = 4
+    max_batches_in_flight = 4
     """Unacknowledged batches per follower (the flow-control window)."""
     gossip_every = 10
     """Ticks between full gossips (and saves, if changed) of the committed offsets."""
@@ -299,7 +299,7 @@ class RaftKafka(Node):
 
     # ------------------------------------------------------------------------- replication
     def replicate_to(self, peer: str, heartbeat: bool = False) -> None:
-        """Send ``peer`` its next batches, at most ``max_in_flight`` unacknowledged, and on a
+        """Send ``peer`` its next batches, at most ``max_batches_in_flight`` unacknowledged, and on a
         tick a heartbeat.
 
         Flow control matters: answering every ack *and* every heartbeat with a new batch
@@ -316,7 +316,7 @@ class RaftKafka(Node):
             window.clear()  # presumed lost: send again from what it holds
             self.sent_index[peer] = self.match_index[peer]
         sent = False
-        while len(window) < self.max_in_flight:
+        while len(window) < self.max_batches_in_flight:
             prev = self.sent_index[peer]
             entries = self.entries[prev : prev + self.max_batch]
             if not entries:
