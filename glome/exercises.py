@@ -12,8 +12,8 @@ a node that does not answer ``init`` or a class that is not a ``Node`` all give 
 whose hints say what went wrong (the errors the clients saw, most frequent first). Only a bad
 challenge id or a bad keyword raises, since that is a mistake in the exercise, not the answer.
 
-Keyword overrides (``time_limit=5``) shorten a run for a quick try; the grade then says the
-runs were not the official command, and ``official`` is False.
+Keyword overrides (``time_limit=5``) shorten a run for a quick try; the grade then names them,
+says the runs were not the official command, and ``official`` is False.
 """
 
 from __future__ import annotations
@@ -67,8 +67,13 @@ class ExerciseGrade:
 
     grade: Grade
     hints: list[str] = field(default_factory=list)
-    official: bool = True
-    """False when overrides changed the official command (a quick try, not a grade)."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Options that replaced the official command's (a quick try, not a grade)."""
+
+    @property
+    def official(self) -> bool:
+        """True when every run used the challenge's official command."""
+        return not self.overrides
 
     @property
     def passed(self) -> bool:
@@ -82,7 +87,8 @@ class ExerciseGrade:
     def report(self) -> str:
         lines = [self.grade.table()]
         if not self.official:
-            lines.append("note: options were overridden, so this is a try, not the official grade")
+            changed = ", ".join(f"{k}={v!r}" for k, v in sorted(self.overrides.items()))
+            lines.append(f"note: run with {changed} instead of the flags above: a try, not a grade")
         if self.passed:
             lines.append("Well done: every criterion passes.")
         else:
@@ -170,7 +176,7 @@ def grade_node(
             "define `class MyNode(Node): ...` and pass the class itself"
         )
         grade.verdicts.extend(_unrun(challenge, c, "no node class") for c in challenge.checks)
-        return ExerciseGrade(grade, hints, official=not overrides)
+        return ExerciseGrade(grade, hints, dict(overrides))
     for check in challenge.checks:
         options = {**flags_to_options(check.flags), **overrides}
         try:
@@ -196,7 +202,7 @@ def grade_node(
             hints.extend(_workload_hints(result.results))
             hints.extend(_error_hints(result.history)[:MAX_HINTS])
             hints.append(f"details: {result.store_path} (analysis.load(...) reads it)")
-    return ExerciseGrade(grade, _dedup(hints), official=not overrides)
+    return ExerciseGrade(grade, _dedup(hints), dict(overrides))
 
 
 def _unrun(challenge: Challenge, check: Check, why: str) -> Verdict:

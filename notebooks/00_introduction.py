@@ -154,21 +154,36 @@ loaded.messages[["id", "src", "dest", "type", "msg_id", "in_reply_to", "send_tim
 
 # %% [markdown]
 # Every plot in `analysis` takes an optional matplotlib `ax`, so they compose. Echo on an
-# instant network is not much to look at, so here is the same node with 50 ms of latency on
-# every link: each operation takes one round trip, 100 ms.
+# instant network is not much to look at. Maelstrom delays messages between nodes and between
+# a node and a service (never to or from a client), so here is a node that *uses* a service:
+# challenge 4's counter, which keeps its totals in Maelstrom's `seq-kv` store, with 50 ms on
+# every such link. Each client operation now costs the node a few round trips to `seq-kv`.
 
 # %%
+from glome.nodes.counter import SeqKVCounter
+
 slow = analysis.load(
-    run(Echo, workload="echo", node_count=2, time_limit=5, rate=10, latency=50, seed=1).store_path
+    run(
+        SeqKVCounter,
+        workload="g-counter",
+        node_count=2,
+        time_limit=5,
+        rate=5,
+        latency=50,
+        recovery_time=1,
+        seed=1,
+    ).store_path
 )
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
 analysis.plot_latency(slow, ax=left)
-analysis.plot_spacetime(slow, ax=right, limit=12)
+analysis.plot_spacetime(slow, ax=right, limit=24)
 fig.tight_layout()
 
 # %% [markdown]
-# On the right, the space-time (Lamport) diagram: one column per node or client, time flowing
-# down, one arrow per message. It is the picture to draw whenever a run surprises you.
+# On the right, the space-time (Lamport) diagram: one column per client, node or service,
+# time flowing down, one arrow per message: client messages are flat (no delay), the
+# node's requests to `seq-kv` and their replies slope down by 50 ms each. It is the picture to
+# draw whenever a run surprises you.
 #
 # ## 5. Replay by seed
 #

@@ -102,10 +102,11 @@ analysis.compare([r.store_path for r in kafka_runs.values()], labels=list(kafka_
 ]
 
 # %% [markdown]
-# `msgs_per_op_all` includes the messages to the `lin-kv` service, which `servers` does not
-# count (Maelstrom counts services as clients). The cas-based log pays a service round trip
-# per attempt and retries on every conflict; the owner-based log sends one forward per send at
-# most, and nothing for keys it owns.
+# `msgs_per_op_servers` counts every message that does not involve a client: node to node,
+# and node to the `lin-kv` service; `msgs_per_op_all` adds the clients' requests and replies.
+# The cas-based log pays service round trips per send (read the counter, cas it, retry on
+# every conflict); the owner-based log forwards a send at most once, and sends nothing for the
+# keys a node owns itself.
 #
 # ## 2. A crash that loses acknowledged writes
 #
