@@ -5,6 +5,7 @@
 - ``MemRegister``: an in-memory map with the service's semantics; linearizable on one node.
 - ``StaleCacheLinKV``: writes and cas go to ``lin-kv``, but reads are served from a local cache
   that only this node's own writes update; with several nodes, reads go stale.
+- ``SilentProxyLinKV``: ``ProxyLinKV`` that applies every third write or cas without replying.
 """
 
 from __future__ import annotations
@@ -87,3 +88,26 @@ class StaleCacheLinKV(ProxyLinKV):
         reply = await super().cas(msg)
         self.cache[msg.body["key"]] = msg.body["to"]
         return reply
+
+
+class SilentProxyLinKV(ProxyLinKV):
+    """Correct, but every third write or cas is applied without a reply: the client times out
+    and records the op as ``:info`` (it did happen), so the checker must place open ops."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.updates = 0
+
+    def silent(self) -> bool:
+        self.updates += 1
+        return self.updates % 3 == 0
+
+    @handler("write")
+    async def write(self, msg: Message) -> dict[str, Any] | None:
+        reply = await super().write(msg)
+        return None if self.silent() else reply
+
+    @handler("cas")
+    async def cas(self, msg: Message) -> dict[str, Any] | None:
+        reply = await super().cas(msg)
+        return None if self.silent() else reply

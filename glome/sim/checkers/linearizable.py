@@ -268,6 +268,8 @@ def wgl(
         if not entry[pos] & 1:
             ret_of[pos] = ret_pos.get(entry[pos] >> 1, 0)
 
+    returns_left = [len(ret_pos)]  # completed ops not linearized yet
+
     def lift(pos: int) -> None:
         nxt[prv[pos]] = nxt[pos]
         prv[nxt[pos]] = prv[pos]
@@ -275,12 +277,14 @@ def wgl(
         if r:
             nxt[prv[r]] = nxt[r]
             prv[nxt[r]] = prv[r]
+            returns_left[0] -= 1
 
     def unlift(pos: int) -> None:
         r = ret_of[pos]
         if r:
             prv[nxt[r]] = r
             nxt[prv[r]] = r
+            returns_left[0] += 1
         prv[nxt[pos]] = pos
         nxt[prv[pos]] = pos
 
@@ -293,7 +297,7 @@ def wgl(
     steps = 0
     deadline = time.monotonic() + time_limit
     while True:
-        if pos == end:  # no return entries left: every completed op is linearized
+        if not returns_left[0]:  # every completed op is linearized; open ops need not be
             order = [entry[p] >> 1 for p, _ in stack]
             return Search(True, order, state, steps=steps, cache_size=len(cache))
         steps += 1
