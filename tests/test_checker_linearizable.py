@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from glome.edn import UNKNOWN, Keyword, Tagged, dumps
 from glome.sim.checkers import linearizable, workload_checker
-from glome.sim.checkers.linearizable import check, check_register, explain, register_ops, wgl
+from glome.sim.checkers.linearizable import check, explain, register_ops, wgl
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
 
@@ -242,8 +242,10 @@ def test_registered_as_the_lin_kv_checker() -> None:
 def test_independent_files(tmp_path: Path) -> None:
     h = H(key=3).done(0, "write", 1).done(1, "read", None, 2)
     check(h.ops, store_dir=tmp_path)
-    assert (tmp_path / "independent" / "3" / "results.edn").read_text().startswith(
-        "{:linearizable {:valid? false"
+    assert (
+        (tmp_path / "independent" / "3" / "results.edn")
+        .read_text()
+        .startswith("{:linearizable {:valid? false")
     )
     lines = (tmp_path / "independent" / "3" / "history.edn").read_text().splitlines()
     assert lines[0] == "{:index 0, :time 0, :type :invoke, :process 0, :f :write, :value 1}"
