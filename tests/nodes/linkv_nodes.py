@@ -26,12 +26,12 @@ class ProxyLinKV(Node):
         return {"type": "read_ok", "value": await self.kv.read(msg.body["key"])}
 
     @handler("write")
-    async def write(self, msg: Message) -> dict[str, Any]:
+    async def write(self, msg: Message) -> dict[str, Any] | None:
         await self.kv.write(msg.body["key"], msg.body["value"])
         return {"type": "write_ok"}
 
     @handler("cas")
-    async def cas(self, msg: Message) -> dict[str, Any]:
+    async def cas(self, msg: Message) -> dict[str, Any] | None:
         await self.kv.cas(msg.body["key"], msg.body["from"], msg.body["to"])
         return {"type": "cas_ok"}
 
@@ -78,13 +78,13 @@ class StaleCacheLinKV(ProxyLinKV):
         return {"type": "read_ok", "value": self.cache[key]}
 
     @handler("write")
-    async def write(self, msg: Message) -> dict[str, Any]:
+    async def write(self, msg: Message) -> dict[str, Any] | None:
         reply = await super().write(msg)
         self.cache[msg.body["key"]] = msg.body["value"]
         return reply
 
     @handler("cas")
-    async def cas(self, msg: Message) -> dict[str, Any]:
+    async def cas(self, msg: Message) -> dict[str, Any] | None:
         reply = await super().cas(msg)
         self.cache[msg.body["key"]] = msg.body["to"]
         return reply
