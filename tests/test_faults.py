@@ -137,9 +137,35 @@ def test_combines_with_partitions(tmp_path: Path) -> None:
     assert {"kill", "start", "start-partition", "stop-partition"} <= fs
 
 
-def test_pause_in_process_aborts_clearly(tmp_path: Path) -> None:
+def test_pause_in_process_freezes_nodes_until_resume(tmp_path: Path) -> None:
     r = echo_run(tmp_path, nemesis="pause")
-    assert r.aborted and "process mode" in (r.error or "")
+    assert r.error is None, r.error
+    done = [op for op in r.history if op["process"] == "nemesis" and isinstance(op["value"], dict)]
+    assert {op["f"] for op in done} == {"pause", "resume"}
+    # A request to a paused node is answered only after its resume (or times out first).
+    paused: dict[str, list[tuple[int, int]]] = {}
+    since: dict[str, int] = {}
+    for op in r.history:
+        if op["process"] == "nemesis" and isinstance(op["value"], dict):
+            for node in op["value"]:
+                if op["f"] == "pause":
+                    since[node] = op["time"]
+                else:
+                    paused.setdefault(node, []).append((since.pop(node), op["time"]))
+    invoked: dict[int, int] = {}
+    late = 0
+    for op in r.history:
+        if op["f"] != "echo":
+            continue
+        if op["type"] == "invoke":
+            invoked[op["process"]] = op["time"]
+            continue
+        node, start = ["n0", "n1", "n2"][op["process"] % 3], invoked.pop(op["process"])
+        for a, b in paused.get(node, []):
+            if a < start < b:  # sent while its node was paused
+                assert op["type"] == "info" or op["time"] >= b, op
+                late += 1
+    assert late > 0
 
 
 class BrokenOnRestart(Echo):

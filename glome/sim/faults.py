@@ -19,8 +19,11 @@ undelivered, so in-flight client requests time out and complete as ``:info`` (or
 idempotent ``:f``). A node that cannot be restarted or does not answer the new ``init`` aborts
 the test, as a node that fails to start does.
 
-pause: each start sends SIGSTOP to the target set, the stop SIGCONT. Only process mode can pause;
-in-process nodes cannot yet, so the first pause aborts the run with an error saying so.
+pause: each start sends SIGSTOP to the target set, the stop SIGCONT. In-process, a paused node is
+frozen the same way: none of its timers fire and none of its code runs, and messages to it wait
+(journaled as delivered, as bytes waiting in a stopped process's pipe) until the resume, when the
+overdue timers fire and the held messages are handed over in order. A host that cannot pause
+aborts the run with an error saying so.
 
 Targets (drawn from the nemesis stream): a shape chosen uniformly from ``one`` (a random
 node), ``minority`` (majority - 1 nodes, Jepsen's ``:minority``), ``majority`` and ``all``,
@@ -144,7 +147,7 @@ class KillFault(_NodeFault):
 
 
 class PauseFault(_NodeFault):
-    """``pause`` / ``resume``: SIGSTOP and SIGCONT (process mode only)."""
+    """``pause`` / ``resume``: SIGSTOP and SIGCONT, or an in-process node frozen and thawed."""
 
     name = "pause"
     start_f = "pause"
@@ -157,8 +160,7 @@ class PauseFault(_NodeFault):
                 await host.pause(node)
             except NotImplementedError:
                 raise ValueError(
-                    "--nemesis pause needs process mode (a --bin): in-process "
-                    "nodes cannot be paused"
+                    f"--nemesis pause: this node host ({type(host).__name__}) cannot pause nodes"
                 ) from None
         return outcome_map(list(invoke_value), "paused")
 

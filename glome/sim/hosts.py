@@ -18,8 +18,11 @@ Contract:
   journaled as undelivered).
 - ``await restart(node_id)``: start it again with the same state directory (the caller sends
   ``init`` again).
-- ``await pause(node_id)`` / ``await resume(node_id)``: optional (SIGSTOP/SIGCONT for processes);
-  hosts that cannot pause raise ``NotImplementedError``.
+- ``await pause(node_id)`` / ``await resume(node_id)``: SIGSTOP/SIGCONT for processes; in-process
+  nodes are frozen (no timers, no handlers, messages held) until resumed. Hosts that cannot
+  pause raise ``NotImplementedError``.
+- ``await restart`` does not forget a crash: ``crashed()`` keeps reporting a node that died,
+  even once the kill nemesis has started it again (the test aborts at teardown).
 - ``await stop() -> list[str]``: teardown; returns problems, e.g. ``"n1 crashed with exit
   status 1 before teardown"``. Always returns within a bounded time.
 - ``crashed() -> dict[str, str]``: nodes that died unexpectedly so far, with the reason.

@@ -11,9 +11,12 @@ The node's log records go to ``node-logs/<id>.log`` as JSON lines, the format th
 writes to stderr in a real process: ``node.log`` is pointed at a per-node logger, and each node
 runs in its own ``contextvars`` context (its serve task, and every delivery into it), so records
 from other ``glome.*`` loggers emitted on its behalf (the ``glome.metrics`` line at stop) are
-routed to its file too. Killing a node cancels its serve task; restarting
-builds a fresh object with the same state directory. An exception escaping the node object
-(rather than a handler, which the runtime turns into an error reply) marks it crashed.
+routed to its file too. Killing a node closes its transport (nothing it writes while unwinding
+gets out) and cancels its serve task; restarting builds a fresh object with the same state
+directory. Pausing freezes a node (``pause``): its loop callbacks, recognised by its context, are
+set aside until ``resume``, and messages to it are held. An exception escaping the node object
+(rather than a handler, which the runtime turns into an error reply) marks it crashed, for good:
+a restart does not clear it (as with processes).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import Network
+from glome.sim.network import Network, loads_exact
 from glome.sim.vclock import VirtualClock
 
 _ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
@@ -81,6 +84,15 @@ class _NodeSlot:
         self.stopping = False
         self.incarnation = 0
         self.context: contextvars.Context | None = None
+        self.paused = False
+        self.held: list[dict[str, Any]] = []
+        """Messages that reached the node while it was paused, delivered on resume."""
+        self.frozen: dict[int, tuple[asyncio.Handle, Any, Any]] = {}
+        """Pending loop callbacks of the paused node: id -> (handle, real callback, args).
+        Keyed by id: a TimerHandle compares (and hashes) by its time and callback."""
+        self.deliver: Callable[[dict[str, Any]], None] | None = None
+        self.fired: list[asyncio.Handle] = []
+        """Frozen callbacks that came due during the pause, in order, run on resume."""
 
 
 class InProcessHost:
@@ -161,6 +173,9 @@ class InProcessHost:
         run_in_node = context.run
 
         def deliver(envelope: dict[str, Any]) -> None:
+            if slot.paused:  # stopped: the message waits, as in a stopped process's pipe
+                slot.held.append(envelope)
+                return
             try:
                 run_in_node(transport.deliver, orjson.dumps(envelope))
             except Exception as e:  # the node object itself broke: it is dead now
@@ -170,6 +185,7 @@ class InProcessHost:
                     slot.task.cancel()
                 self.network.unregister(node_id)
 
+        slot.deliver = deliver
         self.network.register(node_id, deliver)
         task = loop.create_task(node.serve(transport), name=f"serve-{node_id}", context=context)
         task.add_done_callback(functools.partial(self._serve_done, slot))
@@ -177,8 +193,8 @@ class InProcessHost:
 
     def _route(self, node_id: str, line: bytes) -> None:
         try:
-            data = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+            data = loads_exact(line)  # integers beyond 64 bits stay exact, as JSON has them
+        except ValueError as e:
             self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
             self.log_line(node_id, f"glome: dropping a line that is not JSON: {e}: {line[:200]!r}")
             return
@@ -216,25 +232,77 @@ class InProcessHost:
         self._crashed.setdefault(node_id, reason)
 
     async def kill(self, node_id: str) -> None:
+        """Drop the node at once: nothing it writes from now on (its tasks unwinding on
+        cancellation) reaches the network, and messages held while it was paused are lost."""
         slot = self._slots[node_id]
         slot.stopping = True
         self.network.unregister(node_id)
+        if slot.transport is not None:
+            slot.transport.closed = True
+        self._thaw(slot, replay=False)  # held messages are lost
         if slot.task is not None and not slot.task.done():
             slot.task.cancel()
             await asyncio.wait([slot.task], timeout=STOP_GRACE)
-        if slot.transport is not None:
-            slot.transport.closed = True
 
     async def restart(self, node_id: str) -> None:
+        """Kill (if running) and start a fresh object. A crash before the restart stays
+        reported (as ``ProcessHost`` keeps it): the test aborts at teardown all the same."""
         await self.kill(node_id)
-        self._crashed.pop(node_id, None)
         await self.start(node_id)
 
     async def pause(self, node_id: str) -> None:
-        raise NotImplementedError("in-process nodes cannot be paused yet")
+        """Freeze the node, as SIGSTOP does a process: none of its timers fire and none of its
+        code runs (callbacks already queued included); messages to it wait until ``resume``.
+
+        The node's loop callbacks are recognised by the context they run in (each node runs in
+        its own). They stay in the loop's queues, where the node's code may still cancel them
+        later; only their function is swapped for one that sets them aside if they come due.
+        """
+        slot = self._slots[node_id]
+        if slot.paused or slot.task is None or slot.task.done():
+            return
+        slot.paused = True
+        loop = asyncio.get_running_loop()
+        handles: list[asyncio.Handle] = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
+        for handle in handles:
+            if handle.cancelled() or not self._belongs(handle, node_id):
+                continue
+            slot.frozen[id(handle)] = (handle, handle._callback, handle._args)  # type: ignore[attr-defined]
+            handle._callback = self._came_due  # type: ignore[attr-defined]
+            handle._args = (slot, handle)
 
     async def resume(self, node_id: str) -> None:
-        raise NotImplementedError("in-process nodes cannot be paused yet")
+        """Let the node run again: overdue callbacks first (in the order they came due), then
+        the messages that arrived meanwhile, in arrival order."""
+        self._thaw(self._slots[node_id], replay=True)
+
+    def _belongs(self, handle: asyncio.Handle, node_id: str) -> bool:
+        context = getattr(handle, "_context", None)
+        current = context.get(_CURRENT_NODE) if context is not None else None
+        return current is not None and current[0] is self and current[1] == node_id
+
+    @staticmethod
+    def _came_due(slot: _NodeSlot, handle: asyncio.Handle) -> None:
+        slot.fired.append(handle)
+
+    def _thaw(self, slot: _NodeSlot, *, replay: bool) -> None:
+        """End a pause: restore the frozen callbacks, run those that came due, and (``replay``)
+        deliver the held messages."""
+        if not slot.paused:
+            return
+        slot.paused = False
+        frozen, fired, held = slot.frozen, slot.fired, slot.held
+        slot.frozen, slot.fired, slot.held = {}, [], []
+        fired_ids = {id(handle) for handle in fired}
+        for key, (handle, callback, args) in frozen.items():
+            if key not in fired_ids and not handle.cancelled():
+                handle._callback, handle._args = callback, args  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        for handle in fired:  # even for a kill: its tasks must be able to unwind
+            _, callback, args = frozen[id(handle)]
+            loop.call_soon(callback, *args, context=handle._context)  # type: ignore[attr-defined]
+        if replay and held and slot.deliver is not None:
+            loop.call_soon(_deliver_all, slot.deliver, held)
 
     async def stop(self) -> list[str]:
         """End of input for every node, a bounded wait, then cancellation; report crashes."""
@@ -244,6 +312,7 @@ class InProcessHost:
         ]
         running = []
         for slot in self._slots.values():
+            self._thaw(slot, replay=True)  # as SIGCONT before SIGTERM: let it wind down
             slot.stopping = True
             if slot.task is not None and not slot.task.done() and slot.transport is not None:
                 if slot.context is not None:
@@ -284,6 +353,11 @@ class InProcessHost:
     def node(self, node_id: str) -> Node | None:
         """The live node object (for notebooks and tests that inspect state)."""
         return self._slots[node_id].node
+
+
+def _deliver_all(deliver: Callable[[dict[str, Any]], Any], envelopes: list[dict[str, Any]]) -> None:
+    for envelope in envelopes:
+        deliver(envelope)
 
 
 def _envelope_problem(data: Any) -> str | None:

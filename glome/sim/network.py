@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import heapq
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -46,6 +47,36 @@ log = logging.getLogger("glome.sim.network")
 _JOURNAL_FLUSH_EVERY = 4096
 _JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+"""A run of 19 digits may be an integer beyond 64 bits (translate + find: 2-10x a regex)."""
+
+
+def loads_exact(line: bytes) -> Any:
+    """``orjson.loads``, except that integers beyond 64 bits stay exact integers.
+
+    orjson turns them into floats; JSON (and Maelstrom) keeps them, so a line that may hold one
+    (a run of 19 digits) is read with the standard library instead. Raises ``ValueError``
+    (``orjson.JSONDecodeError`` is one) for a line that is not JSON.
+    """
+    if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
+        return json.loads(line, parse_constant=_reject_constant)
+    return orjson.loads(line)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def dumps_exact(value: Any, newline: bool = False) -> bytes:
+    """``orjson.dumps`` (non-string keys allowed), falling back to the standard library for
+    what orjson refuses: integers beyond 64 bits (kept exact) and lone surrogates (escaped)."""
+    try:
+        return _dumps(value, option=_JOURNAL_OPTS if newline else orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        # backslashreplace writes a lone surrogate as the JSON escape \udXXX itself.
+        return text.encode("utf-8", "backslashreplace") + (b"\n" if newline else b"")
 
 
 def is_client(endpoint_id: str) -> bool:
@@ -249,20 +280,19 @@ class Network:
         dropped: bool,
     ) -> None:
         buffer = self._journal_buffer
-        buffer.append(
-            _dumps(
-                {
-                    "id": msg_id,
-                    "src": src,
-                    "dest": dest,
-                    "body": body,
-                    "send_time": send_ns,
-                    "recv_time": recv_ns,
-                    "dropped": dropped,
-                },
-                option=_JOURNAL_OPTS,
-            )
-        )
+        record = {
+            "id": msg_id,
+            "src": src,
+            "dest": dest,
+            "body": body,
+            "send_time": send_ns,
+            "recv_time": recv_ns,
+            "dropped": dropped,
+        }
+        try:
+            buffer.append(_dumps(record, option=_JOURNAL_OPTS))
+        except TypeError:  # an integer beyond 64 bits: keep it exact
+            buffer.append(dumps_exact(record, newline=True))
         if len(buffer) >= _JOURNAL_FLUSH_EVERY:
             self._flush()
 
