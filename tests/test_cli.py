@@ -229,3 +229,13 @@ def test_glome_test_does_not_import_pandas(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_nemesis_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    from glome.sim.nemesis import FAULTS
+
+    code, out, _ = run_cli(capsys, "test", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "partition (Maelstrom's), kill, pause (glome)" in text
+    assert sorted(FAULTS) == ["kill", "partition", "pause"]
