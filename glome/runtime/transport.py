@@ -50,6 +50,11 @@ class MemoryTransport:
         if self._on_line is not None and not self.closed:
             self._on_line(line)
 
+    @property
+    def accepting(self) -> bool:
+        """Would ``deliver`` reach the node (started and not closed)?"""
+        return self._on_line is not None and not self.closed
+
     def end(self) -> None:
         """End of input, as EOF on stdin."""
         if self._on_eof is not None and not self.closed:
