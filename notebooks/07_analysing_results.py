@@ -120,7 +120,7 @@ fig.tight_layout()
 # messages as a space-time diagram.
 
 # %%
-fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+fig, axes = plt.subplots(2, 2, figsize=(15, 11))
 analysis.plot_message_counts(run, ax=axes[0, 0])
 analysis.plot_message_pairs(run, ax=axes[0, 1])
 analysis.plot_topology(run, ax=axes[1, 0])

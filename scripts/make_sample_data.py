@@ -6,8 +6,9 @@ Runs a handful of short, seeded, in-process tests (a broadcast node losing value
 partition and the hardened one on the same seed, a counter, a kafka log losing writes to a
 kill, transactions with a dependency cycle) into ``data/sample-store`` in Maelstrom's layout.
 Run directories get fixed timestamp names (one second apart) and node state directories are
-dropped, so a regeneration only changes what the runs themselves changed (``jepsen.log``
-carries wall-clock stamps; everything else is determined by the seeds).
+dropped, so a regeneration only changes what the runs themselves changed: ``jepsen.log`` and
+``test.json``'s ``start-time`` carry wall-clock stamps; everything else is determined by the
+seeds and the simulator's code (a change in event scheduling reorders the journal).
 """
 
 from __future__ import annotations
