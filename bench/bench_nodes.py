@@ -375,13 +375,25 @@ def bench(
     # share theirs, so each distinct run happens once and its figures fill every row it serves.
     distinct = sorted({_run_key(j) for j in todo})
     firsts = {_run_key(j): j for j in reversed(todo)}
+    done: dict[tuple[str, str, str, int, bool], dict[str, Any]] = {}
+
+    def finished(key: tuple[str, str, str, int, bool], row: dict[str, Any]) -> None:
+        done[key] = row
+        print(
+            f"[{len(done)}/{len(distinct)}] {key[2]} seed {key[3]} {key[1]}: "
+            f"{row['verdict'] or 'ran'}, {row['wall s']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
     if jobs <= 1:
-        done = {k: run_job(firsts[k]) for k in distinct}
+        for key in distinct:
+            finished(key, run_job(firsts[key]))
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            done = dict(
-                zip(distinct, pool.map(run_job, [firsts[k] for k in distinct]), strict=True)
-            )
+            rows_done = pool.map(run_job, [firsts[k] for k in distinct])
+            for key, row in zip(distinct, rows_done, strict=True):
+                finished(key, row)
     rows = []
     for job in todo:
         row = dict(done[_run_key(job)])
