@@ -512,10 +512,11 @@ def test_raft_bounds_the_batches_in_flight_to_a_lagging_follower(tmp_path: Path)
         for n in c.ids:  # no elections in this test, however loaded the machine is
             raft(c, n).election_timeout = (100.0, 200.0)
             raft(c, n).reset_election_deadline()
+        node.retransmit_after = 100.0  # nor retransmissions: count the window alone
         c.rule = lambda env: "hold" if env["dest"] == slow else "deliver"
         for i in range(3 * node.max_batches_in_flight):
             await c.request(leader, {"type": "send", "key": "a", "msg": i})
-        await asyncio.sleep(20 * node.heartbeat_interval)  # 20 ticks, below retransmit_after
+        await asyncio.sleep(20 * node.heartbeat_interval)  # 20 ticks
         to_slow = [e["body"] for e in c.held if e["body"]["type"] == "raft_append"]
         assert len([b for b in to_slow if b["entries"]]) == node.max_batches_in_flight
         assert len(to_slow) >= 10  # ... and the heartbeats kept coming
