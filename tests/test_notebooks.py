@@ -107,7 +107,11 @@ def test_no_ipynb_is_committed() -> None:
     assert _tracked_ipynb() == []
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + EXERCISES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    NOTEBOOKS + EXERCISES + sorted(SOLUTIONS.glob("*.py")),
+    ids=lambda p: p.parent.name + "/" + p.name,
+)
 def test_notebook_is_percent_format_with_python3_kernel(path: Path) -> None:
     nb = jupytext.read(path)
     assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
