@@ -1,7 +1,8 @@
 """Benchmark: every challenge's reference nodes, naive to hardened, at the official flags.
 
-    .venv/bin/python bench/bench_nodes.py [--quick] [--only 3d,5c] [--seeds 1,2] [--slow]
-                                          [--no-faults] [--jobs 2] [--out FILE]
+    .venv/bin/python bench/bench_nodes.py [--quick] [--only 3d,5c] [--variants RaftKafka,...]
+                                          [--seeds 1,2] [--slow] [--no-faults] [--jobs 2]
+                                          [--out FILE]
 
 For each challenge (1 to 6c) this runs each check of ``glome.challenges.CHALLENGES`` (the
 official command line, in-process on the virtual clock, deterministic per seed) with every
@@ -296,27 +297,42 @@ def plan(
     quick: bool,
     slow: bool,
     faults: bool,
+    variants_only: set[str] | None = None,
 ) -> tuple[list[Job], list[str]]:
-    """The jobs to run, in table order, and notes on what was left out."""
+    """The jobs to run, in table order, and notes on what was left out.
+
+    ``variants_only``: class names (``RaftKafka``...) to keep; None keeps every variant.
+    """
     jobs: list[Job] = []
     notes: list[str] = []
     unknown = sorted((only or set()) - set(CHALLENGES))
     if unknown:
         raise ValueError(f"unknown challenge ids {unknown}; known: {', '.join(CHALLENGES)}")
+    known_names = {v.name for vs in VARIANTS.values() for v in vs}
+    unknown = sorted((variants_only or set()) - known_names)
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; known: {', '.join(sorted(known_names))}")
+
+    def kept(variants: Sequence[Variant]) -> list[Variant]:
+        return [v for v in variants if variants_only is None or v.name in variants_only]
+
     for cid, challenge in CHALLENGES.items():
         if only is not None and cid not in only:
             continue
-        variants = VARIANTS[cid]
+        variants = kept(VARIANTS[cid])
         if cid in SLOW_CHALLENGES and not slow:
             skipped = [v.name for v in variants if v.spec in SLOW_VARIANTS]
             variants = [v for v in variants if v.spec not in SLOW_VARIANTS]
-            notes.append(
-                f"{cid}: left out {', '.join(skipped)} (minutes per run; --slow adds them)"
-            )
+            if skipped:
+                notes.append(
+                    f"{cid}: left out {', '.join(skipped)} (minutes per run; --slow adds them)"
+                )
         jobs += _jobs_for(challenge, challenge.checks, variants, seeds, quick, official=True)
         if faults and cid in FAULT_CHECKS:
             check, fault_variants = FAULT_CHECKS[cid]
-            jobs += _jobs_for(challenge, (check,), fault_variants, seeds, quick, official=False)
+            jobs += _jobs_for(
+                challenge, (check,), kept(fault_variants), seeds, quick, official=False
+            )
     return jobs, notes
 
 
@@ -368,9 +384,12 @@ def bench(
     slow: bool = False,
     faults: bool = True,
     jobs: int = 1,
+    variants_only: set[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Run the plan; return its rows in table order and the notes. ``jobs`` > 1 runs a pool."""
-    todo, notes = plan(only, seeds, quick=quick, slow=slow, faults=faults)
+    todo, notes = plan(
+        only, seeds, quick=quick, slow=slow, faults=faults, variants_only=variants_only
+    )
     # Runs are deterministic per (flags, node, seed): 3e's check is 3d's first, and 5b and 5c
     # share theirs, so each distinct run happens once and its figures fill every row it serves.
     distinct = sorted({_run_key(j) for j in todo})
@@ -422,6 +441,10 @@ def report(rows: Sequence[dict[str, Any]], notes: Sequence[str], command: str) -
     return lines
 
 
+def _names(text: str | None) -> set[str] | None:
+    return {x.strip() for x in text.split(",") if x.strip()} if text else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="comma-separated challenge ids, e.g. 3d,5c")
@@ -429,10 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"time limits <= {QUICK_TIME_LIMIT}s")
     parser.add_argument("--slow", action="store_true", help="full-state broadcast on 3d/3e too")
     parser.add_argument("--no-faults", action="store_true", help="leave out the kill rows")
+    parser.add_argument("--variants", help="comma-separated class names, e.g. RaftKafka")
     parser.add_argument("--jobs", type=int, default=1, help="parallel runs (default 1)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to FILE")
     args = parser.parse_args(argv)
-    only = {x.strip().lower() for x in args.only.split(",") if x.strip()} if args.only else None
+    only = {x.lower() for x in _names(args.only) or ()} if args.only else None
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         rows, notes = bench(
@@ -442,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             slow=args.slow,
             faults=not args.no_faults,
             jobs=args.jobs,
+            variants_only=_names(args.variants),
         )
     except ValueError as e:
         parser.error(str(e))

@@ -77,3 +77,13 @@ def test_op_latency_is_median_and_max_of_ok_client_ops() -> None:
     assert bench_nodes.op_latency_ms(history) == (30.0, 30.0)
     assert bench_nodes.op_latency_ms(history[:2]) == (10.0, 10.0)
     assert bench_nodes.op_latency_ms([]) == (None, None)
+
+
+def test_plan_keeps_only_the_named_variants_and_rejects_unknown_ones() -> None:
+    jobs, _ = bench_nodes.plan(
+        {"5b"}, [1], quick=True, slow=False, faults=True, variants_only={"RaftKafka"}
+    )
+    assert [(j.challenge, j.official) for j in jobs] == [("5b", True), ("5b", False)]
+    assert {j.variant.name for j in jobs} == {"RaftKafka"}
+    with pytest.raises(ValueError, match="unknown variants"):
+        bench_nodes.plan(None, [1], quick=True, slow=False, faults=False, variants_only={"X"})
