@@ -144,9 +144,19 @@ def _workload_hints(results: dict[str, Any] | None) -> list[str]:
         if w.get(key):
             out.append(f"the workload checker counts {key} = {w[key]}")
     for key in ("anomaly-types", "bad-error-types", "errors"):
-        if w.get(key):
-            out.append(f"the workload checker reports {key} {w[key]}")
+        value = w.get(key)
+        if not value:
+            continue
+        if key == "errors" and isinstance(value, list | tuple):
+            first = _clip(str(value[0]))
+            out.append(f"the workload checker reports {len(value)} errors; the first: {first}")
+        else:
+            out.append(f"the workload checker reports {key} {_clip(str(value))}")
     return out
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def grade_node(

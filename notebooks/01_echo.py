@@ -72,9 +72,8 @@ tidy.results["workload"]["errors"][:3]
 #
 # A node that drops a request never tells the client anything. The client gives up after its
 # timeout (5 s) and records the operation as `info`: *indeterminate*, since the request might
-# have been applied. For echo an unanswered request is not a wrong answer, so the workload
-# checker does not complain; `availability` and `stats` do, and the latency plot shows the
-# 5-second timeouts plainly.
+# have been applied. Is that a failure? Not for any checker by default: an unanswered echo is
+# not a *wrong* echo, and `stats` only fails when some kind of operation never succeeds at all.
 
 
 # %%
@@ -90,6 +89,10 @@ forgetful = run(ForgetfulEcho, workload="echo", node_count=1, time_limit=20, rat
 print(forgetful)
 {k: forgetful.results[k]["valid?"] for k in ("workload", "stats", "availability")}
 
+# %% [markdown]
+# Valid, yet a fifth of the requests went unanswered. The summary and the latency plot make
+# the 5-second timeouts plain:
+
 # %%
 loaded = analysis.load(forgetful.store_path)
 print(loaded.summary())
@@ -99,15 +102,32 @@ ax.set_title("ForgetfulEcho: every unanswered request times out after 5 s")
 fig.tight_layout()
 
 # %% [markdown]
-# `stats` marks the run invalid because some `f` (here the only one, `echo`) had operations
-# that did not succeed. In later challenges this distinction matters: a node may legitimately
-# refuse (`fail`, a *definite* error such as a key that does not exist), and a timeout is the
-# one answer a client can never interpret.
+# Availability is a requirement you state: `--availability total` (used by challenges 2 and 6)
+# demands that every operation succeed, and the same node and seed now fail:
+
+# %%
+strict = run(
+    ForgetfulEcho,
+    workload="echo",
+    node_count=1,
+    time_limit=20,
+    rate=5,
+    seed=1,
+    availability="total",
+)
+print(strict)
+strict.results["availability"]
+
+# %% [markdown]
+# Checkers judge what the system promised. A timeout is the one answer a client can never
+# interpret, so later challenges care about it: a node may refuse (`fail`, a *definite* error
+# such as a key that does not exist) and the client knows the request did not happen; after a
+# timeout it cannot know.
 #
-# ## The grade, for both
+# ## The grader on a broken node
 #
-# The grader reports the measured value against the target, and points at the run directory
-# with the details.
+# The grader reports the measured value against the target, what the checker found, and the
+# run directory with the details.
 
 # %%
 grade_node("1", TidyEcho)
