@@ -175,7 +175,8 @@ for label, r in (("ReviewSnowflakeIds", review), ("SnowflakeIds", hardened)):
 # %% [markdown]
 # **Flaw 2: more than 4096 ids in one millisecond.** The 12-bit sequence is incremented as a
 # 16-bit integer and never masked, so the 4097th id of a millisecond carries into the node
-# bits: it is an id *another node* owns. We call the generator directly, as a unit test would:
+# bits: it claims the node bits of whichever node hashes there. We call the generator
+# directly, as a unit test would:
 
 # %%
 gen = ReviewSnowflakeGenerator("n1")

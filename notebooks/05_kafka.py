@@ -35,8 +35,9 @@
 # | `StaticLeaderKafka` | naive | glome-rs: a fixed leader replicating in memory |
 # | `RaftKafka` | hardened | Raft: terms, elections, fencing, and a sqlite write-ahead log with fsync |
 #
-# The Gossip Glomers challenge never crashes a node. Maelstrom can (`--nemesis kill`), and a
-# log that promises durability should survive it. That is the second half of this notebook.
+# The Gossip Glomers challenge never crashes a node, and Maelstrom's only fault is the network
+# partition. glome adds a crash fault (`nemesis="kill"`), because a log that acknowledges a
+# write promises to keep it. That is the second half of this notebook.
 
 # %%
 import matplotlib.pyplot as plt
@@ -110,10 +111,10 @@ analysis.compare([r.store_path for r in kafka_runs.values()], labels=list(kafka_
 #
 # ## 2. A crash that loses acknowledged writes
 #
-# `--nemesis kill` kills a node (no shutdown hook runs, memory is gone) and restarts it later.
-# glome's kafka client keeps going through it. A node that keeps its log only in memory comes
-# back empty, numbers new messages from offset 0 again, and the messages it had acknowledged
-# are gone.
+# glome's `kill` fault kills a node (no shutdown hook runs, memory is gone) and restarts it
+# later; the kafka clients keep going through it. A node that keeps its log only in memory
+# comes back empty, numbers new messages from offset 0 again, and the messages it had
+# acknowledged are gone.
 
 
 # %%

@@ -83,7 +83,7 @@ def txn_run(node, models, node_count=2, **extra):
 # ## 1. One node: trivially serializable
 #
 # A single node that applies each transaction alone, to completion, is serializable: the
-# checker finds no cycle even when asked for the strongest model it decides.
+# checker finds no cycle even when asked for serializability.
 
 # %%
 single = txn_run(SingleNodeTxn, ["serializable"], node_count=1)
