@@ -189,3 +189,45 @@ def test_the_journal_keeps_big_integers(tmp_path: Path) -> None:
     assert dumps_exact({"a": 1, "b": [2]}) == orjson.dumps({"a": 1, "b": [2]})
     assert dumps_exact({"a": BIG}) == b'{"a":%d}' % BIG
     assert dumps_exact({"s": "\ud800"}) == b'{"s":"\\ud800"}'
+
+
+def test_parsed_delivery_counts_the_bytes_a_line_would_have(tmp_path: Path) -> None:
+    """Messages reach glome nodes already parsed; bytes_in still counts the JSON lines."""
+    from glome.nodes.echo import Echo
+    from glome.sim import run
+
+    result = run(Echo, workload="echo", node_count=2, time_limit=2, rate=20, store_dir=tmp_path)
+    assert result.valid is True
+    journal = [
+        orjson.loads(line)
+        for line in (result.store_path / "net-journal.jsonl").read_bytes().splitlines()
+    ]
+    for node in ("n0", "n1"):
+        expected = sum(
+            len(orjson.dumps({k: r[k] for k in ("id", "src", "dest", "body")})) + 1
+            for r in journal
+            if r["dest"] == node and r["recv_time"] is not None
+        )
+        log = (result.store_path / "node-logs" / f"{node}.log").read_text().splitlines()
+        [metrics] = [orjson.loads(line)["metrics"] for line in log if '"metrics"' in line]
+        assert metrics["bytes_in"] == expected > 0
+
+
+def test_a_client_body_is_copied_for_the_node(tmp_path: Path) -> None:
+    """A node that changes a request body must not change what the sender keeps."""
+
+    class Mutator(Node):
+        @handler("txn")
+        def txn(self, msg: Message) -> dict[str, Any]:
+            msg.body["txn"][0][2] = 99  # fill in a read, in place
+            return {"type": "txn_ok", "txn": msg.body["txn"]}
+
+    async def scenario(loop: Any, network: Network, host: InProcessHost, inbox: Any) -> Any:
+        kept = {"type": "txn", "txn": [["r", 1, None]], "msg_id": 2}
+        network.send("c9", "n0", kept)
+        await asyncio.sleep(0.01)
+        return kept, inbox[-1]["body"]
+
+    kept, reply = host_run(tmp_path, Mutator, scenario, ["n0"])
+    assert kept["txn"] == [["r", 1, None]]
+    assert reply["txn"] == [["r", 1, 99]]

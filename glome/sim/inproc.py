@@ -36,7 +36,7 @@ from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import Network, loads_exact
+from glome.sim.network import Network, dumps_exact, loads_exact
 from glome.sim.vclock import VirtualClock
 
 _ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
@@ -172,12 +172,35 @@ class InProcessHost:
         slot.context = context
         run_in_node = context.run
 
+        network = self.network
+        nodes = self._slots
+        # A node class that keeps the runtime's line reader gets messages already parsed
+        # (Node.receive); one that overrides it (a test's broken node) gets JSON lines.
+        receive: Callable[..., None] | None = getattr(node, "receive", None)
+        parsed = receive is not None and getattr(type(node), "_on_line", None) is Node._on_line
+
         def deliver(envelope: dict[str, Any]) -> None:
             if slot.paused:  # stopped: the message waits, as in a stopped process's pipe
                 slot.held.append(envelope)
                 return
             try:
-                run_in_node(transport.deliver, orjson.dumps(envelope))
+                if not parsed or receive is None:
+                    run_in_node(transport.deliver, dumps_exact(envelope))
+                    return
+                if not transport.accepting:
+                    return
+                src, body = envelope["src"], envelope["body"]
+                body_json = network.body_json  # the journal's serialisation, if any
+                if body_json is None:
+                    body_json = dumps_exact(body)
+                if src not in nodes:
+                    # From a client or a service: the node gets its own copy, as it would by
+                    # parsing a line (the sender may keep the body: history values, kv state).
+                    # A node's body was parsed from its line by _route and is nobody else's.
+                    body = loads_exact(body_json)
+                dest, msg_id = envelope["dest"], envelope["id"]
+                size = _framing(msg_id, src, dest) + len(body_json)
+                run_in_node(receive, src, dest, body, msg_id, size)
             except Exception as e:  # the node object itself broke: it is dead now
                 self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")
                 self._logger(node_id).exception("node crashed while receiving a message")
@@ -353,6 +376,18 @@ class InProcessHost:
     def node(self, node_id: str) -> Node | None:
         """The live node object (for notebooks and tests that inspect state)."""
         return self._slots[node_id].node
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_len(endpoint: str) -> int:
+    return len(orjson.dumps(endpoint))
+
+
+def _framing(msg_id: int, src: str, dest: str) -> int:
+    """Bytes of ``{"id":..,"src":..,"dest":..,"body":}`` around the body in a delivered line
+    (``orjson.dumps`` of the envelope), so ``bytes_in`` counts what a line would have had."""
+    # {"id":  ,"src":  ,"dest":  ,"body":  }
+    return 6 + len(str(msg_id)) + 7 + _quoted_len(src) + 8 + _quoted_len(dest) + 8 + 1
 
 
 def _deliver_all(deliver: Callable[[dict[str, Any]], Any], envelopes: list[dict[str, Any]]) -> None:
