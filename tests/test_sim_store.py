@@ -137,6 +137,15 @@ def test_history_lines_render_errors_as_maelstrom() -> None:
         (1, "two"),
         1.0e-4,
         {"nested": {"k": []}},
+        list(range(-5, 3000)),  # integer vectors go through orjson
+        [1, [2, [3, []]], -4],
+        [1, True, 2],
+        [1, 2.5],
+        [1, "a,b", 2],
+        [1, 2**70, -(2**70)],
+        [1, None],
+        (7, 8),
+        [3, Keyword("x")],
     ],
 )
 def test_fast_rendering_is_byte_identical(value: Any) -> None:

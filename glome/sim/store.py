@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from glome.edn import Keyword, dumps, op_map
 
 VERDICTS = {
@@ -59,6 +61,8 @@ def _unreadable(value: Any) -> str:
 
 
 _INT_ONLY = frozenset({int})
+_INT_VECTOR_BYTES = b"0123456789-,[]"
+_orjson_dumps = orjson.dumps
 _ESCAPED = re.compile(r'["\\\n\t\r]')
 """The characters ``glome.edn`` escapes inside strings."""
 _KEY_TEXT: dict[tuple[type, Any], str] = {}
@@ -94,6 +98,16 @@ def fast_dumps(value: Any) -> str:
     if kind is bool:
         return "true" if value else "false"
     if kind is list or kind is tuple:
+        if value and type(value[0]) is int:
+            # Integer vectors (broadcast reads of thousands): orjson writes "[1,2,3]" 15x faster
+            # than str() per element. Only digits, signs, commas and brackets mean nothing but
+            # (nested) integers, whose EDN is the same text with spaces for commas.
+            try:
+                raw = _orjson_dumps(value)
+            except TypeError:  # an integer beyond 64 bits
+                raw = b"?"
+            if not raw.translate(None, _INT_VECTOR_BYTES):
+                return raw.decode().replace(",", " ")
         if set(map(type, value)) <= _INT_ONLY:
             return "[" + " ".join(map(str, value)) + "]"
         return "[" + " ".join(map(fast_dumps, value)) + "]"
