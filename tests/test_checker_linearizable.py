@@ -169,6 +169,19 @@ def test_info_ops_may_or_may_not_have_happened() -> None:
     assert verdict(unfinished) is True
 
 
+def test_alike_open_writes_can_each_take_effect_once() -> None:
+    def history(twins: int) -> H:
+        h = H()
+        for p in range(twins):  # identical open writes, interchangeable for the search
+            h.invoke(10 + p, "write", 1).info(10 + p)
+        h.done(0, "read", None, 1).done(0, "write", 2).done(0, "read", None, 2)
+        return h.done(0, "read", None, 1)  # needs a second write of 1
+
+    assert verdict(history(1)) is False
+    assert verdict(history(2)) is True
+    assert verdict(history(12)) is True
+
+
 def test_info_read_and_nil_read_constrain_nothing() -> None:
     h = H().done(0, "write", 2).invoke(1, "read").info(1).done(2, "read", None, None)
     assert verdict(h) is True
@@ -203,15 +216,22 @@ def test_keys_are_checked_independently() -> None:
 
 def test_search_budget_gives_unknown_not_a_hang() -> None:
     h = H()
-    for p in range(12):  # many concurrent writes, then a read no order can explain
+    for p in range(8):  # many concurrent writes, then a read no order can explain
         h.invoke(p, "write", p)
-    for p in range(12):
+    for p in range(8):
         h.ok(p)
     h.done(20, "read", None, 99)
     r = check(h.ops, max_steps=50)
     assert r["valid?"] == UNKNOWN and r["failures"] == []
     assert "budget" in r["results"][0]["linearizable"]["cause"]
     assert check(h.ops)["valid?"] is False
+
+
+def test_total_time_budget_leaves_keys_unknown() -> None:
+    h = H(key=0).done(0, "write", 1)
+    r = check(h.ops, total_time_limit=0)
+    assert r["valid?"] == UNKNOWN and r["failures"] == []
+    assert "budget for all keys" in r["results"][0]["linearizable"]["cause"]
 
 
 def test_explanation_falls_back_when_configurations_explode() -> None:
@@ -311,7 +331,7 @@ def small_histories(draw: Any) -> list[dict[str, Any]]:
     return h.ops
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(small_histories())
 def test_search_agrees_with_brute_force(history: list[dict[str, Any]]) -> None:
     expected = brute_force(unkeyed(history))

@@ -13,8 +13,10 @@ How each key is decided
 The decision is the Wing-Gong-Lowe search (``wgl``): walk the history's call/return entries,
 linearize any op whose call comes before the first pending return, backtrack when a return is
 reached whose op was not linearized. A cache of (linearized set, register value) pairs stops
-the search from exploring the same configuration twice (Lowe's memoisation); keys are checked
-separately (P-compositionality: a history is linearizable iff each key's is).
+the search from exploring the same configuration twice (Lowe's memoisation); the linearized set
+is keyed by the first pending return and the calls still before it, so a key is as large as
+the ops in flight, not the history. Keys are checked separately (P-compositionality: a history
+is linearizable iff each key's is).
 
 - ``:ok`` ops must take effect between their invocation and completion;
 - ``:info`` ops (and invocations never completed) may take effect at any time after their
@@ -22,8 +24,10 @@ separately (P-compositionality: a history is linearizable iff each key's is).
 - ``:fail`` ops certainly did not happen and are left out; so are ``:info`` reads (they
   cannot change the register).
 
-The search is bounded (``max_steps`` and ``time_limit`` per key); past the bound the key is
-``:valid? :unknown`` with a ``:cause``, rather than hanging.
+The search is bounded (``max_steps`` and ``time_limit`` per key, ``total_time_limit`` for
+all keys); past the bound the key is ``:valid? :unknown`` with a ``:cause``, rather than
+hanging. The search is exponential in the open ops at worst: a history that fails only at its
+very end, after many ``:info`` writes, may come out ``:unknown`` (Knossos has the same limit).
 
 The model follows Knossos's ``CASRegister``: a write sets the value; a cas ``[from to]``
 succeeds only if the value equals ``from``; a read of ``v`` is consistent if the value equals
@@ -45,8 +49,10 @@ prints them.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +61,12 @@ from glome.edn import UNKNOWN, EdnList, Keyword, Tagged
 from glome.sim.checkers import clj_sorted, freeze, is_client_op, merge_valid
 from glome.sim.options import TestOptions
 
-MAX_STEPS = 5_000_000
-"""Search steps per key before the key is reported ``:unknown``."""
-TIME_LIMIT = 60.0
+MAX_STEPS = 2_000_000
+"""Search steps per key before the key is reported ``:unknown`` (about 10 s of Python)."""
+TIME_LIMIT = 30.0
 """Seconds of search per key before the key is reported ``:unknown`` (a safety net)."""
+TOTAL_TIME_LIMIT = 120.0
+"""Seconds for all keys together; keys left when it runs out are ``:unknown``."""
 MAX_CONFIGS = 20_000
 """Configurations the explanation may hold at once before it stops (the verdict stands)."""
 REPORT_LIMIT = 10
@@ -269,8 +277,22 @@ def wgl(
             ret_of[pos] = ret_pos.get(entry[pos] >> 1, 0)
 
     returns_left = [len(ret_pos)]  # completed ops not linearized yet
+    # Open ops that are alike (same f and arguments) are interchangeable, and the earlier
+    # called one can stand in for a later one anywhere, so they are linearized in call order:
+    # an open op waits for its previous twin. This prunes 2^k subsets of k twins to k + 1.
+    twin_before = [0] * (n + 2)
+    last_twin: dict[tuple[int, Any, Any], int] = {}
+    for pos in range(1, n + 1):
+        e = entry[pos]
+        if not e & 1 and not ret_of[pos]:
+            op = ops[e >> 1]
+            likeness = (op.kind, op.arg, op.to)
+            twin_before[pos] = last_twin.get(likeness, 0)
+            last_twin[likeness] = pos
+    in_list = [True] * (n + 2)
 
     def lift(pos: int) -> None:
+        in_list[pos] = False
         nxt[prv[pos]] = nxt[pos]
         prv[nxt[pos]] = prv[pos]
         r = ret_of[pos]
@@ -287,10 +309,22 @@ def wgl(
             returns_left[0] += 1
         prv[nxt[pos]] = pos
         nxt[prv[pos]] = pos
+        in_list[pos] = True
+
+    def frontier() -> tuple[int, tuple[int, ...]]:
+        """The first return entry left and the calls before it: together they determine the
+        linearized set (every op returning earlier is linearized, no op called later is, and
+        an op called earlier is linearized iff its call is gone), in a key whose size is the
+        number of ops in flight rather than the history's length."""
+        calls = []
+        p = nxt[0]
+        while p != end and not entry[p] & 1:
+            calls.append(p)
+            p = nxt[p]
+        return p, tuple(calls)
 
     state: Any = None
-    linearized = 0
-    cache: set[tuple[int, Any]] = set()
+    cache: set[tuple[int, tuple[int, ...], Any]] = set()
     stack: list[tuple[int, Any]] = []
     best: tuple[int, list[int], Any, int] = (-1, [], None, -1)
     pos = nxt[0]
@@ -314,18 +348,19 @@ def wgl(
             )
         e = entry[pos]
         if not e & 1:  # a call: try to linearize its op here
-            op = ops[e >> 1]
-            ok, new_state = step(state, op)
+            twin = twin_before[pos]
+            ok, new_state = (False, state) if twin and in_list[twin] else step(state, ops[e >> 1])
             if ok:
-                new_linearized = linearized | (1 << op.id)
-                key = (new_linearized, new_state)
+                lift(pos)
+                r, calls = frontier()
+                key = (r, calls, new_state)
                 if key not in cache:
                     cache.add(key)
                     stack.append((pos, state))
-                    state, linearized = new_state, new_linearized
-                    lift(pos)
-                    pos = nxt[0]
+                    state = new_state
+                    pos = calls[0] if calls else r
                     continue
+                unlift(pos)
             pos = nxt[pos]
             continue
         # a return whose op is not linearized yet: backtrack
@@ -334,7 +369,6 @@ def wgl(
         if not stack:
             return Search(False, best[1], best[2], best[3], steps=steps, cache_size=len(cache))
         top, state = stack.pop()
-        linearized &= ~(1 << (entry[top] >> 1))
         unlift(top)
         pos = nxt[top]
 
@@ -363,13 +397,18 @@ class Config:
 
 
 def explain(
-    ops: Sequence[RegisterOp], entries: Sequence[int], max_configs: int = MAX_CONFIGS
+    ops: Sequence[RegisterOp],
+    entries: Sequence[int],
+    max_configs: int = MAX_CONFIGS,
+    max_steps: int = MAX_STEPS,
 ) -> dict[str, Any] | None:
     """Knossos-style details of the first op that cannot be linearized, or None if the
-    configuration set grew past ``max_configs`` (or no op failed)."""
+    configuration set grew past ``max_configs``, the work past ``max_steps`` model steps, or
+    no op failed."""
     raw = raw_values(ops)
     configs: dict[tuple[Any, int], Config] = {(None, 0): Config(None, 0, -1)}
     previous_ok: int | None = None
+    budget = [max_steps]
     for e in entries:
         op_id = e >> 1
         if not e & 1:
@@ -379,7 +418,7 @@ def explain(
                 for c in configs.values()
             }
             continue
-        survivors = _linearize(ops, configs, op_id, max_configs)
+        survivors = _linearize(ops, configs, op_id, max_configs, budget)
         if survivors is None:
             return None
         if not survivors:
@@ -390,9 +429,14 @@ def explain(
 
 
 def _linearize(
-    ops: Sequence[RegisterOp], configs: dict[tuple[Any, int], Config], target: int, limit: int
+    ops: Sequence[RegisterOp],
+    configs: dict[tuple[Any, int], Config],
+    target: int,
+    limit: int,
+    budget: list[int],
 ) -> dict[tuple[Any, int], Config] | None:
-    """Every config in which ``target`` is linearized, possibly after other pending ops."""
+    """Every config in which ``target`` is linearized, possibly after other pending ops
+    (None past ``limit`` configs or when ``budget[0]`` model steps are used up)."""
     bit = 1 << target
     out: dict[tuple[Any, int], Config] = {}
     seen: set[tuple[Any, int]] = set()
@@ -410,6 +454,7 @@ def _linearize(
             low = rest & -rest
             rest ^= low
             j = low.bit_length() - 1
+            budget[0] -= 1
             ok, new_state = step(c.state, ops[j])
             if not ok:
                 continue
@@ -420,7 +465,7 @@ def _linearize(
             elif key not in seen:
                 seen.add(key)
                 frontier.append(nc)
-        if len(seen) + len(out) > limit:
+        if len(seen) + len(out) > limit or budget[0] < 0:
             return None
     return out
 
@@ -477,6 +522,20 @@ def _failure(
 
 
 # ------------------------------------------------------------------------------ checkers
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a search: the searches allocate many small
+    containers and free none until the end, so the collector would rescan a growing heap
+    again and again for nothing (it made the search several times slower)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def check_register(
     history: Sequence[Mapping[str, Any]],
     *,
@@ -485,7 +544,8 @@ def check_register(
 ) -> dict[str, Any]:
     """Knossos-shaped ``:linearizable`` result for one key's history (values without key)."""
     ops, entries = register_ops(history)
-    found = wgl(ops, entries, max_steps=max_steps, time_limit=time_limit)
+    with gc_paused():
+        found = wgl(ops, entries, max_steps=max_steps, time_limit=time_limit)
     raw = raw_values(ops)
     if found.valid is True:
         done = set(found.order)
@@ -506,7 +566,8 @@ def check_register(
         }
     if found.valid is not False:
         return {"valid?": UNKNOWN, "cause": found.cause}
-    details = explain(ops, entries)
+    with gc_paused():
+        details = explain(ops, entries, max_steps=max_steps)
     if details is not None:
         return details
     # the explanation gave up: report what the search itself found
@@ -539,6 +600,7 @@ def check(
     store_dir: str | Path | None = None,
     max_steps: int = MAX_STEPS,
     time_limit: float = TIME_LIMIT,
+    total_time_limit: float = TOTAL_TIME_LIMIT,
     **extra: Any,
 ) -> dict[str, Any]:
     """The lin-kv ``:workload`` result: ``independent`` over per-key linearizability.
@@ -548,8 +610,14 @@ def check(
     """
     results: dict[Any, Any] = {}
     per_key = split_by_key(history)
+    deadline = time.monotonic() + total_time_limit
     for key, ops in per_key.items():
-        lin = check_register(ops, max_steps=max_steps, time_limit=time_limit)
+        left = deadline - time.monotonic()
+        if left > 0:
+            lin = check_register(ops, max_steps=max_steps, time_limit=min(time_limit, left))
+        else:
+            cause = f"the checker's {total_time_limit:g} s budget for all keys ran out"
+            lin = {"valid?": UNKNOWN, "cause": cause}
         results[key] = {
             "linearizable": lin,
             "timeline": {"valid?": True},
