@@ -413,6 +413,9 @@ def explain(
         op_id = e >> 1
         if not e & 1:
             bit = 1 << op_id
+            budget[0] -= len(configs)
+            if budget[0] < 0:
+                return None
             configs = {
                 (c.state, c.pending | bit): Config(c.state, c.pending | bit, c.last)
                 for c in configs.values()
