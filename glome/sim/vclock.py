@@ -40,14 +40,20 @@ class _VirtualSelector(selectors.BaseSelector):
 
     def __init__(self, idle_wall_timeout: float) -> None:
         self._real = selectors.DefaultSelector()
+        self._registered = 0
+        """File objects registered (kept here: get_map() builds an object on every call)."""
         self._idle_wall_timeout = idle_wall_timeout
         self.loop: VirtualTimeLoop | None = None
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
+        key = self._real.register(fileobj, events, data)
+        self._registered += 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
+        key = self._real.unregister(fileobj)
+        self._registered -= 1
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
@@ -72,7 +78,7 @@ class _VirtualSelector(selectors.BaseSelector):
             return []
         # Poll real file descriptors (if any besides the loop's own wake-up pipe) before the
         # clock jumps; with none there is nothing to poll (threads wake the loop via its queue).
-        if len(self._real.get_map()) > 1:
+        if self._registered > 1:
             events = self._real.select(0)
             if events:
                 return events
