@@ -568,6 +568,9 @@ def test_relative_binary_is_resolved_against_the_runner_directory(
     monkeypatch.chdir(tmp_path)
     assert resolve_command(["./node", "a", "b"]) == [str(node.resolve()), "a", "b"]
     assert Path(resolve_command(["sh"])[0]).is_absolute()
+    # A symlink stays a symlink: a virtualenv's python finds its packages only through it.
+    (tmp_path / "venv-python").symlink_to(node)
+    assert resolve_command(["./venv-python"]) == [str(tmp_path / "venv-python")]
 
 
 # ----------------------------------------------------------------------- pure functions

@@ -170,3 +170,32 @@ def test_deliver_returning_false_means_undelivered() -> None:
 
     _, journal = simulate(body)
     assert journal[0]["recv_time"] is None
+
+
+def test_a_refused_message_is_journaled_undelivered_with_its_body() -> None:
+    async def main() -> bytes:
+        journal = io.BytesIO()
+        net = Network(asyncio.get_running_loop(), journal=journal)
+        net.register("n0", lambda env: False)  # e.g. a process whose stdin pipe is full
+        net.send("c1", "n0", {"type": "echo", "echo": "x\u00e9", "msg_id": 1})
+        await asyncio.sleep(0)
+        net.close()
+        assert net.undelivered == 1 and net.delivered == 0
+        return journal.getvalue()
+
+    line = run_virtual(main())
+    assert (
+        line
+        == orjson.dumps(
+            {
+                "id": 0,
+                "src": "c1",
+                "dest": "n0",
+                "body": {"type": "echo", "echo": "x\u00e9", "msg_id": 1},
+                "send_time": 0,
+                "recv_time": None,
+                "dropped": False,
+            }
+        )
+        + b"\n"
+    )

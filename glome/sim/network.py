@@ -48,11 +48,14 @@ _JOURNAL_FLUSH_EVERY = 4096
 _JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _BODY_OPTS = orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
-_Fragment = orjson.Fragment
 _DELIVERED_LINE = (
     b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":%d,"dropped":false}\n'
 )
 """A delivered message's journal line: byte for byte what orjson writes for the record."""
+_REFUSED_LINE = (
+    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":null,"dropped":false}\n'
+)
+"""A message the endpoint refused (e.g. a full stdin pipe): journaled undelivered."""
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
 """A run of 19 digits may be an integer beyond 64 bits (translate + find: 2-10x a regex)."""
@@ -274,9 +277,11 @@ class Network:
             self.body_json = None
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                record(
-                    msg_id, src, dest, _Fragment(body_json), send_ns, recv_ns=None, dropped=False
-                )
+                q_src = quoted.get(src) or self._quote(src)
+                q_dest = quoted.get(dest) or self._quote(dest)
+                buffer.append(_REFUSED_LINE % (msg_id, q_src, q_dest, body_json, send_ns))
+                if len(buffer) >= _JOURNAL_FLUSH_EVERY:
+                    self._flush()
             else:
                 self.delivered += 1
                 # The journal line, as orjson writes the record, without building the record.

@@ -141,7 +141,9 @@ def resolve_command(command: Sequence[str]) -> list[str]:
         raise NodeStartError("Expected a --bin PATH_TO_BINARY to test")
     binary, args = command[0], list(command[1:])
     if os.sep in binary:
-        path = Path(binary).resolve()
+        # Absolute, but symlinks kept: a virtualenv's python is a symlink, and only invoked
+        # through it does it find the virtualenv's packages.
+        path = Path(os.path.abspath(binary))
         if not path.exists():
             raise NodeStartError(f"--bin {binary}: no such file ({path})")
         if path.is_dir():
