@@ -1,6 +1,7 @@
 """Benchmark: the in-process simulator on challenge 3d's configuration.
 
     .venv/bin/python bench/bench_sim.py [--repeat 3] [--seed 1] [--bin CMD ...]
+    .venv/bin/python bench/bench_sim.py --compare     # in-process vs processes, same verdict?
 
 Configuration (Gossip Glomers 3d): broadcast, 25 nodes, rate 100, time limit 20 s, latency
 100 ms, default (grid) topology, with a simple correct gossip node defined below. Reports, per
@@ -160,7 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs=argparse.REMAINDER,
         help="also run this node command as processes (real time)",
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run 3d three ways instead: in-process, this node class as processes, and "
+        "tests/nodes/plain_node.py as processes; check the verdicts agree (about 70 s)",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        rows = compare_modes(args.seed)
+        return 0 if len({str(row["valid"]) for row in rows}) == 1 else 1
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
@@ -180,10 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # ==========================================================================================
@@ -235,3 +241,7 @@ def compare_modes(seed: int = 1, store: Path | None = None) -> list[dict[str, An
     listing = ", ".join(f"{row['mode']}={row['valid']}" for row in rows)
     print(f"\nverdicts: {listing}; {'all agree' if len(verdicts) == 1 else 'DISAGREE'}")
     return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
