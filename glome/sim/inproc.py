@@ -26,6 +26,7 @@ import contextvars
 import functools
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -290,8 +291,12 @@ class InProcessHost:
         slot = self._slots[node_id]
         if slot.paused or slot.task is None or slot.task.done():
             return
-        slot.paused = True
         loop = asyncio.get_running_loop()
+        if not isinstance(getattr(loop, "_ready", None), deque) or not isinstance(
+            getattr(loop, "_scheduled", None), list
+        ):
+            raise NotImplementedError("pausing in-process nodes needs asyncio's own event loop")
+        slot.paused = True
         handles: list[asyncio.Handle] = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
         for handle in handles:
             if handle.cancelled() or not self._belongs(handle, node_id):
