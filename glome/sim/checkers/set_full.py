@@ -63,10 +63,12 @@ def _read_elements(value: Any, index: int) -> set[Any]:
         return set()
     if not isinstance(value, list | tuple | set | frozenset):
         raise TypeError(f"read at index {index} returned {value!r}, not a collection of elements")
-    elements = set(value) if all(type(x) is int for x in value) else None
     # Plain ints (the common case) are their own frozen form; anything else goes through
-    # freeze so 1, 1.0 and true stay distinct and lists become hashable.
-    return elements if elements is not None else {freeze(x) for x in value}
+    # freeze so 1, 1.0 and true stay distinct and lists become hashable. Checking the set of
+    # types runs in C, several times faster than a generator over the elements.
+    if set(map(type, value)) <= {int}:
+        return set(value)
+    return {freeze(x) for x in value}
 
 
 def _track(history: History) -> list[_Element]:
