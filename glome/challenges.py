@@ -327,18 +327,15 @@ def grade(
     return result
 
 
-def _run_check_with(
+def run_check_with(
     node: Any, binary: Sequence[str] | None, seed: int, store: str, quiet: bool
 ) -> Callable[[Challenge, Check, Sequence[str]], tuple[Results, Any]]:
     """A ``run_check`` that runs each check in-process (``node``) or as processes (``binary``)."""
-    from glome.cli import _options, _test_parser
-    from glome.sim import run_options
+    from glome.cli import run_keywords
+    from glome.sim import build_options, run_options
 
     def run_check(challenge: Challenge, check: Check, argv: Sequence[str]) -> tuple[Results, Any]:
-        ns = _test_parser().parse_intermixed_args(
-            ["-w", challenge.workload, "--seed", str(seed), "--store", store, *argv]
-        )
-        opts = _options(ns)
+        opts = build_options(**run_keywords(["-w", challenge.workload, "--seed", str(seed), *argv]))
         if not quiet:
             shown = " ".join(binary or []) or f"{node.__module__}:{node.__qualname__}"
             print(f"== challenge {challenge.id}: {check.flags} (seed {seed})", file=sys.stderr)
@@ -390,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     binary = [ns.bin, *ns.args] if ns.bin is not None else None
     seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
     try:
-        result = grade(ns.id, _run_check_with(node, binary, seed, ns.store, ns.quiet))
+        result = grade(ns.id, run_check_with(node, binary, seed, ns.store, ns.quiet))
     except KeyError as e:
         print(f"glome challenge: {e.args[0]}", file=sys.stderr)
         return 254

@@ -150,9 +150,8 @@ def parse_availability(text: str | None) -> str | float | None:
     return value
 
 
-def _options(ns: argparse.Namespace) -> Any:
-    from glome.sim import build_options
-
+def _keywords(ns: argparse.Namespace) -> dict[str, Any]:
+    """Parsed ``glome test`` flags as keyword arguments of ``glome.sim.build_options``."""
     if ns.node_count is not None:
         if ns.node_count < 1:
             raise ValueError("--node-count must be at least 1")
@@ -162,29 +161,46 @@ def _options(ns: argparse.Namespace) -> Any:
     else:
         nodes = None
     seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
-    return build_options(
-        workload=ns.workload,
-        node_count=ns.node_count,
-        nodes=nodes,
-        nemesis=ns.nemesis,
-        seed=seed,
-        concurrency=ns.concurrency,
-        time_limit=ns.time_limit,
-        rate=ns.rate,
-        latency=int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
-        latency_dist=ns.latency_dist,
-        nemesis_interval=ns.nemesis_interval,
-        availability=parse_availability(ns.availability),
-        consistency_models=parse_consistency_models(ns.consistency_models),
-        key_count=ns.key_count,
-        max_txn_length=ns.max_txn_length,
-        max_writes_per_key=ns.max_writes_per_key,
-        topology=ns.topology,
-        log_stderr=ns.log_stderr,
-        recovery_time=ns.recovery_time,
-        lww_converge=ns.lww_converge,
-        extra_args=list(ns.args),
-    )
+    return {
+        "workload": ns.workload,
+        "node_count": ns.node_count,
+        "nodes": nodes,
+        "nemesis": ns.nemesis,
+        "seed": seed,
+        "concurrency": ns.concurrency,
+        "time_limit": ns.time_limit,
+        "rate": ns.rate,
+        "latency": int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
+        "latency_dist": ns.latency_dist,
+        "nemesis_interval": ns.nemesis_interval,
+        "availability": parse_availability(ns.availability),
+        "consistency_models": parse_consistency_models(ns.consistency_models),
+        "key_count": ns.key_count,
+        "max_txn_length": ns.max_txn_length,
+        "max_writes_per_key": ns.max_writes_per_key,
+        "topology": ns.topology,
+        "log_stderr": ns.log_stderr,
+        "recovery_time": ns.recovery_time,
+        "lww_converge": ns.lww_converge,
+        "extra_args": list(ns.args),
+    }
+
+
+def _options(ns: argparse.Namespace) -> Any:
+    from glome.sim import build_options
+
+    return build_options(**_keywords(ns))
+
+
+def run_keywords(argv: Sequence[str]) -> dict[str, Any]:
+    """Maelstrom ``test`` flags (``["-w", "broadcast", "--node-count", "5"]``) as keyword
+    arguments of ``glome.sim.run`` / ``build_options``, parsed exactly as ``glome test``
+    parses them. ``seed`` is fresh unless ``--seed`` is given. ValueError on a bad flag."""
+    try:
+        ns = _test_parser().parse_intermixed_args(list(argv))
+    except SystemExit as e:
+        raise ValueError(f"cannot parse test flags {list(argv)}") from e
+    return _keywords(ns)
 
 
 def cmd_test(argv: Sequence[str]) -> int:

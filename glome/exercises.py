@@ -21,44 +21,13 @@ from __future__ import annotations
 import shlex
 import traceback
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from glome.challenges import CHALLENGES, Challenge, Check, Grade, Verdict, evaluate
 
-# Maelstrom flag -> (run keyword, converter). Only the flags the challenge table uses.
-_FLAGS: dict[str, tuple[str, Any]] = {
-    "--node-count": ("node_count", int),
-    "--time-limit": ("time_limit", float),
-    "--rate": ("rate", float),
-    "--latency": ("latency", int),
-    "--nemesis": ("nemesis", str),
-    "--availability": ("availability", lambda s: "total" if s == "total" else float(s)),
-    "--concurrency": ("concurrency", lambda s: s if s.endswith("n") else int(s)),
-    "--consistency-models": (
-        "consistency_models",
-        lambda s: tuple(m.strip() for m in s.split(",") if m.strip()),
-    ),
-}
-
 MAX_HINTS = 5
-
-
-def flags_to_options(flags: str | Sequence[str]) -> dict[str, Any]:
-    """``"--node-count 5 --rate 10"`` as ``glome.sim.run`` keywords (ValueError if unknown)."""
-    argv = shlex.split(flags) if isinstance(flags, str) else list(flags)
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(argv):
-        flag = argv[i]
-        if flag not in _FLAGS or i + 1 >= len(argv):
-            raise ValueError(f"cannot grade with flag {flag!r} (known: {', '.join(_FLAGS)})")
-        name, convert = _FLAGS[flag]
-        out[name] = convert(argv[i + 1])
-        i += 2
-    return out
 
 
 @dataclass
@@ -172,6 +141,7 @@ def grade_node(
     Each check of the challenge runs in-process with the official flags, then ``overrides``
     (for example ``time_limit=5``), with ``seed``; results go to ``store_dir``.
     """
+    from glome.cli import run_keywords
     from glome.runtime.node import Node
     from glome.sim import run
 
@@ -188,11 +158,10 @@ def grade_node(
         grade.verdicts.extend(_unrun(challenge, c, "no node class") for c in challenge.checks)
         return ExerciseGrade(grade, hints, dict(overrides))
     for check in challenge.checks:
-        options = {**flags_to_options(check.flags), **overrides}
+        flags = ["-w", challenge.workload, *shlex.split(check.flags)]
+        options = {**run_keywords(flags), **overrides, "seed": seed}
         try:
-            result = run(
-                node_class, workload=challenge.workload, seed=seed, store_dir=store_dir, **options
-            )
+            result = run(node_class, store_dir=store_dir, **options)
         except Exception as e:  # the student's class failed outside any handler
             last = traceback.extract_tb(e.__traceback__)[-1:]
             where = f" at {last[0].filename}:{last[0].lineno}" if last else ""

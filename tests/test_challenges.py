@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from glome.challenges import CHALLENGES, _run_check_with, evaluate, grade, main
+from glome.challenges import CHALLENGES, evaluate, grade, main, run_check_with
 from glome.runtime import Message, Node, handler
 
 
@@ -116,7 +116,7 @@ def test_cli_passes_a_correct_node_in_process(tmp_path: Any, capsys: Any) -> Non
 
 
 def test_a_wrong_node_fails_the_grade(tmp_path: Any) -> None:
-    g = grade("1", _run_check_with(WrongEcho, None, 1, str(tmp_path), True))
+    g = grade("1", run_check_with(WrongEcho, None, 1, str(tmp_path), True))
     assert not g.passed
     assert g.verdicts[0].measured is False
 

@@ -239,3 +239,30 @@ def test_nemesis_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> N
     text = " ".join(out.split())
     assert "partition (Maelstrom's), kill, pause (glome)" in text
     assert sorted(FAULTS) == ["kill", "partition", "pause"]
+
+
+def test_run_keywords_parse_flags_as_glome_test_does() -> None:
+    kw = cli.run_keywords(
+        [
+            "-w",
+            "txn-rw-register",
+            "--node-count",
+            "2",
+            "--concurrency",
+            "2n",
+            "--seed",
+            "4",
+            "--consistency-models",
+            "read-committed",
+            "--availability",
+            "total",
+            "--nemesis",
+            "partition",
+        ]
+    )
+    assert kw["workload"] == "txn-rw-register" and kw["node_count"] == 2
+    assert kw["concurrency"] == "2n" and kw["seed"] == 4
+    assert kw["consistency_models"] == ("read-committed",)
+    assert kw["availability"] == "total" and kw["nemesis"] == "partition"
+    with pytest.raises(ValueError, match="cannot parse"):
+        cli.run_keywords(["--rate", "fast"])
