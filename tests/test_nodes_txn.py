@@ -1,20 +1,20 @@
 """Transaction reference nodes (glome.nodes.txn): divergence, Lamport order, G1b, convergence.
 
-Nodes run over ``MemoryTransport``; a test's ``rule`` decides whether each node-to-node
-message is delivered, held (for reordering) or dropped (a partition). Seeded whole-run tests
+Nodes run over ``MemoryTransport`` (the harness in ``helpers.memory_cluster``); a test's
+``rule`` decides whether each node-to-node message is delivered, held (for reordering) or
+dropped (a partition). Seeded whole-run tests
 on the in-process runner are at the end and skip while the txn workload is not there yet.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from helpers.memory_cluster import Cluster, run, settle, until
 
 from glome.nodes.txn import (
     CommitTsTxn,
@@ -23,62 +23,14 @@ from glome.nodes.txn import (
     ReadCommittedTxn,
     SingleNodeTxn,
 )
-from glome.runtime import MemoryTransport, Node
+from glome.runtime import Node
 
 
-class Cluster:
-    """Nodes over MemoryTransport; client replies by msg_id; a delivery rule per message."""
+class TxnCluster(Cluster):
+    """The shared harness, seeded from 0, with a txn request and a view of a node's data."""
 
     def __init__(self, node_class: Callable[..., Node], n: int) -> None:
-        self.ids = [f"n{i}" for i in range(n)]
-        self.node_class = node_class
-        self.nodes: dict[str, Node] = {}
-        self.transports: dict[str, MemoryTransport] = {}
-        self.tasks: list[asyncio.Task[None]] = []
-        self.rule: Callable[[dict[str, Any]], str] = lambda env: "deliver"
-        self.held: list[dict[str, Any]] = []
-        self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.msg_ids = itertools.count(1)
-
-    async def start(self) -> None:
-        for i, nid in enumerate(self.ids):
-            node = self.node_class(seed=i)
-            transport = MemoryTransport(lambda line: self.route(orjson.loads(line)))
-            self.nodes[nid], self.transports[nid] = node, transport
-            self.tasks.append(asyncio.get_running_loop().create_task(node.serve(transport)))
-            await asyncio.sleep(0)
-            assert (
-                await self.request(nid, {"type": "init", "node_id": nid, "node_ids": self.ids})
-            )["type"] == "init_ok"
-
-    def route(self, env: dict[str, Any]) -> None:
-        if env["dest"].startswith("c"):
-            future = self.replies.pop(env["body"].get("in_reply_to"), None)
-            if future is not None and not future.done():
-                future.set_result(env["body"])
-            return
-        verdict = self.rule(env)
-        if verdict == "hold":
-            self.held.append(env)
-        elif verdict == "deliver":
-            asyncio.get_running_loop().call_soon(self.deliver, env)
-
-    def deliver(self, env: dict[str, Any]) -> None:
-        self.transports[env["dest"]].deliver(orjson.dumps(env))
-
-    def release(self, which: Callable[[dict[str, Any]], bool] = lambda env: True) -> None:
-        for env in [e for e in self.held if which(e)]:
-            self.held.remove(env)
-            asyncio.get_running_loop().call_soon(self.deliver, env)
-
-    async def request(self, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        msg_id = next(self.msg_ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.replies[msg_id] = future
-        self.transports[node_id].deliver(
-            orjson.dumps({"src": "c1", "dest": node_id, "body": {**body, "msg_id": msg_id}})
-        )
-        return await asyncio.wait_for(future, 5.0)
+        super().__init__(node_class, n, first_seed=0)
 
     async def txn(self, node_id: str, *mops: list[Any]) -> list[list[Any]]:
         reply = await self.request(node_id, {"type": "txn", "txn": [list(m) for m in mops]})
@@ -89,29 +41,6 @@ class Cluster:
     def data(self, node_id: str) -> dict[Any, Any]:
         return dict(self.nodes[node_id].data)  # type: ignore[attr-defined]
 
-    async def stop(self) -> None:
-        for transport in self.transports.values():
-            transport.end()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-async def settle(turns: int = 50) -> None:
-    for _ in range(turns):
-        await asyncio.sleep(0)
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.002)
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), 20))
-
 
 def is_replicate(env: dict[str, Any]) -> bool:
     return env["body"].get("type") == "replicate"
@@ -120,7 +49,7 @@ def is_replicate(env: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------ 6a
 def test_single_node_reads_own_writes_and_null_for_missing() -> None:
     async def scenario() -> None:
-        c = Cluster(SingleNodeTxn, 1)
+        c = TxnCluster(SingleNodeTxn, 1)
         await c.start()
         assert await c.txn("n0", ["r", 1, None], ["w", 1, 5], ["r", 1, None], ["w", 1, 6]) == [
             ["r", 1, None],
@@ -139,10 +68,10 @@ def test_single_node_reads_own_writes_and_null_for_missing() -> None:
 
 
 # ------------------------------------------------------------------- 6b: two-writer race
-async def two_writer_race(node_class: Callable[..., Node], n1_first: bool) -> Cluster:
+async def two_writer_race(node_class: Callable[..., Node], n1_first: bool) -> TxnCluster:
     """n0 writes x=1 and n1 writes x=2 concurrently; each node applies its own write first,
     then the other's (held replicate messages released in the order given)."""
-    c = Cluster(node_class, 2)
+    c = TxnCluster(node_class, 2)
     await c.start()
     c.rule = lambda env: "hold" if is_replicate(env) else "deliver"
     await c.txn("n0", ["w", "x", 1])
@@ -189,7 +118,7 @@ def test_commit_ts_never_advances_and_loses_a_later_write() -> None:
     commit_ts 1: n1 keeps 9, n0 drops it as older. The later write is lost on n0."""
 
     async def scenario() -> None:
-        c = Cluster(CommitTsTxn, 2)
+        c = TxnCluster(CommitTsTxn, 2)
         await c.start()
         for v in (1, 2, 3):
             await c.txn("n0", ["w", "x", v])
@@ -205,7 +134,7 @@ def test_commit_ts_never_advances_and_loses_a_later_write() -> None:
 
 def test_lamport_clock_advances_on_receipt_so_later_writes_win() -> None:
     async def scenario() -> None:
-        c = Cluster(LamportLWWTxn, 2)
+        c = TxnCluster(LamportLWWTxn, 2)
         await c.start()
         for v in (1, 2, 3):
             await c.txn("n0", ["w", "x", v])
@@ -223,7 +152,7 @@ def test_lamport_clock_advances_on_receipt_so_later_writes_win() -> None:
 # ---------------------------------------------------------------- G1b: intermediate writes
 def test_commit_ts_replica_shows_an_intermediate_write_g1b() -> None:
     async def scenario() -> None:
-        c = Cluster(CommitTsTxn, 2)
+        c = TxnCluster(CommitTsTxn, 2)
         await c.start()
         await c.txn("n0", ["w", "x", 1], ["w", "x", 2])
         await settle()
@@ -238,7 +167,7 @@ def test_commit_ts_replica_shows_an_intermediate_write_g1b() -> None:
 def test_hardened_nodes_publish_final_writes_only() -> None:
     async def scenario() -> None:
         for cls in (LamportLWWTxn, ReadCommittedTxn):
-            c = Cluster(cls, 2)
+            c = TxnCluster(cls, 2)
             seen: list[dict[str, Any]] = []
             c.rule = lambda env, seen=seen: seen.append(env) or "deliver"  # type: ignore[misc]
             await c.start()
@@ -253,9 +182,9 @@ def test_hardened_nodes_publish_final_writes_only() -> None:
 
 
 # ------------------------------------------------------------- partitions and convergence
-async def partitioned_writes(node_class: Callable[..., Node]) -> Cluster:
+async def partitioned_writes(node_class: Callable[..., Node]) -> TxnCluster:
     """Both nodes write during a partition (every txn must still succeed), then it heals."""
-    c = Cluster(node_class, 2)
+    c = TxnCluster(node_class, 2)
     await c.start()
     c.rule = lambda env: (
         "drop" if is_replicate(env) or env["body"].get("type") == "replicate_ok" else "deliver"
@@ -301,7 +230,7 @@ class _FastRetryRC(ReadCommittedTxn):
 
 def test_read_committed_outbox_keeps_only_the_newest_version_per_key() -> None:
     async def scenario() -> None:
-        c = Cluster(ReadCommittedTxn, 2)
+        c = TxnCluster(ReadCommittedTxn, 2)
         c.rule = lambda env: "hold" if is_replicate(env) else "deliver"
         await c.start()
         for v in range(50):

@@ -1,0 +1,1 @@
+"""Shared test helpers: harnesses that drive nodes over MemoryTransport, test doubles."""
