@@ -200,15 +200,13 @@ def _stable_latency_ms(results: dict[str, Any], q: float) -> float | None:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its row (a dict keyed by ``COLUMNS``; picklable)."""
-    from glome.cli import _options, _test_parser
-    from glome.sim import run_options
+    from glome.cli import run_keywords
+    from glome.sim import build_options, run_options
 
     challenge = CHALLENGES[job.challenge]
     argv = _argv(job.flags, job.quick)
-    ns = _test_parser().parse_intermixed_args(
-        ["-w", challenge.workload, "--seed", str(job.seed), *argv]
-    )
-    opts = _options(ns)
+    # Parsed exactly as `glome test` and the grader parse them.
+    opts = build_options(**run_keywords(["-w", challenge.workload, "--seed", str(job.seed), *argv]))
     slow = job.variant.spec in SLOW_VARIANTS and job.challenge in SLOW_CHALLENGES
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as store:
