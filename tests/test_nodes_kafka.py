@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from helpers.memory_cluster import Cluster, run, settle, until
 
@@ -287,6 +286,14 @@ def raft(c: Cluster, node_id: str) -> RaftKafka:
     return node
 
 
+async def elected(c: Cluster) -> tuple[str, RaftKafka]:
+    """Wait (bounded) until the cluster has exactly one leader; its id and node."""
+    await until(lambda: leader_of(c) is not None)
+    leader = leader_of(c)
+    assert leader is not None
+    return leader, raft(c, leader)
+
+
 def test_raft_elects_replicates_and_polls_everywhere(tmp_path: Path) -> None:
     async def scenario() -> None:
         c = Cluster(FastRaft, 3, tmp_path)
@@ -317,10 +324,7 @@ def test_raft_duplicate_acks_do_not_inflate_quorum(tmp_path: Path) -> None:
     async def scenario() -> None:
         c = Cluster(FastRaft, 5, tmp_path)
         await c.start()
-        await until(lambda: leader_of(c) is not None)
-        leader = leader_of(c)
-        assert leader is not None
-        node = raft(c, leader)
+        leader, node = await elected(c)
         await until(lambda: node.commit_index == len(node.entries))  # its no-op is in
         reachable = {leader, next(n for n in c.ids if n != leader)}
         c.rule = lambda env: (
@@ -359,10 +363,7 @@ def test_raft_bounds_the_batches_in_flight_to_a_lagging_follower(tmp_path: Path)
     async def scenario() -> None:
         c = Cluster(FastRaft, 3, tmp_path)
         await c.start()
-        await until(lambda: leader_of(c) is not None)
-        leader = leader_of(c)
-        assert leader is not None
-        node = raft(c, leader)
+        leader, node = await elected(c)
         await until(lambda: all(raft(c, n).commit_index == len(node.entries) for n in c.ids))
         slow = next(n for n in c.ids if n != leader)
         for n in c.ids:  # no elections in this test, however loaded the machine is
@@ -388,10 +389,7 @@ def test_raft_append_result_from_an_older_term_is_ignored(tmp_path: Path) -> Non
     async def scenario() -> None:
         c = Cluster(FastRaft, 3, tmp_path)
         await c.start()
-        await until(lambda: leader_of(c) is not None)
-        leader = leader_of(c)
-        assert leader is not None
-        node = raft(c, leader)
+        leader, node = await elected(c)
         follower = next(n for n in c.ids if n != leader)
         c.rule = lambda env: "drop"  # freeze the cluster, then forge an old ack
         stale = {
@@ -400,7 +398,7 @@ def test_raft_append_result_from_an_older_term_is_ignored(tmp_path: Path) -> Non
             "success": True,
             "match_index": len(node.entries) + 5,
         }
-        c.transports[leader].deliver(orjson.dumps({"src": follower, "dest": leader, "body": stale}))
+        c.inject(follower, leader, stale)
         await settle()
         assert node.match_index[follower] <= len(node.entries)
         assert node.stats["stale_acks_ignored"] >= 1
@@ -518,7 +516,7 @@ def test_raft_follower_truncates_a_conflicting_suffix(tmp_path: Path) -> None:
             "entries": [[5, {"k": "send", "key": "a", "msg": "new"}]],
             "leader_commit": 2,
         }
-        c.transports["n0"].deliver(orjson.dumps({"src": "n9", "dest": "n0", "body": append}))
+        c.inject("n9", "n0", append)
         await settle()
         assert node.entries[1] == (5, {"k": "send", "key": "a", "msg": "new"})
         assert node.commit_index == 2 and node.durable_index == 2
@@ -527,7 +525,7 @@ def test_raft_follower_truncates_a_conflicting_suffix(tmp_path: Path) -> None:
         assert ack["success"] is True and ack["match_index"] == 2
         # An older append (reordered) must not truncate what the newer one added.
         old = {**append, "prev_index": 0, "prev_term": 0, "entries": [[1, {"k": "noop"}]]}
-        c.transports["n0"].deliver(orjson.dumps({"src": "n9", "dest": "n0", "body": old}))
+        c.inject("n9", "n0", old)
         await settle()
         assert len(node.entries) == 2
         await c.stop()
@@ -550,13 +548,13 @@ def test_raft_vote_needs_an_up_to_date_log(tmp_path: Path) -> None:
             "last_log_index": 0,
             "last_log_term": 0,
         }
-        c.transports["n0"].deliver(orjson.dumps({"src": "n7", "dest": "n0", "body": behind}))
+        c.inject("n7", "n0", behind)
         await settle()
         result = types_sent(c, "raft_vote_result")[-1]["body"]
         assert result == {"type": "raft_vote_result", "term": term + 1, "granted": False}
         assert node.role == "follower"  # the higher term deposed it even without a vote
         ahead = {**behind, "candidate": "n8", "last_log_index": 99, "last_log_term": term}
-        c.transports["n0"].deliver(orjson.dumps({"src": "n8", "dest": "n0", "body": ahead}))
+        c.inject("n8", "n0", ahead)
         await settle()
         assert types_sent(c, "raft_vote_result")[-1]["body"]["granted"] is True
         assert node.wal is not None and node.wal.load().voted_for == "n8"  # durable vote

@@ -128,10 +128,12 @@ class Cluster:
         msg_id = next(self.msg_ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.replies[msg_id] = future
-        self.transports[node_id].deliver(
-            orjson.dumps({"src": client, "dest": node_id, "body": {**body, "msg_id": msg_id}})
-        )
+        self.inject(client, node_id, {**body, "msg_id": msg_id})
         return await asyncio.wait_for(future, timeout)
+
+    def inject(self, src: str, dest: str, body: dict[str, Any]) -> None:
+        """Hand ``dest`` a message as if ``src`` had sent it (a forged or replayed one)."""
+        self.transports[dest].deliver(orjson.dumps({"src": src, "dest": dest, "body": body}))
 
     def submit(self, node_id: str, body: dict[str, Any]) -> asyncio.Task[dict[str, Any]]:
         return asyncio.get_running_loop().create_task(self.request(node_id, body))
