@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers.node_driver import NodeDriver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,6 @@ from glome.nodes.broadcast import (
     RangeSet,
     SingleNode,
 )
-from glome.runtime import MemoryTransport
 from glome.sim import run
 from glome.sim.inproc import InProcessHost
 from glome.sim.network import Network
@@ -121,57 +121,19 @@ def test_peer_link_learn_drops_acknowledged_batches() -> None:
 
 
 # --------------------------------------------------- one hardened node on a virtual clock
-class _Driver:
-    """One node on a MemoryTransport under a virtual clock; records what it sends, and when."""
-
-    def __init__(self, node: Any, node_ids: list[str]) -> None:
-        self.node = node
-        self.node_ids = node_ids
-        self.sent: list[tuple[float, dict[str, Any]]] = []
-        self.transport = MemoryTransport(self._out)
-        self._next = 0
-
-    def _out(self, line: bytes) -> None:
-        self.sent.append((asyncio.get_running_loop().time(), orjson.loads(line)))
-
-    def deliver(self, src: str, body: dict[str, Any]) -> None:
-        self.transport.deliver(orjson.dumps({"src": src, "dest": self.node_ids[0], "body": body}))
-
-    def request(self, body: dict[str, Any]) -> None:
-        self._next += 1
-        self.deliver("c1", {**body, "msg_id": self._next})
-
-    async def start(self) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self.node.serve(self.transport))
-        await asyncio.sleep(0)
-        self.deliver(
-            "c0",
-            {"type": "init", "msg_id": 0, "node_id": self.node_ids[0], "node_ids": self.node_ids},
-        )
-        await asyncio.sleep(0.001)
-        return task
-
-    def gossip_to(self, dest: str) -> list[tuple[float, dict[str, Any]]]:
-        return [
-            (t, m["body"])
-            for t, m in self.sent
-            if m["dest"] == dest and m["body"]["type"] == "gossip"
-        ]
-
-
 def test_hardened_retransmits_with_backoff_until_acked() -> None:
     class Quiet(Hardened):
         ae_interval = ae_interval_degraded = 1000.0  # isolate the link protocol
 
     async def main() -> tuple[list[float], list[float], int]:
-        d = _Driver(Quiet(seed=1), ["n0", "n1"])
+        d = NodeDriver(Quiet(seed=1), ["n0", "n1"])
         task = await d.start()
         d.request({"type": "broadcast", "message": 7})
         await asyncio.sleep(7.5)  # n1 never answers
-        sends = [t for t, b in d.gossip_to("n1") if b["values"]]
+        sends = [t for t, b in d.to("n1", "gossip") if b["values"]]
         d.deliver("n1", {"type": "gossip", "values": [], "have": [[7, 7]]})  # finally: the ack
         await asyncio.sleep(5)
-        after = [t for t, b in d.gossip_to("n1") if b["values"]]
+        after = [t for t, b in d.to("n1", "gossip") if b["values"]]
         d.transport.end()
         await task
         return sends, after, d.node.links["n1"].rto == Quiet.rto_initial
@@ -192,7 +154,7 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
         ae_interval = ae_interval_degraded = 1000.0
 
     async def main() -> list[list[list[int]]]:
-        d = _Driver(Small(seed=2), ["n0", "n1"])
+        d = NodeDriver(Small(seed=2), ["n0", "n1"])
         task = await d.start()
         for v in range(0, 40, 2):  # 20 values, 20 ranges: no two adjacent
             d.request({"type": "broadcast", "message": v})
@@ -200,13 +162,13 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
         # n1 acknowledges whatever it got so far, repeatedly
         for _ in range(10):
             got = RangeSet()
-            for _, body in d.gossip_to("n1"):
+            for _, body in d.to("n1", "gossip"):
                 got.update(RangeSet.from_json(body["values"]))
             d.deliver("n1", {"type": "gossip", "values": [], "have": got.to_json()})
             await asyncio.sleep(0.3)
         d.transport.end()
         await task
-        return [b["values"] for _, b in d.gossip_to("n1") if b["values"]]
+        return [b["values"] for _, b in d.to("n1", "gossip") if b["values"]]
 
     batches = run_virtual(main())
     assert all(len(b) <= 3 for b in batches)
@@ -218,7 +180,7 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
 
 def test_hardened_reads_and_rejects_non_integer_broadcasts() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = _Driver(Hardened(seed=3), ["n0"])
+        d = NodeDriver(Hardened(seed=3), ["n0"])
         task = await d.start()
         d.request({"type": "broadcast", "message": "seven"})
         d.request({"type": "broadcast", "message": 2})

@@ -14,8 +14,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from helpers.node_driver import NodeDriver
 
 from glome.nodes.counter import (
     DeltaCounter,
@@ -24,51 +24,12 @@ from glome.nodes.counter import (
     SeqKVCounter,
     StaleReadCounter,
 )
-from glome.runtime import MemoryTransport, Node
 from glome.sim import run
 from glome.sim.vclock import run_virtual
 
 
-class _Driver:
-    """One node on a MemoryTransport under a virtual clock; the test plays everyone else."""
-
-    def __init__(self, node: Node, node_ids: list[str]) -> None:
-        self.node = node
-        self.node_ids = node_ids
-        self.sent: list[tuple[float, dict[str, Any]]] = []
-        self.transport = MemoryTransport(self._out)
-        self.on_send: Any = None
-        self._next = 0
-
-    def _out(self, line: bytes) -> None:
-        msg = orjson.loads(line)
-        self.sent.append((asyncio.get_running_loop().time(), msg))
-        if self.on_send is not None:
-            self.on_send(msg)
-
-    def deliver(self, src: str, body: dict[str, Any]) -> None:
-        self.transport.deliver(orjson.dumps({"src": src, "dest": self.node_ids[0], "body": body}))
-
-    def request(self, body: dict[str, Any]) -> None:
-        self._next += 1
-        self.deliver("c1", {**body, "msg_id": self._next})
-
-    async def start(self) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self.node.serve(self.transport))
-        await asyncio.sleep(0)
-        self.deliver(
-            "c0",
-            {"type": "init", "msg_id": 0, "node_id": self.node_ids[0], "node_ids": self.node_ids},
-        )
-        await asyncio.sleep(0.001)
-        return task
-
-    def to(self, dest: str) -> list[tuple[float, dict[str, Any]]]:
-        return [(t, m["body"]) for t, m in self.sent if m["dest"] == dest]
-
-
 # ------------------------------------------------------------------------- seq-kv protocol
-def _fake_seq_kv(d: _Driver, store: dict[str, Any], drop_first_write_of: str | None) -> None:
+def _fake_seq_kv(d: NodeDriver, store: dict[str, Any], drop_first_write_of: str | None) -> None:
     """Answer the node's seq-kv requests from ``store``; optionally drop one write."""
     dropped: set[str] = set()
 
@@ -94,7 +55,7 @@ def _fake_seq_kv(d: _Driver, store: dict[str, Any], drop_first_write_of: str | N
 
 def test_seqkv_add_writes_absolute_totals_so_a_retry_never_double_counts() -> None:
     async def main() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-        d = _Driver(SeqKVCounter(seed=1), ["n0", "n1", "n2"])
+        d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1", "n2"])
         store: dict[str, Any] = {"counter-n1": 4}
         _fake_seq_kv(d, store, drop_first_write_of="counter-n0")
         task = await d.start()
@@ -118,7 +79,7 @@ def test_seqkv_add_writes_absolute_totals_so_a_retry_never_double_counts() -> No
 
 def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = _Driver(SeqKVCounter(seed=1), ["n0", "n1"])
+        d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1"])
         _fake_seq_kv(d, {}, drop_first_write_of=None)
         task = await d.start()
         for _ in range(3):
@@ -143,7 +104,7 @@ def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
 
 def test_add_rejects_non_integer_delta() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = _Driver(DeltaCounter(seed=1), ["n0"])
+        d = NodeDriver(DeltaCounter(seed=1), ["n0"])
         task = await d.start()
         d.request({"type": "add", "delta": "3"})
         d.request({"type": "add", "delta": 3})
@@ -159,24 +120,20 @@ def test_add_rejects_non_integer_delta() -> None:
 
 
 # -------------------------------------------------------------------------- delta CRDTs
-def _gossip_bodies(d: _Driver, dest: str) -> list[tuple[float, dict[str, Any]]]:
-    return [(t, b) for t, b in d.to(dest) if b["type"] == "counter_gossip"]
-
-
 def test_delta_counter_resends_until_acked_with_backoff() -> None:
     async def main() -> tuple[list[float], int, int]:
-        d = _Driver(DeltaCounter(seed=1), ["n0", "n1"])
+        d = NodeDriver(DeltaCounter(seed=1), ["n0", "n1"])
         task = await d.start()
         d.request({"type": "add", "delta": 3})
         await asyncio.sleep(6)  # n1 is unreachable: nothing comes back
-        sends = [t for t, b in _gossip_bodies(d, "n1") if b["counters"]]
+        sends = [t for t, b in d.to("n1", "counter_gossip") if b["counters"]]
         d.deliver("n1", {"type": "counter_gossip", "counters": {}, "vv": {"n0": 1}})
         await asyncio.sleep(3)
-        after = len([b for _, b in _gossip_bodies(d, "n1") if b["counters"]])
+        after = len([b for _, b in d.to("n1", "counter_gossip") if b["counters"]])
         # and it merges n1's entries, acknowledging them
         d.deliver("n1", {"type": "counter_gossip", "counters": {"n1": [2, 10]}, "vv": {}})
         await asyncio.sleep(0.5)
-        acks = [b for _, b in _gossip_bodies(d, "n1") if not b["counters"]]
+        acks = [b for _, b in d.to("n1", "counter_gossip") if not b["counters"]]
         d.request({"type": "read"})
         await asyncio.sleep(0.01)
         d.transport.end()
@@ -198,26 +155,26 @@ def test_delta_counter_resends_until_acked_with_backoff() -> None:
 
 def test_mark_on_send_delta_counter_never_resends_a_dropped_delta() -> None:
     async def main() -> int:
-        d = _Driver(MarkOnSendDeltaCounter(seed=1), ["n0", "n1"])
+        d = NodeDriver(MarkOnSendDeltaCounter(seed=1), ["n0", "n1"])
         task = await d.start()
         d.request({"type": "add", "delta": 3})
         await asyncio.sleep(3)  # the first gossip was "dropped": n1 never saw it
         d.transport.end()
         await task
-        return len([b for _, b in _gossip_bodies(d, "n1") if b["counters"]])
+        return len([b for _, b in d.to("n1", "counter_gossip") if b["counters"]])
 
     assert run_virtual(main()) == 1
 
 
 def test_full_state_counter_sends_everything_every_tick() -> None:
     async def main() -> int:
-        d = _Driver(FullStateGossipCounter(seed=1), ["n0", "n1", "n2"])
+        d = NodeDriver(FullStateGossipCounter(seed=1), ["n0", "n1", "n2"])
         task = await d.start()
         d.request({"type": "add", "delta": 1})
         await asyncio.sleep(1.0)
         d.transport.end()
         await task
-        return len(_gossip_bodies(d, "n1")) + len(_gossip_bodies(d, "n2"))
+        return len(d.to("n1", "counter_gossip")) + len(d.to("n2", "counter_gossip"))
 
     assert run_virtual(main()) >= 18  # 10 ticks x 2 peers, changed or not
 
