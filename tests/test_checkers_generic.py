@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers.history import Hist
 
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.sim.checkers import (
@@ -23,50 +24,6 @@ from glome.sim.checkers import (
     workload_checker,
 )
 from glome.sim.options import TestOptions as Options
-
-
-class Hist:
-    """Builds a history op by op; times advance 1 ms per op unless given."""
-
-    def __init__(self) -> None:
-        self.ops: list[dict[str, Any]] = []
-        self.now = 0
-
-    def op(
-        self,
-        type_: str,
-        process: Any,
-        f: str,
-        value: Any = None,
-        *,
-        at: int | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        self.now = at if at is not None else self.now + 1_000_000
-        op = {
-            "index": len(self.ops),
-            "time": self.now,
-            "type": type_,
-            "process": process,
-            "f": f,
-            "value": value,
-            **extra,
-        }
-        self.ops.append(op)
-        return op
-
-    def call(
-        self,
-        process: int,
-        f: str,
-        value: Any = None,
-        done: str = "ok",
-        result: Any = None,
-        **extra: Any,
-    ) -> None:
-        self.op("invoke", process, f, value)
-        self.op(done, process, f, value if result is None else result, **extra)
-
 
 # -- helpers ---------------------------------------------------------------------------------
 

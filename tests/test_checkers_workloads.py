@@ -5,55 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers.history import MS, Hist
 
 from glome.edn import UNKNOWN, Keyword, Tagged, dumps
 from glome.sim.checkers import compose, counter, echo, set_full, unique_ids
-
-MS = 1_000_000
-
-
-class Hist:
-    """Builds a history op by op; times advance 1 ms per op unless given."""
-
-    def __init__(self) -> None:
-        self.ops: list[dict[str, Any]] = []
-        self.now = 0
-
-    def op(
-        self,
-        type_: str,
-        process: Any,
-        f: str,
-        value: Any = None,
-        *,
-        at: int | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        self.now = at if at is not None else self.now + MS
-        op = {
-            "index": len(self.ops),
-            "time": self.now,
-            "type": type_,
-            "process": process,
-            "f": f,
-            "value": value,
-            **extra,
-        }
-        self.ops.append(op)
-        return op
-
-    def call(
-        self,
-        process: int,
-        f: str,
-        value: Any = None,
-        done: str = "ok",
-        result: Any = None,
-        **extra: Any,
-    ) -> None:
-        self.op("invoke", process, f, value, **extra)
-        self.op(done, process, f, value if result is None else result, **extra)
-
 
 # -- echo ------------------------------------------------------------------------------------
 
