@@ -12,6 +12,8 @@ import pytest
 from glome import cli
 
 REPO = Path(__file__).resolve().parents[1]
+ECHO_TEST = ("test", "-w", "echo", "--node", "glome.nodes.echo:Echo", "--node-count", "1")
+"""``glome test`` on the reference echo node, one node: the flags most tests start from."""
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -23,13 +25,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 def test_echo_in_process_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(
         capsys,
-        "test",
-        "-w",
-        "echo",
-        "--node",
-        "glome.nodes.echo:Echo",
-        "--node-count",
-        "1",
+        *ECHO_TEST,
         "--time-limit",
         "2",
         "--store",
@@ -128,13 +124,7 @@ def test_bad_arguments_exit_254(
 def test_unicode_dash_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(
         capsys,
-        "test",
-        "-w",
-        "echo",
-        "--node",
-        "glome.nodes.echo:Echo",
-        "--node-count",
-        "1",
+        *ECHO_TEST,
         "\u2013-nemesis",
         "partition",
         "--store",
