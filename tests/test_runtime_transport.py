@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from glome.runtime import transport as tr
+
+
+def run_restoring_stdout(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main``; whatever it does to ``sys.stdout``, the test session gets its own back."""
+    saved = sys.stdout
+    try:
+        asyncio.run(main())
+    finally:
+        sys.stdout = saved
+
+
+def read_to_end(out_r: int, out_w: int) -> bytes:
+    """Close the pipe's write end and read everything that was written to it."""
+    os.close(out_w)
+    with os.fdopen(out_r, "rb") as f:
+        return f.read()
 
 
 def split(chunks: list[bytes], *, eof: bool = True) -> tuple[list[bytes], bool]:
@@ -72,16 +91,8 @@ def test_stdio_transport_over_pipes_batches_replies_and_flushes_on_close() -> No
         await asyncio.wait_for(ended.wait(), 5)
         await transport.close()
 
-    import sys
-
-    saved = sys.stdout
-    try:
-        asyncio.run(main())
-    finally:
-        sys.stdout = saved
-    os.close(out_w)
-    with os.fdopen(out_r, "rb") as f:
-        assert f.read() == b"hello\ngot a\ngot b\ngot c\n"
+    run_restoring_stdout(main)
+    assert read_to_end(out_r, out_w) == b"hello\ngot a\ngot b\ngot c\n"
     assert os.get_blocking(in_r)
     os.close(in_r)
 
@@ -96,16 +107,8 @@ def test_stdio_transport_close_right_after_start_still_delivers_output() -> None
         transport.send(b"said before stdout was connected")
         await transport.close()
 
-    import sys
-
-    saved = sys.stdout
-    try:
-        asyncio.run(main())
-    finally:
-        sys.stdout = saved
-    os.close(out_w)
-    with os.fdopen(out_r, "rb") as f:
-        assert f.read() == b"said before stdout was connected\n"
+    run_restoring_stdout(main)
+    assert read_to_end(out_r, out_w) == b"said before stdout was connected\n"
     os.close(in_r)
     os.close(in_w)
 
@@ -138,12 +141,6 @@ def test_stdio_transport_coalesces_writes_without_reordering() -> None:
         assert writes[-1] == b"next pass\n"
         await transport.close()
 
-    import sys
-
-    saved = sys.stdout
-    try:
-        asyncio.run(main())
-    finally:
-        sys.stdout = saved
+    run_restoring_stdout(main)
     for fd in (in_r, in_w, out_r, out_w):
         os.close(fd)
