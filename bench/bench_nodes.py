@@ -434,8 +434,30 @@ def report(rows: Sequence[dict[str, Any]], notes: Sequence[str], command: str) -
         "",
         *markdown_table(rows),
     ]
+    if len({row["seed"] for row in rows}) > 1:
+        lines += ["", *summary_table(rows)]
     if notes:
         lines += ["", *(f"- {n}" for n in notes)]
+    return lines
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Per (challenge, flags, variant), in table order: seeds passed and mean msgs-per-op."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["challenge"], row["flags"], row["variant"]), []).append(row)
+    lines = [
+        "| challenge | flags | variant | seeds passed | failed seeds | mean msgs/op |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (challenge, flags, variant), group in groups.items():
+        failed = [str(r["seed"]) for r in group if r["verdict"] != "PASS"]
+        mpo = [r["msgs/op"] for r in group if r["msgs/op"] is not None]
+        mean = _cell(sum(mpo) / len(mpo), "msgs/op") if mpo else ""
+        lines.append(
+            f"| {challenge} | {flags} | {variant} | {len(group) - len(failed)} of {len(group)} "
+            f"| {', '.join(failed)} | {mean} |"
+        )
     return lines
 
 

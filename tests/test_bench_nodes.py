@@ -87,3 +87,18 @@ def test_plan_keeps_only_the_named_variants_and_rejects_unknown_ones() -> None:
     assert {j.variant.name for j in jobs} == {"RaftKafka"}
     with pytest.raises(ValueError, match="unknown variants"):
         bench_nodes.plan(None, [1], quick=True, slow=False, faults=False, variants_only={"X"})
+
+
+def test_summary_counts_passing_seeds_per_variant() -> None:
+    def row(seed: int, verdict: str, mpo: float) -> dict[str, object]:
+        return {
+            "challenge": "3c",
+            "flags": "f",
+            "variant": "V",
+            "seed": seed,
+            "verdict": verdict,
+            "msgs/op": mpo,
+        }
+
+    lines = bench_nodes.summary_table([row(1, "PASS", 2.0), row(2, "FAIL: valid?", 4.0)])
+    assert lines[2] == "| 3c | f | V | 1 of 2 | 2 | 3.00 |"
