@@ -8,10 +8,7 @@ Maelstrom lin-kv runs are re-checked and agree with their results.edn.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +19,6 @@ from hypothesis import strategies as st
 from glome.edn import UNKNOWN, Keyword, Tagged, dumps
 from glome.sim.checkers import linearizable, workload_checker
 from glome.sim.checkers.linearizable import check, explain, register_ops, wgl
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
 
 
 class H:
@@ -342,55 +337,15 @@ def test_search_agrees_with_brute_force(history: list[dict[str, Any]]) -> None:
 
 
 # ------------------------------------------------------------------- the real corpus
-edn_format = pytest.importorskip("edn_format")
-for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
-    edn_format.add_tag(_tag, lambda value: value)  # the same reading as test_checkers_compat
-
-
-def to_py(x: Any, keywords: bool = True) -> Any:
-    if isinstance(x, edn_format.Keyword):
-        return Keyword(x.name) if keywords else x.name
-    if isinstance(x, dict | edn_format.ImmutableDict):
-        return {to_py(k, False): to_py(v) for k, v in x.items()}
-    if isinstance(x, list | tuple | edn_format.ImmutableList):
-        return [to_py(v) for v in x]
-    return x
+from helpers.corpus import CORPUS, edn_format, load_history, load_results, to_py  # noqa: E402
 
 
 def corpus_runs() -> list[Path]:
     return sorted(CORPUS.glob("lin-kv-*/store/lin-kv/*/results.edn")) if CORPUS.is_dir() else []
 
 
-_SIMPLE_OP = re.compile(
-    r"\{:index (\d+), :time (\d+), :type :(\w+), :process (\d+), :f :(\w+), "
-    r":value \[(-?\d+) (nil|-?\d+|\[-?\d+ -?\d+\])\]\}"
-)
-
-
-def parse_op(line: str) -> dict[str, Any]:
-    """A history.edn line; the common shape by regex (edn_format is slow), others by edn_format."""
-    m = _SIMPLE_OP.fullmatch(line.strip())
-    if m is None:
-        op = to_py(edn_format.loads(line))
-        op["type"], op["f"] = str(op["type"]), str(op["f"])
-        return op
-    index, time, type_, process, f, key, raw = m.groups()
-    value: Any = None if raw == "nil" else json.loads(raw.replace(" ", ","))
-    return {
-        "index": int(index),
-        "time": int(time),
-        "type": type_,
-        "process": int(process),
-        "f": f,
-        "value": [int(key), value],
-    }
-
-
-@functools.cache
 def load(results: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    lines = (results.parent / "history.edn").read_text().splitlines()
-    history = [parse_op(line) for line in lines if line.strip()]
-    return history, to_py(edn_format.loads(results.read_text()))
+    return load_history(results.parent / "history.edn"), load_results(results)
 
 
 @pytest.mark.skipif(not corpus_runs(), reason=f"no Maelstrom lin-kv runs at {CORPUS}")

@@ -9,48 +9,18 @@ Skips cleanly when the corpus is absent.
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import corpus
+from helpers.corpus import CORPUS, edn_format, parse_op_line, to_op, to_py
 
-from glome.edn import Keyword, dumps
+from glome.edn import dumps
 from glome.sim.checkers import availability, compose, net, perf, stats, workload_checker
 
-edn_format = pytest.importorskip("edn_format")
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
 WORKLOADS = ("echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter")
-
-for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
-    edn_format.add_tag(_tag, lambda value: value)
-
-
-def to_py(x: Any, *, keywords: bool = True) -> Any:
-    """edn_format values -> glome's in-memory form (keywords in values stay Keyword)."""
-    if isinstance(x, edn_format.Keyword):
-        return Keyword(x.name) if keywords else x.name
-    if isinstance(x, edn_format.Symbol):
-        return x.name
-    if isinstance(x, dict | edn_format.ImmutableDict):
-        return {to_py(k, keywords=False): to_py(v) for k, v in x.items()}
-    if isinstance(x, list | tuple | edn_format.ImmutableList):
-        return [to_py(v) for v in x]
-    if isinstance(x, frozenset):
-        return frozenset(to_py(v) for v in x)
-    return x
-
-
-def to_op(raw: Any) -> dict[str, Any]:
-    """A history.edn map -> a design.md op dict (type, f, process as plain str)."""
-    op = to_py(raw)
-    for field in ("type", "f"):
-        op[field] = str.__str__(op[field])
-    if op.get("process") == "nemesis":
-        op["process"] = "nemesis"
-    return op
 
 
 def _runs() -> list[Path]:
@@ -67,50 +37,12 @@ RUNS = _runs()
 pytestmark = pytest.mark.skipif(not RUNS, reason=f"no Maelstrom corpus at {CORPUS}")
 
 
-# edn_format takes ~10 s on a 25-node broadcast history, almost all of it on lines like
-# {:index 5, :time 9, :type :ok, :process 0, :f :read, :value [1 2 3]}. Those simple lines are
-# read by this pattern; every other line goes through edn_format
-# (test_fast_path_agrees_with_edn_format checks the two agree).
-_SIMPLE_OP = re.compile(
-    r"\{:index (\d+), :time (\d+), :type :(invoke|ok|fail|info), :process (\d+), "
-    r":f :([a-z-]+), :value (nil|-?\d+|\[[-\d ]*\])(, :final\? true)?\}"
-)
-
-
-def parse_op_line(line: str) -> dict[str, Any]:
-    m = _SIMPLE_OP.fullmatch(line.strip())
-    if m is None:
-        return to_op(edn_format.loads(line))
-    index, time, type_, process, f, raw, final = m.groups()
-    value: Any
-    if raw == "nil":
-        value = None
-    elif raw.startswith("["):
-        value = [int(x) for x in raw[1:-1].split()]
-    else:
-        value = int(raw)
-    op = {
-        "index": int(index),
-        "time": int(time),
-        "type": type_,
-        "process": int(process),
-        "f": f,
-        "value": value,
-    }
-    if final:
-        op["final?"] = True
-    return op
-
-
-@functools.cache
 def load_history(run: Path) -> list[dict[str, Any]]:
-    lines = (run / "history.edn").read_text().splitlines()
-    return [parse_op_line(line) for line in lines if line.strip()]
+    return corpus.load_history(run / "history.edn")
 
 
-@functools.cache
 def load_results(run: Path) -> dict[str, Any]:
-    return to_py(edn_format.loads((run / "results.edn").read_text()))
+    return corpus.load_results(run / "results.edn")
 
 
 def reread(value: Any) -> Any:
