@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,20 +111,28 @@ def down_windows(history: list[dict[str, Any]]) -> dict[str, list[tuple[int, int
     return windows
 
 
-def test_requests_to_a_killed_node_time_out(tmp_path: Path) -> None:
-    r = echo_run(tmp_path)
-    nodes = ["n0", "n1", "n2"]
-    windows = down_windows(r.history)
-    invoked = {}
-    timeouts = 0
-    for op in r.history:
+def echo_completions(
+    history: list[dict[str, Any]], nodes: list[str]
+) -> Iterator[tuple[dict[str, Any], str, int]]:
+    """Each echo completion with the node its worker talks to and the time it was invoked."""
+    invoked: dict[int, int] = {}
+    for op in history:
         if op["f"] != "echo":
             continue
         if op["type"] == "invoke":
             invoked[op["process"]] = op["time"]
             continue
-        node = nodes[op["process"] % 3]  # worker t talks to nodes[t mod N]
-        start, end = invoked.pop(op["process"]), op["time"]
+        # worker t talks to nodes[t mod N]
+        yield op, nodes[op["process"] % len(nodes)], invoked.pop(op["process"])
+
+
+def test_requests_to_a_killed_node_time_out(tmp_path: Path) -> None:
+    r = echo_run(tmp_path)
+    nodes = ["n0", "n1", "n2"]
+    windows = down_windows(r.history)
+    timeouts = 0
+    for op, node, start in echo_completions(r.history, nodes):
+        end = op["time"]
         overlaps = any(a <= end and start <= b for a, b in windows.get(node, []))
         if op["type"] == "info":
             timeouts += 1
@@ -152,15 +161,8 @@ def test_pause_in_process_freezes_nodes_until_resume(tmp_path: Path) -> None:
                     since[node] = op["time"]
                 else:
                     paused.setdefault(node, []).append((since.pop(node), op["time"]))
-    invoked: dict[int, int] = {}
     late = 0
-    for op in r.history:
-        if op["f"] != "echo":
-            continue
-        if op["type"] == "invoke":
-            invoked[op["process"]] = op["time"]
-            continue
-        node, start = ["n0", "n1", "n2"][op["process"] % 3], invoked.pop(op["process"])
+    for op, node, start in echo_completions(r.history, ["n0", "n1", "n2"]):
         for a, b in paused.get(node, []):
             if a < start < b:  # sent while its node was paused
                 assert op["type"] == "info" or op["time"] >= b, op
