@@ -127,15 +127,14 @@ def test_hardened_retransmits_with_backoff_until_acked() -> None:
 
     async def main() -> tuple[list[float], list[float], int]:
         d = NodeDriver(Quiet(seed=1), ["n0", "n1"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "broadcast", "message": 7})
         await asyncio.sleep(7.5)  # n1 never answers
         sends = [t for t, b in d.to("n1", "gossip") if b["values"]]
         d.deliver("n1", {"type": "gossip", "values": [], "have": [[7, 7]]})  # finally: the ack
         await asyncio.sleep(5)
         after = [t for t, b in d.to("n1", "gossip") if b["values"]]
-        d.transport.end()
-        await task
+        await d.stop()
         return sends, after, d.node.links["n1"].rto == Quiet.rto_initial
 
     sends, after, rto_reset = run_virtual(main())
@@ -155,7 +154,7 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
 
     async def main() -> list[list[list[int]]]:
         d = NodeDriver(Small(seed=2), ["n0", "n1"])
-        task = await d.start()
+        await d.start()
         for v in range(0, 40, 2):  # 20 values, 20 ranges: no two adjacent
             d.request({"type": "broadcast", "message": v})
         await asyncio.sleep(0.5)
@@ -166,8 +165,7 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
                 got.update(RangeSet.from_json(body["values"]))
             d.deliver("n1", {"type": "gossip", "values": [], "have": got.to_json()})
             await asyncio.sleep(0.3)
-        d.transport.end()
-        await task
+        await d.stop()
         return [b["values"] for _, b in d.to("n1", "gossip") if b["values"]]
 
     batches = run_virtual(main())
@@ -181,7 +179,7 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
 def test_hardened_reads_and_rejects_non_integer_broadcasts() -> None:
     async def main() -> list[dict[str, Any]]:
         d = NodeDriver(Hardened(seed=3), ["n0"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "broadcast", "message": "seven"})
         d.request({"type": "broadcast", "message": 2})
         d.request({"type": "broadcast", "message": 1})
@@ -190,8 +188,7 @@ def test_hardened_reads_and_rejects_non_integer_broadcasts() -> None:
         d.deliver("n0", {"type": "gossip", "values": "junk"})  # malformed: ignored
         d.request({"type": "read"})
         await asyncio.sleep(0.01)
-        d.transport.end()
-        await task
+        await d.stop()
         return [m["body"] for _, m in d.sent if m["dest"] == "c1"]
 
     replies = run_virtual(main())

@@ -58,14 +58,13 @@ def test_seqkv_add_writes_absolute_totals_so_a_retry_never_double_counts() -> No
         d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1", "n2"])
         store: dict[str, Any] = {"counter-n1": 4}
         _fake_seq_kv(d, store, drop_first_write_of="counter-n0")
-        task = await d.start()
+        await d.start()
         d.request({"type": "add", "delta": 5})
         await asyncio.sleep(2.5)  # the first write times out (1 s) and is retried
         d.request({"type": "add", "delta": 2})
         d.request({"type": "read"})
         await asyncio.sleep(0.5)
-        d.transport.end()
-        await task
+        await d.stop()
         writes = [b for _, b in d.to("seq-kv") if b["type"] == "write"]
         return store, writes, [b for _, b in d.to("c1")]
 
@@ -81,12 +80,11 @@ def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
     async def main() -> list[dict[str, Any]]:
         d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1"])
         _fake_seq_kv(d, {}, drop_first_write_of=None)
-        task = await d.start()
+        await d.start()
         for _ in range(3):
             d.request({"type": "read"})
             await asyncio.sleep(0.1)
-        d.transport.end()
-        await task
+        await d.stop()
         return [b for _, b in d.to("seq-kv")]
 
     ops = run_virtual(main())
@@ -105,13 +103,12 @@ def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
 def test_add_rejects_non_integer_delta() -> None:
     async def main() -> list[dict[str, Any]]:
         d = NodeDriver(DeltaCounter(seed=1), ["n0"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "add", "delta": "3"})
         d.request({"type": "add", "delta": 3})
         d.request({"type": "read"})
         await asyncio.sleep(0.01)
-        d.transport.end()
-        await task
+        await d.stop()
         return [b for _, b in d.to("c1")]
 
     replies = run_virtual(main())
@@ -123,7 +120,7 @@ def test_add_rejects_non_integer_delta() -> None:
 def test_delta_counter_resends_until_acked_with_backoff() -> None:
     async def main() -> tuple[list[float], int, int]:
         d = NodeDriver(DeltaCounter(seed=1), ["n0", "n1"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "add", "delta": 3})
         await asyncio.sleep(6)  # n1 is unreachable: nothing comes back
         sends = [t for t, b in d.to("n1", "counter_gossip") if b["counters"]]
@@ -136,8 +133,7 @@ def test_delta_counter_resends_until_acked_with_backoff() -> None:
         acks = [b for _, b in d.to("n1", "counter_gossip") if not b["counters"]]
         d.request({"type": "read"})
         await asyncio.sleep(0.01)
-        d.transport.end()
-        await task
+        await d.stop()
         value = [b for _, b in d.to("c1")][-1]["value"]
         return (
             sends,
@@ -156,11 +152,10 @@ def test_delta_counter_resends_until_acked_with_backoff() -> None:
 def test_mark_on_send_delta_counter_never_resends_a_dropped_delta() -> None:
     async def main() -> int:
         d = NodeDriver(MarkOnSendDeltaCounter(seed=1), ["n0", "n1"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "add", "delta": 3})
         await asyncio.sleep(3)  # the first gossip was "dropped": n1 never saw it
-        d.transport.end()
-        await task
+        await d.stop()
         return len([b for _, b in d.to("n1", "counter_gossip") if b["counters"]])
 
     assert run_virtual(main()) == 1
@@ -169,11 +164,10 @@ def test_mark_on_send_delta_counter_never_resends_a_dropped_delta() -> None:
 def test_full_state_counter_sends_everything_every_tick() -> None:
     async def main() -> int:
         d = NodeDriver(FullStateGossipCounter(seed=1), ["n0", "n1", "n2"])
-        task = await d.start()
+        await d.start()
         d.request({"type": "add", "delta": 1})
         await asyncio.sleep(1.0)
-        d.transport.end()
-        await task
+        await d.stop()
         return len(d.to("n1", "counter_gossip")) + len(d.to("n2", "counter_gossip"))
 
     assert run_virtual(main()) >= 18  # 10 ticks x 2 peers, changed or not

@@ -26,6 +26,7 @@ class NodeDriver:
         self.on_send: Callable[[dict[str, Any]], None] | None = None
         """Called with each envelope the node sends: lets a test answer as a service would."""
         self._next = 0
+        self.task: asyncio.Task[None] | None = None
 
     def _out(self, line: bytes) -> None:
         msg = orjson.loads(line)
@@ -42,7 +43,8 @@ class NodeDriver:
         self.deliver("c1", {**body, "msg_id": self._next})
 
     async def start(self) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self.node.serve(self.transport))
+        """Serve the node and init it; returns its serve task (``stop`` ends it)."""
+        self.task = task = asyncio.ensure_future(self.node.serve(self.transport))
         await asyncio.sleep(0)
         self.deliver(
             "c0",
@@ -50,6 +52,12 @@ class NodeDriver:
         )
         await asyncio.sleep(0.001)
         return task
+
+    async def stop(self) -> None:
+        """End the node's input, as Maelstrom closing stdin does, and wait for serve to end."""
+        self.transport.end()
+        if self.task is not None:
+            await self.task
 
     def to(self, dest: str, type_: str | None = None) -> list[tuple[float, dict[str, Any]]]:
         """(time, body) of what was sent to ``dest``, only bodies of ``type_`` when given."""
