@@ -5,6 +5,8 @@ after the other per file, and must produce the same number of ops. edn_format is
 file at once (`loads_all`), its fastest mode; analysis.edn reads it line by line
 (`loads_lines`), as `analysis.load` does. Each timing is the best of `--repeat` runs
 (analysis.edn: repeated up to 1 s per file, since its runs are short and easily disturbed).
+Times are CPU seconds of this process (time.process_time), which other jobs on a shared machine
+disturb far less than wall-clock time; the load average is printed before and after.
 
     .venv/bin/python bench/bench_edn.py [--repeat 3] [--runs DIR]
 
@@ -14,10 +16,13 @@ Prints a Markdown table (file, size, ops, both times, speed-up) and the totals.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import re
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +40,18 @@ def _best(fn: Callable[[], Any], repeat: int, budget: float = 0.0) -> tuple[floa
     spent = 0.0
     runs = 0
     while runs < repeat or (spent < budget and runs < 50):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         value = fn()
-        took = time.perf_counter() - t0
+        took = time.process_time() - t0
         result = value  # frees the previous result here, outside the timed region
         best = min(best, took)
         spent += took
         runs += 1
     return best, result
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _register_tags(text: str) -> None:
@@ -64,14 +73,16 @@ def main() -> int:
     if not files:
         print(f"no history.edn under {args.runs}", file=sys.stderr)
         return 1
-    print("| run | KB | ops | edn_format s | analysis.edn s | speed-up |")
+    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {_load()}")
+    print()
+    print("| run | KB | ops | edn_format CPU s | analysis.edn CPU s | speed-up |")
     print("|---|---:|---:|---:|---:|---:|")
     tot_ref = tot_ours = 0.0
     for path in files:
         text = path.read_text()
         _register_tags(text)
-        t_ref, ref = _best(lambda text=text: edn_format.loads_all(text), args.repeat)
-        t_ours, ours = _best(lambda text=text: edn.loads_lines(text), args.repeat, budget=1.0)
+        t_ref, ref = _best(partial(edn_format.loads_all, text), args.repeat)
+        t_ours, ours = _best(partial(edn.loads_lines, text), args.repeat, budget=1.0)
         if len(ref) != len(ours):
             print(f"MISMATCH in {path}: {len(ref)} vs {len(ours)} values", file=sys.stderr)
             return 1
@@ -86,6 +97,8 @@ def main() -> int:
         f"| **all {len(files)} files** | | | {tot_ref:.2f} | {tot_ours:.3f} "
         f"| **{tot_ref / tot_ours:.0f}x** |"
     )
+    print()
+    print(f"load average at the end {_load()}")
     return 0
 
 

@@ -163,6 +163,11 @@ HISTORY_LINES = [
     '{:index 22, :time 1, :type :ok, :process 0, :f :read, :value #inst "2024-01-01T00:00:00Z"}',
     "{:index 23, :time 1, :type :ok, :process 0, :f :read, :value [1  2 ,3]}",
     "{:index 24, :time 1, :type :ok, :process 0, :f :read, :value {[1 2] #{[3]}}}",
+    '{:index 25, :time 1, :type :ok, :process 0, :f :read, :value [:k1 "\\u003ak1" "\\u0023"]}',
+    # one shape (digits aside), so one restore plan; the symbols differ only in digits
+    "{:index 26, :time 1, :type :ok, :process 0, :f :read, :value [a1 {:x 1} #{:y}]}",
+    "{:index 27, :time 1, :type :ok, :process 0, :f :read, :value [a2 {:x 22} #{:y}]}",
+    "{:index 28, :time 1, :type :ok, :process 0, :f :read, :value [a1 {:x 3} #{:y}]}",
 ]
 
 
@@ -278,4 +283,5 @@ def test_fast_path_covers_maelstrom_shapes(monkeypatch: pytest.MonkeyPatch) -> N
         "{:index 21",  # a character
         "{:index 22",  # #inst
         "{:index 23",  # two spaces
+        "{:index 25",  # a string opening with an escape (\u003a is a colon)
     }
