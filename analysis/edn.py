@@ -377,9 +377,10 @@ def loads_lines(text: str) -> list[tuple[int, Any]]:
     (or the whole line, for other layouts) is rewritten, all lines at once, as one JSON
     document for orjson and then restored. The rewrite sets strings aside, turns keywords and
     symbols into marked strings (``":name"``, ``"'name"``) and maps and sets into marked arrays
-    (``[":", k, v, ...]``, ``["#", ...]``). Lines it cannot handle exactly (tags, characters,
+    (``[":", k, v, ...]``, ``["#", ...]``). Tails of one shape (their JSON, strings blanked and
+    digits deleted) share one restore plan. Lines it cannot handle exactly (tags, characters,
     comments, integers beyond 64 bits, strings that look like markers, odd spacing) go through
-    the general reader.
+    the general reader. Benchmarks and design notes: docs/benchmarks/analysis.md.
     """
     with _gc_paused():
         return _loads_lines(text)
