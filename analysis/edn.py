@@ -380,7 +380,7 @@ def loads_lines(text: str) -> list[tuple[int, Any]]:
     (``[":", k, v, ...]``, ``["#", ...]``). Tails of one shape (their JSON, strings blanked and
     digits deleted) share one restore plan. Lines it cannot handle exactly (tags, characters,
     comments, integers beyond 64 bits, strings that look like markers, odd spacing) go through
-    the general reader. Benchmarks and design notes: docs/benchmarks/analysis.md.
+    the general reader. Benchmarks and design notes: docs/benchmarks.md.
     """
     with _gc_paused():
         return _loads_lines(text)

@@ -7,7 +7,7 @@ real nodes: `--concurrency` workers with interleaved invocations and completions
 10 active keys chosen with exponential weights, 16 writes per key before the key retires.
 Kafka adds assigns (1/64), client crashes and the final seek-to-beginning polls; txn uses
 1-4 micro-ops per transaction, half reads, applied atomically (so the history is serializable).
-Prints a markdown table (docs/benchmarks/checkers.md records one).
+Prints a markdown table (docs/benchmarks.md records one).
 """
 
 from __future__ import annotations

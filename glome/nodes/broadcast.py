@@ -390,7 +390,7 @@ class Hardened(BroadcastBase):
       ``max_batch_ranges`` ranges; the lowest missing ranges go first and in-flight ones are
       skipped, so no value starves (glome-rs's ``take(1024)`` re-took the same HashSet prefix
       every tick). The interval is the knob between messages and latency: see
-      ``docs/benchmarks/nodes-broadcast.md`` (0.1 s: 3.35 msgs/op, max 354 ms on 3d).
+      ``docs/benchmarks.md`` (0.1 s: 3.35 msgs/op, max 354 ms on 3d).
 
     Anti-entropy: every ``ae_interval`` (``ae_interval_degraded`` while some tree link is
     suspect) a node sends its digest to a random peer (``sync``); the peer answers with the
