@@ -61,10 +61,12 @@ def test_plot_renders_glome_run_on_given_axes(name: str, plot: object, tmp_path:
 @needs_corpus
 def test_plots_of_a_crashed_run_say_there_is_nothing() -> None:
     run = analysis.load(RUNS / "echo-crashed-no-results")
-    for _, plot in PLOTS:
+    for name, plot in PLOTS:
         ax = plot(run)
         ax.figure.canvas.draw()
+        notices = [t.get_text() for t in ax.texts if t.get_text()]
         plt.close(ax.figure)
+        assert notices, f"{name}: a crashed run's plot must say why it is empty"
 
 
 @needs_corpus
