@@ -5,6 +5,10 @@ history lines a second. This one tokenizes with a single regular expression (``r
 returns every token as a string in C) and builds values with an explicit stack, so deep nesting
 never hits Python's recursion limit.
 
+When the install could compile ``analysis/_cedn.c`` (:data:`ACCELERATED`), a C reader answers
+first and this module's Python reader reads only what the C one gives up on (errors, comments,
+characters, ``#_``, deep nesting): same values, 4-5x faster on history files.
+
 What Maelstrom writes, and how it comes back:
 
 - ``nil true false`` -> ``None True False``; integers (``12``, ``12N``) -> ``int``; floats
@@ -39,7 +43,13 @@ from typing import Any
 
 import orjson
 
+try:  # the compiled half (analysis/_cedn.c), built by the install when a C compiler is there
+    from analysis import _cedn
+except ImportError:  # pragma: no cover - an install without a compiler
+    _cedn = None  # type: ignore[assignment]
+
 __all__ = [
+    "ACCELERATED",
     "EdnError",
     "EdnSet",
     "FrozenDict",
@@ -209,10 +219,13 @@ def _atom(token: str) -> Any:
 
 
 def _tagged(tag: str, value: Any) -> Any:
-    if tag == "inst" and isinstance(value, str):
-        return _inst(value)
-    if tag == "uuid" and isinstance(value, str):
-        return uuid.UUID(value)
+    try:
+        if tag == "inst" and isinstance(value, str):
+            return _inst(value)
+        if tag == "uuid" and isinstance(value, str):
+            return uuid.UUID(value)
+    except ValueError as err:
+        raise EdnError(f"#{tag} {value!r} is not a valid {tag}: {err}") from None
     return Tagged(tag, value)
 
 
@@ -356,6 +369,10 @@ def _promote_young_objects() -> None:
 def loads_all(text: str) -> list[Any]:
     """Every top-level value in `text`, in order."""
     with _gc_paused():
+        if _cedn is not None:
+            values = _cedn.loads_all(text)
+            if values is not None:
+                return values
         return _parse_tokens(_tokens(text))
 
 
@@ -393,6 +410,13 @@ def _loads_lines(text: str) -> list[tuple[int, Any]]:
         numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
         linenos = [n for n, _ in numbered]
         lines = [line for _, line in numbered]
+    if _cedn is not None:
+        values = _cedn.loads_lines(lines, _NO_VALUE)
+        if _NO_VALUE in values:
+            for i, value in enumerate(values):
+                if value is _NO_VALUE:
+                    values[i] = _slow_line(linenos[i], lines[i])
+        return list(zip(linenos, values, strict=True))
     # One search over the whole text finds every op head (a line matches at most once: the
     # pattern is anchored at both ends of a line); line by line only when some line differs.
     heads: list[Any] = _HEAD_LINES.findall("\n".join(lines))
@@ -839,3 +863,11 @@ def _add_extras(op: dict[Any, Any], rest: list[Any]) -> Any:
             return _NO_VALUE  # not an extra `:key value` pair after all
         op[key] = rest[i + 1]
     return op
+
+
+# --- the compiled half ---------------------------------------------------------------------
+
+#: True when the C reader (analysis/_cedn.c) was built and answers first.
+ACCELERATED = _cedn is not None
+if _cedn is not None:
+    _cedn.configure(Keyword, Symbol, _tagged, _atom, _string, _make_map, _make_set)

@@ -1,16 +1,19 @@
 """Benchmark: analysis.edn against edn_format on the real Maelstrom history files.
 
-Both readers parse every `history.edn` in ../shared/maelstrom-runs in the same process, one
-after the other per file, and must produce the same number of ops. edn_format is given the whole
-file at once (`loads_all`), its fastest mode; analysis.edn reads it line by line
-(`loads_lines`), as `analysis.load` does. Each timing is the best of `--repeat` runs
+edn_format and analysis.edn parse every `history.edn` in ../shared/maelstrom-runs in the same
+process, one after the other per file, and must produce the same number of ops. edn_format is
+given the whole file at once (`loads_all`), its fastest mode; analysis.edn reads it line by line
+(`loads_lines`), as `analysis.load` does, twice: as installed (the compiled reader
+analysis/_cedn.c first, "C") and with the compiled reader switched off ("pure Python", what an
+install without a C compiler gets). Each timing is the best of `--repeat` runs
 (analysis.edn: repeated up to 1 s per file, since its runs are short and easily disturbed).
 Times are CPU seconds of this process (time.process_time), which other jobs on a shared machine
 disturb far less than wall-clock time; the load average is printed before and after.
 
     .venv/bin/python bench/bench_edn.py [--repeat 3] [--runs DIR]
 
-Prints a Markdown table (file, size, ops, both times, speed-up) and the totals.
+Prints a Markdown table (file, size, ops, the three times, speed-ups over edn_format) and the
+totals.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ def _best(fn: Callable[[], Any], repeat: int, budget: float = 0.0) -> tuple[floa
     return best, result
 
 
+def _pure_loads_lines(text: str) -> Any:
+    """analysis.edn.loads_lines with the compiled reader switched off."""
+    saved = edn._cedn
+    edn._cedn = None  # type: ignore[assignment]
+    try:
+        return edn.loads_lines(text)
+    finally:
+        edn._cedn = saved
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -75,27 +88,34 @@ def main() -> int:
         return 1
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {_load()}")
     print()
-    print("| run | KB | ops | edn_format CPU s | analysis.edn CPU s | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|")
-    tot_ref = tot_ours = 0.0
+    if not edn.ACCELERATED:
+        print("analysis._cedn is not built: reinstall with a C compiler", file=sys.stderr)
+        return 1
+    print(
+        "| run | KB | ops | edn_format CPU s | pure Python CPU s | speed-up | C CPU s | speed-up |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    tot_ref = tot_pure = tot_c = 0.0
     for path in files:
         text = path.read_text()
         _register_tags(text)
         t_ref, ref = _best(partial(edn_format.loads_all, text), args.repeat)
-        t_ours, ours = _best(partial(edn.loads_lines, text), args.repeat, budget=1.0)
-        if len(ref) != len(ours):
-            print(f"MISMATCH in {path}: {len(ref)} vs {len(ours)} values", file=sys.stderr)
+        t_pure, pure = _best(partial(_pure_loads_lines, text), args.repeat, budget=1.0)
+        t_c, ours = _best(partial(edn.loads_lines, text), args.repeat, budget=1.0)
+        if not len(ref) == len(pure) == len(ours):
+            print(f"MISMATCH in {path}: {len(ref)}, {len(pure)}, {len(ours)}", file=sys.stderr)
             return 1
         tot_ref += t_ref
-        tot_ours += t_ours
+        tot_pure += t_pure
+        tot_c += t_c
         name = path.relative_to(args.runs).parts[0]
         print(
-            f"| {name} | {len(text) // 1024} | {len(ours)} | {t_ref:.3f} | {t_ours:.4f} "
-            f"| {t_ref / t_ours:.0f}x |"
+            f"| {name} | {len(text) // 1024} | {len(ours)} | {t_ref:.3f} | {t_pure:.4f} "
+            f"| {t_ref / t_pure:.0f}x | {t_c:.4f} | {t_ref / t_c:.0f}x |"
         )
     print(
-        f"| **all {len(files)} files** | | | {tot_ref:.2f} | {tot_ours:.3f} "
-        f"| **{tot_ref / tot_ours:.0f}x** |"
+        f"| **all {len(files)} files** | | | {tot_ref:.2f} | {tot_pure:.3f} "
+        f"| **{tot_ref / tot_pure:.0f}x** | {tot_c:.3f} | **{tot_ref / tot_c:.0f}x** |"
     )
     print()
     print(f"load average at the end {_load()}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+import os
 import re
 import uuid
 from decimal import Decimal
@@ -12,12 +14,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis import edn
 from analysis.edn import EdnError, EdnSet, FrozenDict, Keyword, Symbol, Tagged
 
 RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
 CORPUS = sorted(RUNS.glob("**/*.edn")) if RUNS.is_dir() else []
+
+
+# --- both readers: the compiled one (analysis/_cedn.c) and the pure-Python one ---------------
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs against both readers: "c" (the C reader first, Python for what it gives
+    up on, as installed) and "python" (the pure-Python reader alone, as without a compiler)."""
+    if request.param == "python":
+        monkeypatch.setattr(edn, "_cedn", None)
+    elif not edn.ACCELERATED:
+        pytest.skip("analysis._cedn is not built (test_the_compiled_reader_is_built says why)")
+    return str(request.param)
+
+
+def test_the_compiled_reader_is_built(reader: str) -> None:
+    if reader == "python":
+        return
+    allowed = os.environ.get("GLOME_EDN_PURE_OK") == "1"
+    assert edn.ACCELERATED or allowed, (
+        "analysis._cedn was not built: install with a C compiler (scripts/setup), or set "
+        "GLOME_EDN_PURE_OK=1 to accept the pure-Python reader"
+    )
 
 
 # --- edge cases ------------------------------------------------------------------------------
@@ -114,7 +142,20 @@ def test_discard_and_comments() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['"unterminated', "[1 2", "{:a 1 :b}", "(1 2]", "]", "#{1", "1.2.3", "#", ":", "\\"],
+    [
+        '#inst "yesterday"',
+        '#uuid "f81d"',
+        '"unterminated',
+        "[1 2",
+        "{:a 1 :b}",
+        "(1 2]",
+        "]",
+        "#{1",
+        "1.2.3",
+        "#",
+        ":",
+        "\\",
+    ],
 )
 def test_malformed_input_raises_a_clear_error(text: str) -> None:
     with pytest.raises(EdnError):
@@ -248,14 +289,21 @@ def _corpus_param(path: Path) -> Any:
     return pytest.param(path, id=str(path.relative_to(RUNS)), marks=marks)
 
 
-@pytest.mark.skipif(not CORPUS, reason="../shared/maelstrom-runs is absent")
-@pytest.mark.parametrize("path", [_corpus_param(p) for p in CORPUS])
-def test_same_values_as_edn_format(path: Path) -> None:
+@functools.cache
+def _reference(path: Path) -> list[Any]:
+    """edn_format's values for a corpus file, normalised (once for both readers)."""
     import edn_format
 
     text = path.read_text()
     _register_reference_tags(text)
-    reference = [normalise(v) for v in edn_format.loads_all(text)]
+    return [normalise(v) for v in edn_format.loads_all(text)]
+
+
+@pytest.mark.skipif(not CORPUS, reason="../shared/maelstrom-runs is absent")
+@pytest.mark.parametrize("path", [_corpus_param(p) for p in CORPUS])
+def test_same_values_as_edn_format(path: Path) -> None:
+    text = path.read_text()
+    reference = _reference(path)
     assert [normalise(v) for v in edn.loads_all(text)] == reference
     if path.name == "history.edn":  # the line-oriented fast path too
         lines = edn.loads_lines(text)
@@ -263,9 +311,10 @@ def test_same_values_as_edn_format(path: Path) -> None:
         assert [normalise(v) for _, v in lines] == reference
 
 
-def test_fast_path_covers_maelstrom_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exceptions, sets, lists, symbols and odd strings stay on the fast path; characters,
-    tags, irregular spacing and marker look-alikes go to the general reader."""
+def test_fast_path_covers_maelstrom_shapes(reader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pure Python: exceptions, sets, lists, symbols and odd strings stay on the fast path;
+    characters, tags, irregular spacing and marker look-alikes go to the general reader.
+    C: only the character literal goes to the general reader."""
     slow: list[int] = []
     real = edn._slow_line
 
@@ -276,6 +325,9 @@ def test_fast_path_covers_maelstrom_shapes(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(edn, "_slow_line", spy)
     edn.loads_lines("\n".join(HISTORY_LINES))
     fallback = {HISTORY_LINES[n - 1].split(",")[0] for n in slow}
+    if reader == "c":
+        assert fallback == {"{:index 21"}  # a character
+        return
     assert fallback == {
         "{:index 13",  # an integer beyond 64 bits
         "{:index 14",  # null, 1N and 01 are not JSON
@@ -285,3 +337,87 @@ def test_fast_path_covers_maelstrom_shapes(monkeypatch: pytest.MonkeyPatch) -> N
         "{:index 23",  # two spaces
         "{:index 25",  # a string opening with an escape (\u003a is a colon)
     }
+
+
+# --- the compiled reader against the pure one, on generated text -----------------------------
+
+_PIECES = [
+    *"[](){}",
+    "#{",
+    "#_",
+    "#inst",
+    "#tag",
+    "##NaN",
+    "#",
+    ":",
+    ":k",
+    ":a/b",
+    "sym",
+    "a$b",
+    "nil",
+    "true",
+    "false",
+    "-",
+    "+1",
+    "-0",
+    "007",
+    "1N",
+    "1.5",
+    "1.5M",
+    "1/3",
+    "123456789012345678",
+    "1234567890123456789",
+    "1.2.3",
+    '"s"',
+    '"a\\"b"',
+    '"\\u0041"',
+    '"\\q"',
+    '"\\n\\t\\r\\b\\f\\/\\\\"',
+    '"\\u00e9\\u20ac\\u0000"',
+    '"\\ud83d\\ude00"',
+    '"\\u12"',
+    '"caf\u00e9 \\"q\\""',
+    '"\\',
+    '"unterminated',
+    '"2024-01-01T00:00:00Z"',
+    "\\a",
+    "\\newline",
+    ";c\n",
+    "\u00e9",
+    "\x1c",
+    "\x7f",
+]
+
+
+def _outcome(text: str) -> Any:
+    try:
+        return ("ok", [normalise(v) for v in edn.loads_all(text)])
+    except EdnError as err:
+        return ("error", str(err))
+
+
+@settings(
+    max_examples=1500,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_PIECES), st.sampled_from(["", " ", ",", "\n", "  "])),
+        max_size=14,
+    )
+)
+def test_compiled_reader_agrees_with_pure_reader(reader: str, pieces: list[Any]) -> None:
+    """Same values, or the same error, from both readers on any mix of EDN pieces."""
+    if reader == "python":
+        return
+    text = "".join(piece + gap for piece, gap in pieces)
+    compiled = _outcome(text)
+    saved = edn._cedn
+    edn._cedn = None  # type: ignore[assignment]
+    try:
+        pure = _outcome(text)
+    finally:
+        edn._cedn = saved
+    assert compiled == pure, text
+    assert edn.loads_lines(text) is not None
