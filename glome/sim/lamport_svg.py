@@ -1,0 +1,327 @@
+"""``messages.svg``: Maelstrom's Lamport diagram of a run's messages (spec 7.8), from the journal.
+
+Maelstrom draws its network journal, a list of ``send`` and ``recv`` *events*, as one column per
+node and one row ("step") per event: each delivered message is an arrow from its sender's column
+at the send step to its receiver's column at the receive step. glome's ``net-journal.jsonl`` has
+one line per *message* (``send_time``, ``recv_time``), so the events are rebuilt first: a send and,
+if delivered, a receive per message, ordered by ``(time, message id, send before receive)``. Ids
+are handed out in send order, so that order never puts a receive before its send, nor before the
+send of a message it caused at the same instant; ties between unrelated events are broken by id.
+
+As Maelstrom: ``init``/``init_ok`` traffic is left out; events are cut after the first
+``10000 + 4N + 1`` of the whole journal (N = initialised nodes, 4 init events each) and a notice
+"Additional network events not shown" ends the picture when that dropped some; messages never
+delivered (partition drops, sends to a closed client) only take up their send step; columns are
+clients by number, then ``n*`` by number, then services alphabetically; ``y = 20 * (step + 1.5)``;
+an arrow is red (``#FF1E90``) for an ``error`` body, light blue (``#81BFFC``) when a client is at
+either end, black otherwise; each arrow's ``<title >`` reads ``SRC → DEST EDN-BODY`` with the body
+as Clojure prints it (keyword top-level keys, string keys inside); the label is the body type and
+the rest of the body (or an error's text), cut to 48 characters with "…".
+
+One deliberate difference: Maelstrom's SVG library escapes nothing, so a body containing ``<`` or
+``&`` makes its file ill-formed XML. glome escapes ``&``, ``<`` and ``>`` in all text (and writes
+control characters XML forbids as ``\\uXXXX``, which EDN readers read back as the same
+character), so every file parses; ``analysis.messages`` unescapes titles, so it reads both.
+
+Cost is linear in the journal (parsing it) plus sorting the receives; rendering is capped by the
+event limit. No plotting library is used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from glome.edn import Str, dumps
+from glome.sim.network import is_client
+
+if TYPE_CHECKING:
+    from glome.sim.store import Store
+
+JOURNAL_LIMIT = 10_000
+"""Maelstrom stops drawing after this many journal events (past the init traffic)."""
+WIDTH = 1200
+Y_STEP = 20
+LABEL_LIMIT = 48
+NOTICE = "Additional network events not shown"
+INIT_TYPES = frozenset({"init", "init_ok"})
+
+_STYLE = """
+svg {
+  font-family: Helvetica, Arial, sans-serif;
+  font-size: 11px;
+}
+rect {
+  stroke-linecap: butt;
+  stroke-width: 3;
+  stroke: #fff;
+/*  stroke-opacity: 1; */
+}
+rect:hover {
+  stroke: #fff;
+/*  stroke-opacity: 1; /*
+}
+polygon { fill: #000; }"""
+_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<svg xmlns:svg="http://www.w3.org/2000/svg" xmlns="http://www.w3.org/2000/svg" '
+    'xmlns:xlink="http://www.w3.org/1999/xlink" version="2.0" width="WIDTH" height="HEIGHT" >'
+    "<style >" + _STYLE + "</style>"
+    '<defs ><polygon id="ahead" points="0 0, -12 4, -12 -4" />'
+    '<filter id="glow" x="0" y="0" >'
+    '<feGaussianBlur in="SourceAlpha" stdDeviation="2" result="blurred" />'
+    '<feFlood flood-color="#fff" /><feComposite operator="in" in2="blurred" />'
+    '<feComponentTransfer ><feFuncA type="linear" slope="10" intercept="0" />'
+    "</feComponentTransfer>"
+    '<feMerge ><feMergeNode /><feMergeNode in="SourceGraphic" /></feMerge></filter></defs>'
+)
+_NOTICE_COLOR = "#D96918"
+
+_XML_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_REPLACEMENTS = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _xml_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _XML_REPLACEMENTS.get(char) or f"\\u{ord(char):04x}"
+
+
+def xml_text(text: str) -> str:
+    """``text`` safe as XML element content (quotes need no escaping there)."""
+    return _XML_SPECIAL.sub(_xml_char, text)
+
+
+def _num(x: float) -> str:
+    """A coordinate as Clojure prints a double (``200.0``, ``16.0``)."""
+    return repr(float(x))
+
+
+# ----------------------------------------------------------------------------------- EDN
+def _nested(value: Any) -> Any:
+    """Keep map keys below the top level as strings, as Maelstrom's JSON parser does."""
+    if isinstance(value, dict):
+        return {Str(k) if isinstance(k, str) else k: _nested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nested(v) for v in value]
+    return value
+
+
+def body_edn(body: Mapping[str, Any]) -> str:
+    """A message body as Maelstrom prints it: ``{:echo "hi", :type "echo", :msg_id 1}``."""
+    # Top-level string keys become keywords (glome.edn writes keys that are not keyword-shaped,
+    # such as "9", as strings so the text stays readable EDN).
+    return dumps({key: _nested(value) for key, value in body.items()})
+
+
+def label_text(body: Mapping[str, Any]) -> str:
+    """The arrow's label: type, then the rest of the body (an error: its text), <= 48 chars."""
+    kind = body.get("type")
+    if kind == "error":
+        rest = _clj_str(body.get("text"))
+    else:
+        rest = body_edn({k: v for k, v in body.items() if k not in ("type", "msg_id", "in_reply_to")})
+    text = f"{_clj_str(kind)} {rest}"
+    if len(text) > LABEL_LIMIT:
+        text = text[: LABEL_LIMIT - 1] + "\u2026"
+    return text
+
+
+def _clj_str(value: Any) -> str:
+    """Clojure's ``str``: strings as they are, nil as nothing, anything else as EDN."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return dumps(_nested(value))
+
+
+# -------------------------------------------------------------------------------- events
+class Event:
+    """One send or receive of one message (a journal line gives one or two)."""
+
+    __slots__ = ("kind", "message")
+
+    def __init__(self, kind: str, message: Mapping[str, Any]) -> None:
+        self.kind = kind
+        self.message = message
+
+    def __repr__(self) -> str:
+        m = self.message
+        return f"Event({self.kind} {m.get('id')} {m.get('src')}->{m.get('dest')})"
+
+
+def _body_type(message: Mapping[str, Any]) -> Any:
+    body = message.get("body")
+    return body.get("type") if isinstance(body, dict) else None
+
+
+def journal_events(messages: Iterable[Mapping[str, Any]]) -> list[Event]:
+    """Send and receive events of journal lines, in the order they happened (module docstring)."""
+    keyed: list[tuple[int, int, int, Event]] = []
+    for m in messages:
+        mid = m["id"]
+        keyed.append((m["send_time"], mid, 0, Event("send", m)))
+        recv = m.get("recv_time")
+        if recv is not None:
+            keyed.append((recv, mid, 1, Event("recv", m)))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def _column_key(node: str) -> tuple[int, int, str]:
+    for rank, prefix in ((0, "c"), (1, "n")):
+        if node.startswith(prefix) and node[1:].isdigit():
+            return (rank, int(node[1:]), node)
+    return (2, 0, node)
+
+
+def sort_nodes(nodes: Iterable[str]) -> list[str]:
+    """Clients by number, then ``n*`` by number, then everything else alphabetically."""
+    return sorted(set(nodes), key=_column_key)
+
+
+def messages_svg(journal: Iterable[Mapping[str, Any]], *, limit: int = JOURNAL_LIMIT) -> str:
+    """The Lamport diagram of journal lines (dicts as in ``net-journal.jsonl``), as SVG text.
+
+    ``limit`` is Maelstrom's journal limit (10,000 events past the init traffic).
+    """
+    lines = list(journal)
+    events = journal_events(lines)
+    initialised = {m.get("dest") for m in lines if _body_type(m) == "init"}
+    cutoff = limit + 4 * len(initialised) + 1
+    shown = [e for e in events[:cutoff] if _body_type(e.message) not in INIT_TYPES]
+    truncated = len(events) > cutoff and any(
+        _body_type(e.message) not in INIT_TYPES for e in events[cutoff:]
+    )
+    nodes = sort_nodes(
+        str(end)
+        for m in lines
+        if _body_type(m) not in INIT_TYPES
+        for end in (m.get("src"), m.get("dest"))
+    )
+    return render(shown, nodes, truncated)
+
+
+def _y(step: float) -> float:
+    return Y_STEP * (step + 1.5)
+
+
+def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
+    """SVG text for events already in order and cut to the limit, over these node columns."""
+    steps = len(events)
+    column = {node: i for i, node in enumerate(nodes)}
+    xs = {node: _num(WIDTH * (i + 0.5) / len(nodes)) for node, i in column.items()}
+    height = Y_STEP * (steps + 7)
+    parts = [_HEAD.replace("WIDTH", str(WIDTH), 1).replace("HEIGHT", str(height), 1)]
+
+    parts.append("<g >")
+    for node in nodes:
+        name = xml_text(node)
+        for step in range(0, steps, 50):
+            parts.append(
+                f'<text x="{xs[node]}" y="{_num(_y(step - 0.5))}" text-anchor="middle" '
+                f'alignment-baseline="middle" fill="{"#000" if step == 0 else "#aaa"}" >'
+                f"{name}</text>"
+            )
+    parts.append("</g><g >")
+    bottom = _num(_y(steps + 1))
+    for node in nodes:
+        parts.append(
+            f'<line stroke="#ccc" x1="{xs[node]}" y1="{_num(_y(0))}" x2="{xs[node]}" '
+            f'y2="{bottom}" />'
+        )
+    parts.append("</g><g >")
+
+    sent: dict[Any, tuple[str, int]] = {}
+    for step, event in enumerate(events, 1):
+        m = event.message
+        if event.kind == "send":
+            sent[m["id"]] = (str(m.get("src")), step)
+            continue
+        origin = sent.pop(m["id"], None)
+        if origin is None:  # its send was cut off or filtered: nothing to draw from
+            continue
+        parts.append(_arrow(m, origin, (str(m.get("dest")), step), column))
+    parts.append("</g>")
+
+    if truncated:
+        step = steps + 2
+        parts.append(
+            f'<g ><line x1="30" y1="{_num(_y(step))}" x2="{WIDTH - 30}" y2="{_num(_y(step))}" '
+            f'stroke-width="1" stroke="{_NOTICE_COLOR}" />'
+            f'<text x="{WIDTH // 2}" y="{_num(_y(step + 1))}" fill="{_NOTICE_COLOR}" '
+            f'text-anchor="middle" >{NOTICE}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _arrow(
+    message: Mapping[str, Any],
+    origin: tuple[str, int],
+    target: tuple[str, int],
+    column: Mapping[str, int],
+) -> str:
+    """One delivered message: a rotated bar with its title, an arrowhead and a glowing label."""
+    raw_body = message.get("body")
+    body: Mapping[str, Any] = raw_body if isinstance(raw_body, dict) else {}
+    n = len(column)
+    x0 = WIDTH * (column[origin[0]] + 0.5) / n
+    x1 = WIDTH * (column[target[0]] + 0.5) / n
+    y0, y1 = _y(origin[1]), _y(target[1])
+    length = math.hypot(x1 - x0, y1 - y0)
+    angle = math.atan2(y1 - y0, x1 - x0) / 2 / math.pi * 360
+    src, dest = str(message.get("src")), str(message.get("dest"))
+    if body.get("type") == "error":
+        color = "#FF1E90"
+    elif is_client(src) or is_client(dest):
+        color = "#81BFFC"
+    else:
+        color = "#000"
+    half = _num(length / 2)
+    flip = "" if -90 < angle < 90 else f"rotate(180 {half} 0)"
+    label = xml_text(label_text(body))
+    title = xml_text(f"{src} \u2192 {dest} {body_edn(body)}")
+    text = f'<text text-anchor="middle" x="{half}" y="-4" transform="{flip}"'
+    return (
+        f'<g transform="translate({_num(x0)} {_num(y0)}) rotate({_num(angle)}) " >'
+        f'<rect x="0" y="-2.5" height="5" width="{_num(length - 4)}" fill="{color}" >'
+        f"<title >{title}</title></rect>"
+        f'<use xlink:href="#ahead" x="{_num(length)}" y="0" />'
+        f'{text} filter="url(#glow)" style="fill: #fff" >{label}</text>'
+        f"{text} >{label}</text></g>"
+    )
+
+
+# --------------------------------------------------------------------------------- files
+def read_journal_lines(path: Path) -> list[dict[str, Any]]:
+    """The message dicts of a ``net-journal.jsonl`` (lines that are not objects are skipped)."""
+    out: list[dict[str, Any]] = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            m = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(m, dict) and isinstance(m.get("id"), int) and "send_time" in m:
+            out.append(m)
+    return out
+
+
+def write_messages_svg(store: Store) -> None:
+    """Write ``messages.svg`` next to the store's ``net-journal.jsonl`` (after it is closed).
+
+    A failure is logged to jepsen.log as a warning, never raised: a picture must not fail a run.
+    """
+    try:
+        journal = store.path / "net-journal.jsonl"
+        lines = read_journal_lines(journal) if journal.exists() else []
+        (store.path / "messages.svg").write_text(messages_svg(lines), encoding="utf-8")
+    except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+        store.log(f"could not write messages.svg: {type(e).__name__}: {e}", level="WARN")
