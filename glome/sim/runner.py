@@ -45,11 +45,13 @@ from glome.sim.client import Clients, ClientTimeout
 from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
 from glome.sim.history import History
 from glome.sim.hosts import NodeHost, stream
+from glome.sim.lamport_svg import write_messages_svg
 from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
 from glome.sim.network import Network
 from glome.sim.options import TestOptions
 from glome.sim.services import SERVICE_IDS, start_services
 from glome.sim.store import Store, pretty_results, verdict_line
+from glome.sim.timeline import write_timeline
 from glome.sim.vclock import VirtualTimeLoop
 from glome.sim.workloads import get as get_workload
 
@@ -478,6 +480,8 @@ async def run_test(
     if error is None and problems:
         error = NodeCrashed("; ".join(problems)).args[0]
     store.write_history(history.ops)
+    write_timeline(store, history.ops)
+    write_messages_svg(store)
     sim_seconds = loop.time() - loop_begin
     result = RunResult(
         results=None,
