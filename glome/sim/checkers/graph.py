@@ -10,6 +10,7 @@ successors are visited in sorted order, components are returned sorted by their 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable
 
@@ -199,3 +200,83 @@ def value_cycles(edges: dict[object, set[object]]) -> list[list[object]]:
             out.setdefault(ib, {})
             succ[ib] = 1
     return [[names[i] for i in comp] for comp in tarjan_sccs(out, 1)]
+
+
+# -- cycle anomalies ----------------------------------------------------------------------
+G_SINGLE_TRIES = 256
+"""rw edges tried per component when looking for a cycle with a single anti-dependency."""
+
+Cycle = tuple[list[int], list[int]]
+"""A cycle ``[a, b, ..., a]`` and the relation each of its edges plays (one per edge)."""
+
+
+def cycle_anomalies(g: DepGraph) -> dict[str, list[Cycle]]:
+    """Adya's cycle anomalies in a ww/wr/rw graph: ``G0`` (ww only), ``G1c`` (ww/wr with a wr
+    edge), ``G-single`` (exactly one rw edge) and ``G2-item`` (several rw edges).
+
+    One cycle per strongly connected component and anomaly type (as Elle reports), each a
+    shortest cycle through its first edge (BFS). G-single tries at most ``G_SINGLE_TRIES`` rw
+    edges per component; past that a cycle with anti-dependencies is still reported (as
+    G-single if it happens to have one rw edge, else G2-item), so the bound costs precision,
+    never soundness. Types without a cycle are absent from the result.
+    """
+    out: dict[str, list[Cycle]] = {}
+    for comp in g.sccs(WW):
+        cyc = first_cycle(g, comp, WW, WW)
+        if cyc:
+            out.setdefault("G0", []).append((cyc, [WW] * (len(cyc) - 1)))
+    for comp in g.sccs(WW | WR):
+        cyc = first_cycle(g, comp, WR, WW | WR)
+        if cyc:
+            out.setdefault("G1c", []).append((cyc, cycle_rels(g, cyc, WR, WW | WR)))
+    for comp in g.sccs(WW | WR | RW):
+        members = set(comp)
+        single = None
+        # Is there a way back from b to a without anti-dependencies? Bounded: in a huge
+        # component a cycle still gets reported below, maybe as G2-item; both are proofs.
+        for a, b in itertools.islice(_rw_edges(g, comp, members), G_SINGLE_TRIES):
+            single = g.cycle_through(a, b, WW | WR, members)
+            if single:
+                break
+        if single:
+            out.setdefault("G-single", []).append((single, cycle_rels(g, single, RW, WW | WR)))
+            continue
+        cyc = first_cycle(g, comp, RW, WW | WR | RW)
+        if cyc:
+            rels = cycle_rels(g, cyc, RW, WW | WR | RW)
+            kind = "G-single" if rels.count(RW) == 1 else "G2-item"
+            out.setdefault(kind, []).append((cyc, rels))
+    return out
+
+
+def _rw_edges(g: DepGraph, comp: list[int], members: set[int]) -> Iterable[tuple[int, int]]:
+    for a in comp:
+        for b, r in sorted(g.out[a].items()):
+            if r & RW and b in members:
+                yield a, b
+
+
+def first_cycle(g: DepGraph, comp: list[int], first: int, rest: int) -> list[int] | None:
+    """A cycle inside ``comp`` whose first edge has relation ``first``, the rest ``rest``."""
+    members = set(comp)
+    for a in comp:
+        for b, r in sorted(g.out[a].items()):
+            if r & first and b in members:
+                cyc = g.cycle_through(a, b, rest, members)
+                if cyc:
+                    return cyc
+    return None
+
+
+def cycle_rels(g: DepGraph, cycle: list[int], first: int, mask: int) -> list[int]:
+    """The relation each edge of ``cycle`` plays: ``first`` for the first edge, then the
+    strongest relation in ``mask`` (ww, then wr, then rw)."""
+    return [first] + [pick_rel(g.rels(a, b), mask) for a, b in itertools.pairwise(cycle[1:])]
+
+
+def pick_rel(rels: int, mask: int) -> int:
+    """The relation to name for an edge used in a search over ``mask`` (ww before wr before rw)."""
+    for rel in (WW, WR, RW):
+        if rels & mask & rel:
+            return rel
+    raise AssertionError("edge without a relation in the mask")

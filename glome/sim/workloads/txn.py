@@ -13,8 +13,9 @@ writes echoed unchanged, read values ``null`` or a scalar (rw-register) / a list
 Anything else is a malformed reply (an ``:info`` op with the reason), so the checker only
 ever sees well-formed transactions.
 
-txn-list-append: the generator and client are here (appends instead of writes, reads return
-lists), but glome has no list-append checker yet, so ``validate`` refuses to run it.
+txn-list-append: the same generator and client with appends instead of writes; reads return
+lists. Its checker is ``glome.sim.checkers.list_append`` (Elle's list-append inference), with
+the same ``--consistency-models``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import random
 from typing import Any
 
 from glome.edn import Keyword
+from glome.sim.checkers import list_append as list_append_checker
 from glome.sim.checkers import txn as txn_checker
 from glome.sim.client import MalformedReply, require
 from glome.sim.generator import Worker
@@ -191,16 +193,10 @@ class RwRegister(TxnWorkload):
 
 
 class ListAppend(TxnWorkload):
-    """Generator and client only: glome has no list-append checker yet (see ``validate``)."""
+    """txn-list-append: appends instead of writes, reads are lists (spec 4.8)."""
 
     name = "txn-list-append"
     write_f = "append"
-
-    def validate(self, opts: TestOptions) -> None:
-        raise ValueError(
-            "workload 'txn-list-append' is not implemented in glome yet: its "
-            "generator and client exist, but there is no list-append checker"
-        )
 
     def check_read(self, i: int, value: Any, reply: dict[str, Any]) -> None:
         if value is not None and not (
@@ -213,7 +209,7 @@ class ListAppend(TxnWorkload):
             )
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
-        raise NotImplementedError("glome has no list-append checker yet")
+        return list_append_checker.check(history, opts)
 
 
 RW_REGISTER = RwRegister()
