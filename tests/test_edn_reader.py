@@ -8,6 +8,8 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -275,11 +277,21 @@ def normalise(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def _register_reference_tags(text: str) -> None:
+@contextmanager
+def _reference_tags(text: str) -> Iterator[None]:
+    """edn_format reads this text's tags as _RefTagged, until the block ends: its tag table is
+    global, and other test modules (tests/helpers/corpus.py) register their own handlers."""
     import edn_format
 
-    for tag in set(re.findall(r"#([a-zA-Z][\w.\-$]*)", text)) - {"inst", "uuid"}:
-        edn_format.add_tag(tag, lambda v, t=tag: _RefTagged(t, v))
+    table = edn_format.edn_parse._serializers
+    saved = dict(table)
+    try:
+        for tag in set(re.findall(r"#([a-zA-Z][\w.\-$]*)", text)) - {"inst", "uuid"}:
+            edn_format.add_tag(tag, lambda v, t=tag: _RefTagged(t, v))
+        yield
+    finally:
+        table.clear()
+        table.update(saved)
 
 
 def _corpus_param(path: Path) -> Any:
@@ -295,8 +307,8 @@ def _reference(path: Path) -> list[Any]:
     import edn_format
 
     text = path.read_text()
-    _register_reference_tags(text)
-    return [normalise(v) for v in edn_format.loads_all(text)]
+    with _reference_tags(text):
+        return [normalise(v) for v in edn_format.loads_all(text)]
 
 
 @pytest.mark.skipif(not CORPUS, reason="../shared/maelstrom-runs is absent")
