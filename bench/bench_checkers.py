@@ -1,4 +1,5 @@
-"""Time the kafka and txn-rw-register checkers on large, valid, Maelstrom-shaped histories.
+"""Time the kafka, txn-rw-register and txn-list-append checkers on large, valid,
+Maelstrom-shaped histories.
 
     .venv/bin/python bench/bench_checkers.py [--ops 100000] [--seed 1]
 
@@ -6,7 +7,8 @@ Histories come from tiny correct in-memory systems driven the way Maelstrom's ge
 real nodes: `--concurrency` workers with interleaved invocations and completions, a pool of
 10 active keys chosen with exponential weights, 16 writes per key before the key retires.
 Kafka adds assigns (1/64), client crashes and the final seek-to-beginning polls; txn uses
-1-4 micro-ops per transaction, half reads, applied atomically (so the history is serializable).
+1-4 micro-ops per transaction, half reads, applied atomically (so the history is serializable);
+txn-list-append is the same with appends instead of writes.
 Prints a markdown table (docs/benchmarks.md records one).
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from glome.edn import Keyword
-from glome.sim.checkers import kafka, txn
+from glome.sim.checkers import kafka, list_append, txn
 
 Op = dict[str, Any]
 
@@ -189,6 +191,36 @@ def txn_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op]:
     return rec.ops
 
 
+def list_append_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op]:
+    rng = random.Random(seed)
+    pool = KeyPool(rng)
+    state: dict[int, list[int]] = {}
+    rec = Recorder(rng, concurrency)
+
+    def invoke(w: int) -> Op:
+        mops = []
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.5:
+                mops.append([Keyword("r"), pool.pick(), None])
+            else:
+                k, v = pool.write_value(pool.pick())
+                mops.append([Keyword("append"), k, v])
+        return rec.emit(w, "invoke", "txn", mops)
+
+    def complete(w: int, inv: Op) -> None:
+        done = []
+        for f, k, v in inv["value"]:
+            if f == "r":
+                done.append([f, k, list(state[k]) if k in state else None])
+            else:
+                state.setdefault(k, []).append(v)
+                done.append([f, k, v])
+        rec.emit(w, "ok", "txn", done)
+
+    rec.run(n_ops, invoke, complete)
+    return rec.ops
+
+
 def timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
     t0 = time.perf_counter()
     result = fn()
@@ -212,6 +244,15 @@ def main() -> None:
         secs = time.perf_counter() - t0
         rows.append(
             ("txn-rw-register", len(th), model, secs, res["valid?"], len(res["anomaly-types"]))
+        )
+
+    lh = list_append_history(args.ops, args.seed)
+    for model in ("read-committed", "strict-serializable"):
+        t0 = time.perf_counter()
+        res = list_append.check(lh, consistency_models=[model])
+        secs = time.perf_counter() - t0
+        rows.append(
+            ("txn-list-append", len(lh), model, secs, res["valid?"], len(res["anomaly-types"]))
         )
 
     print("| checker | history ops | models | seconds | valid? | error types |")

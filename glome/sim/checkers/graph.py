@@ -1,8 +1,10 @@
 """Dependency graphs between transactions, strongly connected components and cycle search.
 
-Used by the txn checker (and usable by any checker that needs cycles). Nodes are ints (op
-indexes); each edge carries a bit mask of relations (``WW | WR | RW | ...``), so one graph
-holds every relation and a search can be restricted to a subset of them.
+Used by the txn-rw-register and txn-list-append checkers (and usable by any checker that needs
+cycles). Nodes are ints (op indexes); each edge carries a bit mask of relations
+(``WW | WR | RW | ...``), so one graph holds every relation and a search can be restricted to a
+subset of them. ``cycle_anomalies`` classifies a graph's cycles as Adya's G0, G1c, G-single
+and G2-item.
 
 Everything is iterative (no recursion limit on 100,000-node histories) and deterministic:
 successors are visited in sorted order, components are returned sorted by their smallest node.
