@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,8 +98,26 @@ def xml_text(text: str) -> str:
 
 
 def _num(x: float) -> str:
-    """A coordinate as Clojure prints a double (``200.0``, ``16.0``)."""
+    """A number as Clojure prints a double (``16.0``, ``796.2499609497023``)."""
     return repr(float(x))
+
+
+_F32 = struct.Struct("f")
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to single precision: Maelstrom's node columns and rows are Java floats."""
+    return float(_F32.unpack(_F32.pack(x))[0])
+
+
+def _float_text(x: float) -> str:
+    """A single-precision value as Java prints a float: the fewest digits that read back."""
+    for digits in range(1, 10):
+        text = f"{x:.{digits}g}"
+        if _f32(float(text)) == x:
+            break
+    value = float(text)
+    return repr(value) if "e" not in repr(value) else text
 
 
 # ----------------------------------------------------------------------------------- EDN
@@ -124,7 +143,9 @@ def label_text(body: Mapping[str, Any]) -> str:
     if kind == "error":
         rest = _clj_str(body.get("text"))
     else:
-        rest = body_edn({k: v for k, v in body.items() if k not in ("type", "msg_id", "in_reply_to")})
+        rest = body_edn(
+            {k: v for k, v in body.items() if k not in ("type", "msg_id", "in_reply_to")}
+        )
     text = f"{_clj_str(kind)} {rest}"
     if len(text) > LABEL_LIMIT:
         text = text[: LABEL_LIMIT - 1] + "\u2026"
@@ -207,15 +228,19 @@ def messages_svg(journal: Iterable[Mapping[str, Any]], *, limit: int = JOURNAL_L
     return render(shown, nodes, truncated)
 
 
+def _x(column: int, columns: int) -> float:
+    return _f32(WIDTH * (column + 0.5) / columns)
+
+
 def _y(step: float) -> float:
-    return Y_STEP * (step + 1.5)
+    return _f32(Y_STEP * (step + 1.5))
 
 
 def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     """SVG text for events already in order and cut to the limit, over these node columns."""
     steps = len(events)
     column = {node: i for i, node in enumerate(nodes)}
-    xs = {node: _num(WIDTH * (i + 0.5) / len(nodes)) for node, i in column.items()}
+    xs = {node: _float_text(_x(i, len(nodes))) for node, i in column.items()}
     height = Y_STEP * (steps + 7)
     parts = [_HEAD.replace("WIDTH", str(WIDTH), 1).replace("HEIGHT", str(height), 1)]
 
@@ -224,15 +249,15 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
         name = xml_text(node)
         for step in range(0, steps, 50):
             parts.append(
-                f'<text x="{xs[node]}" y="{_num(_y(step - 0.5))}" text-anchor="middle" '
+                f'<text x="{xs[node]}" y="{_float_text(_y(step - 0.5))}" text-anchor="middle" '
                 f'alignment-baseline="middle" fill="{"#000" if step == 0 else "#aaa"}" >'
                 f"{name}</text>"
             )
     parts.append("</g><g >")
-    bottom = _num(_y(steps + 1))
+    bottom = _float_text(_y(steps + 1))
     for node in nodes:
         parts.append(
-            f'<line stroke="#ccc" x1="{xs[node]}" y1="{_num(_y(0))}" x2="{xs[node]}" '
+            f'<line stroke="#ccc" x1="{xs[node]}" y1="{_float_text(_y(0))}" x2="{xs[node]}" '
             f'y2="{bottom}" />'
         )
     parts.append("</g><g >")
@@ -252,9 +277,9 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     if truncated:
         step = steps + 2
         parts.append(
-            f'<g ><line x1="30" y1="{_num(_y(step))}" x2="{WIDTH - 30}" y2="{_num(_y(step))}" '
+            f'<g ><line x1="30" y1="{_float_text(_y(step))}" x2="{WIDTH - 30}" y2="{_float_text(_y(step))}" '
             f'stroke-width="1" stroke="{_NOTICE_COLOR}" />'
-            f'<text x="{WIDTH // 2}" y="{_num(_y(step + 1))}" fill="{_NOTICE_COLOR}" '
+            f'<text x="{WIDTH // 2}" y="{_float_text(_y(step + 1))}" fill="{_NOTICE_COLOR}" '
             f'text-anchor="middle" >{NOTICE}</text></g>'
         )
     parts.append("</svg>")
@@ -271,8 +296,8 @@ def _arrow(
     raw_body = message.get("body")
     body: Mapping[str, Any] = raw_body if isinstance(raw_body, dict) else {}
     n = len(column)
-    x0 = WIDTH * (column[origin[0]] + 0.5) / n
-    x1 = WIDTH * (column[target[0]] + 0.5) / n
+    x0 = _x(column[origin[0]], n)
+    x1 = _x(column[target[0]], n)
     y0, y1 = _y(origin[1]), _y(target[1])
     length = math.hypot(x1 - x0, y1 - y0)
     angle = math.atan2(y1 - y0, x1 - x0) / 2 / math.pi * 360
@@ -289,7 +314,7 @@ def _arrow(
     title = xml_text(f"{src} \u2192 {dest} {body_edn(body)}")
     text = f'<text text-anchor="middle" x="{half}" y="-4" transform="{flip}"'
     return (
-        f'<g transform="translate({_num(x0)} {_num(y0)}) rotate({_num(angle)}) " >'
+        f'<g transform="translate({_float_text(x0)} {_float_text(y0)}) rotate({_num(angle)}) " >'
         f'<rect x="0" y="-2.5" height="5" width="{_num(length - 4)}" fill="{color}" >'
         f"<title >{title}</title></rect>"
         f'<use xlink:href="#ahead" x="{_num(length)}" y="0" />'
@@ -323,5 +348,5 @@ def write_messages_svg(store: Store) -> None:
         journal = store.path / "net-journal.jsonl"
         lines = read_journal_lines(journal) if journal.exists() else []
         (store.path / "messages.svg").write_text(messages_svg(lines), encoding="utf-8")
-    except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+    except Exception as e:  # reported, and the run goes on
         store.log(f"could not write messages.svg: {type(e).__name__}: {e}", level="WARN")
