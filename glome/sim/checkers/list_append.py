@@ -44,7 +44,7 @@ from typing import Any
 from glome.edn import UNKNOWN, EdnList, Keyword, op_record
 from glome.sim.checkers.graph import REL_NAMES, RW, WR, WW, DepGraph, cycle_anomalies
 from glome.sim.checkers.txn import PROHIBITED as RW_REGISTER_PROHIBITED
-from glome.sim.checkers.txn import _boundary, _has_realtime_edges, _models
+from glome.sim.checkers.txn import boundary, consistency_model_list, has_realtime_edges
 
 _LEVEL_OF = {"duplicate-elements": "cyclic-versions", "incompatible-order": "G1a"}
 """List-append's own anomalies, each with an rw-register anomaly every model forbids alike."""
@@ -73,16 +73,16 @@ def check(
 
     ``consistency_models`` wins over ``opts.consistency_models``; with neither, read-committed.
     """
-    models = _models(consistency_models, opts)
+    models = consistency_model_list(consistency_models, opts)
     txns = [_Txn(pos, op) for pos, op in enumerate(history) if _is_txn_completion(op)]
     analysis = _Analysis(txns)
     found = analysis.anomalies()
     forbidden = frozenset().union(*(PROHIBITED[m] for m in models))
     reported: dict[str, Any] = {t: cases for t, cases in sorted(found.items()) if t in forbidden}
-    if analysis.graph.is_empty() and not _has_realtime_edges(history, models):
+    if analysis.graph.is_empty() and not has_realtime_edges(history, models):
         reported["empty-transaction-graph"] = True
     types = sorted(reported)
-    not_models, also_not = _boundary({_LEVEL_OF.get(t, t): True for t in found})
+    not_models, also_not = boundary({_LEVEL_OF.get(t, t): True for t in found})
     valid: bool | Keyword = True
     if types:
         valid = UNKNOWN if set(types) <= _UNKNOWN_TYPES else False

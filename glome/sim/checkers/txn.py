@@ -48,7 +48,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from glome.edn import EdnList, Keyword, op_record
-from glome.sim.checkers.graph import REL_NAMES, RW, WR, WW, DepGraph, value_cycles
+from glome.sim.checkers.graph import REL_NAMES, RW, WR, WW, DepGraph, cycle_anomalies, value_cycles
 
 _RU = frozenset({"G0", "cyclic-versions"})
 _RC = _RU | {"G1a", "G1b", "G1c"}
@@ -106,16 +106,16 @@ def check(
     ``consistency_models`` wins over ``opts.consistency_models``; with neither, read-committed.
     ``wfr_keys=False`` drops the writes-follow-reads version inference (then only nil << v).
     """
-    models = _models(consistency_models, opts)
+    models = consistency_model_list(consistency_models, opts)
     txns = [_Txn(pos, op) for pos, op in enumerate(history) if _is_txn_completion(op)]
     analysis = _Analysis(txns, wfr_keys)
     found = analysis.anomalies()
     forbidden = frozenset().union(*(PROHIBITED[m] for m in models))
     reported: dict[str, Any] = {t: cases for t, cases in sorted(found.items()) if t in forbidden}
-    if analysis.graph.is_empty() and not _has_realtime_edges(history, models):
+    if analysis.graph.is_empty() and not has_realtime_edges(history, models):
         reported["empty-transaction-graph"] = True
     types = sorted(reported)
-    not_models, also_not = _boundary(found)
+    not_models, also_not = boundary(found)
     return {
         "valid?": not types,
         "anomaly-types": EdnList(Keyword(t) for t in types),
@@ -125,7 +125,7 @@ def check(
     }
 
 
-def _models(consistency_models: Sequence[str] | None, opts: Any) -> tuple[str, ...]:
+def consistency_model_list(consistency_models: Sequence[str] | None, opts: Any) -> tuple[str, ...]:
     if consistency_models is None:
         consistency_models = getattr(opts, "consistency_models", None) or ("read-committed",)
     if isinstance(consistency_models, str):
@@ -340,36 +340,10 @@ class _Analysis:
         ]
 
     def _cycles(self) -> dict[str, list[dict[str, Any]]]:
-        g = self.graph
-        out: dict[str, list[dict[str, Any]]] = {}
-        for comp in g.sccs(WW):
-            cyc = _first_cycle(g, comp, WW, WW)
-            if cyc:
-                out.setdefault("G0", []).append(self._explain("G0", cyc, [WW] * (len(cyc) - 1)))
-        for comp in g.sccs(WW | WR):
-            cyc = _first_cycle(g, comp, WR, WW | WR)
-            if cyc:
-                rels = _cycle_rels(g, cyc, WR, WW | WR)
-                out.setdefault("G1c", []).append(self._explain("G1c", cyc, rels))
-        for comp in g.sccs(WW | WR | RW):
-            members = set(comp)
-            single = None
-            # Is there a way back from b to a without anti-dependencies? Bounded: in a huge
-            # component a cycle still gets reported below, maybe as G2-item; both are proofs.
-            for a, b in itertools.islice(_rw_edges(g, comp, members), _G_SINGLE_TRIES):
-                single = g.cycle_through(a, b, WW | WR, members)
-                if single:
-                    break
-            if single:
-                rels = _cycle_rels(g, single, RW, WW | WR)
-                out.setdefault("G-single", []).append(self._explain("G-single", single, rels))
-                continue
-            cyc = _first_cycle(g, comp, RW, WW | WR | RW)
-            if cyc:
-                rels = _cycle_rels(g, cyc, RW, WW | WR | RW)
-                kind = "G-single" if rels.count(RW) == 1 else "G2-item"
-                out.setdefault(kind, []).append(self._explain(kind, cyc, rels))
-        return out
+        return {
+            kind: [self._explain(kind, cycle, rels) for cycle, rels in cycles]
+            for kind, cycles in cycle_anomalies(self.graph).items()
+        }
 
     def _explain(self, kind: str, cycle: list[int], rels: list[int]) -> dict[str, Any]:
         steps = []
@@ -390,43 +364,6 @@ class _Analysis:
         }
 
 
-_G_SINGLE_TRIES = 256
-"""rw edges tried per component when looking for a cycle with a single anti-dependency."""
-
-
-def _rw_edges(g: DepGraph, comp: list[int], members: set[int]) -> Iterable[tuple[int, int]]:
-    for a in comp:
-        for b, r in sorted(g.out[a].items()):
-            if r & RW and b in members:
-                yield a, b
-
-
-def _first_cycle(g: DepGraph, comp: list[int], first: int, rest: int) -> list[int] | None:
-    """A cycle inside ``comp`` whose first edge has relation ``first``."""
-    members = set(comp)
-    for a in comp:
-        for b, r in sorted(g.out[a].items()):
-            if r & first and b in members:
-                cyc = g.cycle_through(a, b, rest, members)
-                if cyc:
-                    return cyc
-    return None
-
-
-def _cycle_rels(g: DepGraph, cycle: list[int], first: int, mask: int) -> list[int]:
-    """The relation each edge of ``cycle`` plays: ``first`` for the first edge, then the
-    strongest relation in ``mask`` (ww, then wr, then rw)."""
-    return [first] + [_pick(g.rels(a, b), mask) for a, b in itertools.pairwise(cycle[1:])]
-
-
-def _pick(rels: int, mask: int) -> int:
-    """The relation to name for an edge used in a search over ``mask`` (ww before wr before rw)."""
-    for rel in (WW, WR, RW):
-        if rels & mask & rel:
-            return rel
-    raise AssertionError("edge without a relation in the mask")
-
-
 def _sentence(rel: int, edge: tuple[int, int], why: tuple[Any, Any, Any]) -> str:
     a, b = edge
     k, v1, v2 = why
@@ -441,7 +378,7 @@ def _mop(f: str, k: Any, v: Any) -> list[Any]:
     return [Keyword(f), k, v]
 
 
-def _has_realtime_edges(history: Iterable[dict[str, Any]], models: Sequence[str]) -> bool:
+def has_realtime_edges(history: Iterable[dict[str, Any]], models: Sequence[str]) -> bool:
     """Would Elle's realtime graph (added for strict/strong models) have an edge?"""
     if not any(m in _REALTIME_MODELS for m in models):
         return False
@@ -461,7 +398,7 @@ def _has_realtime_edges(history: Iterable[dict[str, Any]], models: Sequence[str]
     return first_done is not None and last_invoke is not None and first_done < last_invoke
 
 
-def _boundary(found: dict[str, Any]) -> tuple[list[str], list[str]]:
+def boundary(found: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(weakest models ruled out, stronger models also ruled out), Elle's friendly boundary."""
     ruled_out = {m for m, bad in PROHIBITED.items() if bad & found.keys()}
 
