@@ -112,6 +112,8 @@ def _f32(x: float) -> float:
 
 def _float_text(x: float) -> str:
     """A single-precision value as Java prints a float: the fewest digits that read back."""
+    if x.is_integer() and abs(x) < 1e7:  # every row, most columns
+        return repr(x)
     for digits in range(1, 10):
         text = f"{x:.{digits}g}"
         if _f32(float(text)) == x:
@@ -121,20 +123,49 @@ def _float_text(x: float) -> str:
 
 
 # ----------------------------------------------------------------------------------- EDN
-def _nested(value: Any) -> Any:
-    """Keep map keys below the top level as strings, as Maelstrom's JSON parser does."""
-    if isinstance(value, dict):
-        return {Str(k) if isinstance(k, str) else k: _nested(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nested(v) for v in value]
-    return value
+_INT_VECTOR_BYTES = b"0123456789-,[]"
+
+
+def nested_edn(value: Any) -> str:
+    """EDN of a value inside a body: map keys stay strings, as Maelstrom's JSON parser leaves
+    them below the top level. Integer vectors (broadcast reads of thousands) take a fast path."""
+    kind = type(value)
+    if kind is dict:
+        return "{" + ", ".join(f"{_key(k)} {nested_edn(v)}" for k, v in value.items()) + "}"
+    if kind is list:
+        if value and type(value[0]) is int:
+            try:
+                raw = orjson.dumps(value)
+            except TypeError:  # an integer beyond 64 bits
+                raw = b"?"
+            # Only digits, signs, commas and brackets: (nested) integers, EDN once "," is " ".
+            if not raw.translate(None, _INT_VECTOR_BYTES):
+                return raw.decode().replace(",", " ")
+        return "[" + " ".join(map(nested_edn, value)) + "]"
+    return dumps(value)
+
+
+def _key(key: Any) -> str:
+    return dumps(Str(key) if isinstance(key, str) else key)
 
 
 def body_edn(body: Mapping[str, Any]) -> str:
     """A message body as Maelstrom prints it: ``{:echo "hi", :type "echo", :msg_id 1}``."""
     # Top-level string keys become keywords (glome.edn writes keys that are not keyword-shaped,
     # such as "9", as strings so the text stays readable EDN).
-    return dumps({key: _nested(value) for key, value in body.items()})
+    return "{" + ", ".join(f"{_top_key(k)} {nested_edn(v)}" for k, v in body.items()) + "}"
+
+
+_TOP_KEYS: dict[str, str] = {}
+
+
+def _top_key(key: str) -> str:
+    text = _TOP_KEYS.get(key)
+    if text is None:
+        text = dumps({key: None})[1:-5]  # "{<key> nil}"
+        if len(_TOP_KEYS) < 4096:  # body keys repeat constantly; bound the cache all the same
+            _TOP_KEYS[key] = text
+    return text
 
 
 def label_text(body: Mapping[str, Any]) -> str:
@@ -158,7 +189,7 @@ def _clj_str(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return dumps(_nested(value))
+    return nested_edn(value)
 
 
 # -------------------------------------------------------------------------------- events
@@ -240,7 +271,10 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     """SVG text for events already in order and cut to the limit, over these node columns."""
     steps = len(events)
     column = {node: i for i, node in enumerate(nodes)}
-    xs = {node: _float_text(_x(i, len(nodes))) for node, i in column.items()}
+    # Each column's x (a Java float) and its text, computed once.
+    xs = {
+        node: (x, _float_text(x)) for node, x in ((n, _x(i, len(nodes))) for n, i in column.items())
+    }
     height = Y_STEP * (steps + 7)
     parts = [_HEAD.replace("WIDTH", str(WIDTH), 1).replace("HEIGHT", str(height), 1)]
 
@@ -249,7 +283,7 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
         name = xml_text(node)
         for step in range(0, steps, 50):
             parts.append(
-                f'<text x="{xs[node]}" y="{_float_text(_y(step - 0.5))}" text-anchor="middle" '
+                f'<text x="{xs[node][1]}" y="{_float_text(_y(step - 0.5))}" text-anchor="middle" '
                 f'alignment-baseline="middle" fill="{"#000" if step == 0 else "#aaa"}" >'
                 f"{name}</text>"
             )
@@ -257,7 +291,7 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     bottom = _float_text(_y(steps + 1))
     for node in nodes:
         parts.append(
-            f'<line stroke="#ccc" x1="{xs[node]}" y1="{_float_text(_y(0))}" x2="{xs[node]}" '
+            f'<line stroke="#ccc" x1="{xs[node][1]}" y1="{_float_text(_y(0))}" x2="{xs[node][1]}" '
             f'y2="{bottom}" />'
         )
     parts.append("</g><g >")
@@ -271,7 +305,7 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
         origin = sent.pop(m["id"], None)
         if origin is None:  # its send was cut off or filtered: nothing to draw from
             continue
-        parts.append(_arrow(m, origin, (str(m.get("dest")), step), column))
+        parts.append(_arrow(m, origin, (str(m.get("dest")), step), xs))
     parts.append("</g>")
 
     if truncated:
@@ -290,14 +324,12 @@ def _arrow(
     message: Mapping[str, Any],
     origin: tuple[str, int],
     target: tuple[str, int],
-    column: Mapping[str, int],
+    xs: Mapping[str, tuple[float, str]],
 ) -> str:
     """One delivered message: a rotated bar with its title, an arrowhead and a glowing label."""
     raw_body = message.get("body")
     body: Mapping[str, Any] = raw_body if isinstance(raw_body, dict) else {}
-    n = len(column)
-    x0 = _x(column[origin[0]], n)
-    x1 = _x(column[target[0]], n)
+    (x0, x0_text), (x1, _) = xs[origin[0]], xs[target[0]]
     y0, y1 = _y(origin[1]), _y(target[1])
     length = math.hypot(x1 - x0, y1 - y0)
     angle = math.atan2(y1 - y0, x1 - x0) / 2 / math.pi * 360
@@ -314,7 +346,7 @@ def _arrow(
     title = xml_text(f"{src} \u2192 {dest} {body_edn(body)}")
     text = f'<text text-anchor="middle" x="{half}" y="-4" transform="{flip}"'
     return (
-        f'<g transform="translate({_float_text(x0)} {_float_text(y0)}) rotate({_num(angle)}) " >'
+        f'<g transform="translate({x0_text} {_float_text(y0)}) rotate({_num(angle)}) " >'
         f'<rect x="0" y="-2.5" height="5" width="{_num(length - 4)}" fill="{color}" >'
         f"<title >{title}</title></rect>"
         f'<use xlink:href="#ahead" x="{_num(length)}" y="0" />'
