@@ -116,9 +116,7 @@ def _title(started_ms: int, start: dict[str, Any], stop: dict[str, Any] | None) 
         duration = int((int(stop.get("time") or 0) - int(start.get("time") or 0)) / 1e6)
         parts.append(f"Dur: {duration} ms")
     extras = "".join(
-        f"\n :{key} {fast_dumps(value)}"
-        for key, value in op.items()
-        if key not in _HIDDEN_IN_OP
+        f"\n :{key} {fast_dumps(value)}" for key, value in op.items() if key not in _HIDDEN_IN_OP
     )
     parts.append(
         f"\nErr: {fast_dumps(op.get('error'))}"
@@ -130,9 +128,7 @@ def _title(started_ms: int, start: dict[str, Any], stop: dict[str, Any] | None) 
     return "".join(parts)
 
 
-def _box(
-    pair: Pair, columns: dict[Any, int], total: int, started_ms: int
-) -> str:
+def _box(pair: Pair, columns: dict[Any, int], total: int, started_ms: int) -> str:
     start_row, start, stop_row, stop = pair
     op = stop or start
     if stop is not None and stop.get("type") == "info":
@@ -215,5 +211,5 @@ def write_timeline(store: Store, history: Iterable[dict[str, Any]]) -> None:
     try:
         page = timeline_html(list(history), name=store.workload, started=store.started)
         (store.path / "timeline.html").write_text(page, encoding="utf-8")
-    except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+    except Exception as e:  # reported, and the run goes on
         store.log(f"could not write timeline.html: {type(e).__name__}: {e}", level="WARN")
