@@ -13,7 +13,7 @@ from test_sim_nodes import Gossip
 from glome.sim import run
 
 REPO = Path(__file__).resolve().parents[1]
-FILES = ("history.edn", "net-journal.jsonl", "results.edn", "node-logs/n0.log")
+FILES = ("history.edn", "net-journal.jsonl", "results.edn", "node-logs/n0.log", "messages.svg")
 SCRIPT = """
 import sys
 from glome.sim import run
