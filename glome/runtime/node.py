@@ -405,7 +405,9 @@ class Node:
         except Exception as e:
             self._handler_failed(msg, e)
         else:
-            if type(result) is dict and self._plain_reply:  # reply(), inlined: the common case
+            if result is None:  # a plain handler that replied itself, or sent nothing
+                pass
+            elif type(result) is dict and self._plain_reply:  # reply(), inlined: common case
                 msg_id = msg.body.get("msg_id")
                 if type(msg_id) is int:
                     self._write(msg.src, {**result, "in_reply_to": msg_id})
@@ -413,7 +415,7 @@ class Node:
                 self._in_flight += 1
                 self._start_request(self._finish(result, msg, started), kind)
                 return
-            elif result is not None:
+            else:
                 self._answer(msg, result)
         metrics.handler_latency.record(self._monotonic() - started)
 

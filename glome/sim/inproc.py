@@ -189,7 +189,7 @@ class InProcessHost:
                 if not parsed or receive is None:
                     run_in_node(transport.deliver, dumps_exact(envelope))
                     return
-                if not transport.accepting:
+                if transport._on_line is None or transport.closed:  # not accepting
                     return
                 src, body = envelope["src"], envelope["body"]
                 body_json = network.body_json  # the journal's serialisation, if any
