@@ -76,6 +76,7 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 """asyncio.Task(eager_start=True) exists: a handler runs up to its first await synchronously."""
 _MAX_COUNTED_TYPES = 256  # hostile input must not grow the per-type counters without bound
 _DUMPS_OPTS = orjson.OPT_NON_STR_KEYS
+_dumps = orjson.dumps
 
 logger = logging.getLogger("glome.node")
 metrics_logger = logging.getLogger("glome.metrics")
@@ -173,6 +174,8 @@ class Node:
         self._in_flight = 0
         self._init_state = "waiting"  # -> "running" -> "done"
         self._transport: Transport | None = None
+        self._send_envelope: Callable[[bytes, str, str], None] | None = None
+        """The transport's ``send_envelope`` when it takes one (see ``MemoryTransport``)."""
         self._eof: asyncio.Future[None] | None = None
         self._before_init: list[Message] | None = []
         """Requests that arrived before init finished; replayed after init_ok."""
@@ -246,28 +249,23 @@ class Node:
 
     def _write(self, dest: str, body: dict[str, Any], src: str | None = None) -> bool:
         """Send one message; False (logged, counted) when it cannot be serialised."""
+        sender = self.id if src is None else src
+        envelope = {"src": sender, "dest": dest, "body": body}
         try:
-            line = orjson.dumps(
-                {"src": self.id if src is None else src, "dest": dest, "body": body},
-                option=_DUMPS_OPTS,
-            )
-        except TypeError as e:  # orjson.JSONEncodeError is a TypeError
-            self.metrics.unserialisable += 1
-            irt = body.get("in_reply_to")
-            self.log.error(
-                "cannot serialise a message to %s: %s",
-                dest,
-                e,
-                extra={"type": repr(body.get("type")), "in_reply_to": irt},
-            )
-            if isinstance(irt, int) and body.get("type") != "error":
-                self._write(
-                    dest,
-                    {**Crash(f"reply could not be serialised: {e}").to_body(), "in_reply_to": irt},
-                    src,
-                )
-            return False
-        if self._transport is None:
+            # Without options first: the same bytes, but it refuses keys that are not strings,
+            # so ``plain`` tells that the line parses back to exactly what it says (with
+            # OPT_NON_STR_KEYS, {1: x, "1": y} would give a duplicate key).
+            line = _dumps(envelope)
+            plain = True
+        except TypeError:
+            plain = False
+            try:
+                line = _dumps(envelope, option=_DUMPS_OPTS)
+            except TypeError as e:  # orjson.JSONEncodeError is a TypeError
+                self._unserialisable(dest, body, src, e)
+                return False
+        transport = self._transport
+        if transport is None:
             raise RuntimeError("the node is not serving: call serve() or main() first")
         metrics = self.metrics
         kind = body.get("type")
@@ -276,8 +274,37 @@ class Node:
         else:
             _count(metrics.msgs_out, kind)
         metrics.bytes_out += len(line) + 1
-        self._transport.send(line)
+        send_envelope = self._send_envelope
+        if (
+            send_envelope is not None
+            and plain
+            and type(body) is dict
+            and type(sender) is str
+            and type(dest) is str
+        ):
+            send_envelope(line, sender, dest)  # in-process: the host need not parse it back
+        else:
+            transport.send(line)
         return True
+
+    def _unserialisable(
+        self, dest: str, body: dict[str, Any], src: str | None, error: TypeError
+    ) -> None:
+        """Log and count a message that cannot be serialised; a reply turns into error 13."""
+        self.metrics.unserialisable += 1
+        irt = body.get("in_reply_to")
+        self.log.error(
+            "cannot serialise a message to %s: %s",
+            dest,
+            error,
+            extra={"type": repr(body.get("type")), "in_reply_to": irt},
+        )
+        if isinstance(irt, int) and body.get("type") != "error":
+            self._write(
+                dest,
+                {**Crash(f"reply could not be serialised: {error}").to_body(), "in_reply_to": irt},
+                src,
+            )
 
     # --------------------------------------------------------------------------- receiving
     def _on_line(self, line: bytes) -> None:
@@ -527,6 +554,8 @@ class Node:
         else:
             self._monotonic = self._clock.monotonic
         self._transport = transport
+        if getattr(transport, "takes_envelopes", False):
+            self._send_envelope = transport.send_envelope  # type: ignore[attr-defined]
         self._eof = loop.create_future()
         transport.start(self._on_line, self._on_end_of_input)
         try:

@@ -34,11 +34,27 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryTransport:
-    """The simulator's transport: ``deliver(line)`` feeds the node, ``outbox`` receives its lines."""
+EnvelopeOutbox = Callable[[bytes, str, str], None]
+"""``outbox(line, src, dest)``: a line the runtime built from ``{"src", "dest", "body"}``."""
 
-    def __init__(self, outbox: Callable[[bytes], None]) -> None:
+
+class MemoryTransport:
+    """The simulator's transport: ``deliver(line)`` feeds the node, ``outbox`` receives its lines.
+
+    With ``envelope_outbox`` the node's runtime sends its well-formed messages through
+    ``send_envelope(line, src, dest)`` instead: the same line, plus the string ``src`` and
+    ``dest`` it was built from, and the promise that the body is a JSON object serialised by
+    ``orjson.dumps`` without options (so the in-process host can cut it out of the line instead
+    of parsing the line back).
+    """
+
+    def __init__(
+        self, outbox: Callable[[bytes], None], envelope_outbox: EnvelopeOutbox | None = None
+    ) -> None:
         self._outbox = outbox
+        self._envelope_outbox = envelope_outbox
+        self.takes_envelopes = envelope_outbox is not None
+        """Whether the runtime may call ``send_envelope``."""
         self._on_line: LineHandler | None = None
         self._on_eof: EofHandler | None = None
         self.closed = False
@@ -63,6 +79,14 @@ class MemoryTransport:
     def send(self, line: bytes) -> None:
         if not self.closed:
             self._outbox(line)
+
+    def send_envelope(self, line: bytes, src: str, dest: str) -> None:
+        """``send(line)`` for a line ``{"src":src,"dest":dest,"body":{...}}`` (see the class)."""
+        if not self.closed:
+            if self._envelope_outbox is not None:
+                self._envelope_outbox(line, src, dest)
+            else:
+                self._outbox(line)
 
     async def close(self) -> None:
         self.closed = True
