@@ -39,7 +39,7 @@ from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
 from glome.sim.network import _DIGITS_AS_ZERO, _LONG_NUMBER, Network, dumps_exact, loads_exact
-from glome.sim.vclock import VirtualClock
+from glome.sim.vclock import VirtualClock, VirtualTimeLoop
 
 _ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
 _loads = orjson.loads
@@ -301,12 +301,15 @@ class InProcessHost:
         if slot.paused or slot.task is None or slot.task.done():
             return
         loop = asyncio.get_running_loop()
-        if not isinstance(getattr(loop, "_ready", None), deque) or not isinstance(
+        if isinstance(loop, VirtualTimeLoop):
+            handles = loop.pending_handles()  # its timer heap holds keys, not handles
+        elif isinstance(getattr(loop, "_ready", None), deque) and isinstance(
             getattr(loop, "_scheduled", None), list
         ):
+            handles = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
+        else:
             raise NotImplementedError("pausing in-process nodes needs asyncio's own event loop")
         slot.paused = True
-        handles: list[asyncio.Handle] = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
         for handle in handles:
             if handle.cancelled() or not self._belongs(handle, node_id):
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import heapq
 import selectors
 import threading
 import time as _time
@@ -33,6 +34,26 @@ WALL_EPOCH_MS = 1_700_000_000_000
 class VirtualClockStalled(RuntimeError):
     """The virtual-time loop has nothing scheduled and nothing can wake it, or it could not
     wind down within its wall-clock budget."""
+
+
+_MIN_SCHEDULED_TIMER_HANDLES = 100
+_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
+_MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+"""asyncio's constants (``base_events``), for ``VirtualTimeLoop._run_once``."""
+
+
+class _TimerKey(float):
+    """A timer's entry in the loop's heap: its time, carrying its ``TimerHandle``.
+
+    asyncio keeps the handles themselves in its heap, compared by a Python-level ``__lt__``
+    (a call per comparison, ~7 per push or pop). These compare as the floats they are, in C,
+    with the very same outcomes (``when < when``), so the heap evolves exactly as asyncio's
+    would: timers due at the same time still run in the same order.
+    """
+
+    __slots__ = ("handle",)
+
+    handle: asyncio.TimerHandle
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -121,6 +142,98 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_now
 
+    # asyncio's call_at and _run_once (Python 3.11 to 3.13, whose logic is the same), with the
+    # heap holding _TimerKey entries; the rest of asyncio never looks inside ``_scheduled``.
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        key = _TimerKey(when)
+        key.handle = timer
+        heapq.heappush(self._scheduled, key)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def _run_once(self) -> None:
+        """One iteration: as asyncio's, with the selector asked only for what it must do."""
+        scheduled: list[_TimerKey] = self._scheduled  # type: ignore[has-type]
+        sched_count = len(scheduled)
+        if (
+            sched_count > _MIN_SCHEDULED_TIMER_HANDLES
+            and self._timer_cancelled_count / sched_count  # type: ignore[has-type]
+            > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
+        ):
+            # Remove delayed calls that were cancelled if their number is too high.
+            kept = []
+            for key in scheduled:
+                if key.handle._cancelled:
+                    key.handle._scheduled = False  # type: ignore[attr-defined]
+                else:
+                    kept.append(key)
+            heapq.heapify(kept)
+            self._scheduled = scheduled = kept
+            self._timer_cancelled_count = 0
+        else:
+            # Remove delayed calls that were cancelled from the head of the queue.
+            while scheduled and scheduled[0].handle._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled).handle._scheduled = False  # type: ignore[attr-defined]
+
+        ready = self._ready  # type: ignore[attr-defined]
+        timeout: float | None = None
+        if ready or self._stopping:  # type: ignore[attr-defined]
+            timeout = 0
+        elif scheduled:
+            when = scheduled[0].handle._when  # type: ignore[attr-defined]
+            timeout = min(max(0, when - self._virtual_now), _MAXIMUM_SELECT_TIMEOUT)
+
+        event_list = self._selector.select(timeout)  # type: ignore[attr-defined]
+        if event_list:
+            self._process_events(event_list)  # type: ignore[attr-defined]
+        event_list = None  # break cycles when an exception occurs
+
+        # Handle 'later' callbacks that are ready.
+        end_time = self._virtual_now + self._clock_resolution  # type: ignore[attr-defined]
+        while scheduled:
+            handle = scheduled[0].handle
+            if handle._when >= end_time:  # type: ignore[attr-defined]
+                break
+            heapq.heappop(scheduled)
+            handle._scheduled = False  # type: ignore[attr-defined]
+            ready.append(handle)
+
+        # Run what is ready now; callbacks scheduled by these wait for the next iteration.
+        popleft = ready.popleft
+        for _ in range(len(ready)):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            if self._debug:  # type: ignore[attr-defined]
+                try:
+                    self._current_handle = handle
+                    handle._run()
+                finally:
+                    self._current_handle = None
+            else:
+                handle._run()
+        handle = None  # type: ignore[assignment]  # break cycles when an exception occurs
+
+    def pending_handles(self) -> list[asyncio.Handle]:
+        """Every callback waiting in the loop: the ready ones, then the timers (heap order)."""
+        return [*self._ready, *(key.handle for key in self._scheduled)]  # type: ignore[attr-defined]
+
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward (never backwards)."""
         if seconds > 0:
@@ -150,9 +263,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self.call_soon(self._on_overrun)
 
     def advance_to_next_timer(self) -> None:
-        scheduled = getattr(self, "_scheduled", None)
+        scheduled = self._scheduled
         if scheduled:
-            self.advance(scheduled[0].when() - self._virtual_now)
+            self.advance(scheduled[0].handle.when() - self._virtual_now)
 
 
 class VirtualClock:
