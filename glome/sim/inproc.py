@@ -38,7 +38,14 @@ from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import _DIGITS_AS_ZERO, _LONG_NUMBER, Network, dumps_exact, loads_exact
+from glome.sim.network import (
+    _DIGITS_AS_ZERO,
+    _LONG_NUMBER,
+    Network,
+    Receive,
+    dumps_exact,
+    loads_exact,
+)
 from glome.sim.vclock import VirtualClock, VirtualTimeLoop
 
 _ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
@@ -88,12 +95,13 @@ class _NodeSlot:
         self.incarnation = 0
         self.context: contextvars.Context | None = None
         self.paused = False
-        self.held: list[dict[str, Any]] = []
+        self.held: list[tuple[int, str, str, Any]] = []
         """Messages that reached the node while it was paused, delivered on resume."""
         self.frozen: dict[int, tuple[asyncio.Handle, Any, Any]] = {}
         """Pending loop callbacks of the paused node: id -> (handle, real callback, args).
         Keyed by id: a TimerHandle compares (and hashes) by its time and callback."""
-        self.deliver: Callable[[dict[str, Any]], None] | None = None
+        self.deliver: Receive | None = None
+        """The node's ``Network`` receiver (``register_receiver``)."""
         self.fired: list[asyncio.Handle] = []
         """Frozen callbacks that came due during the pause, in order, run on resume."""
 
@@ -175,33 +183,31 @@ class InProcessHost:
         slot.context = context
         run_in_node = context.run
 
-        network = self.network
         nodes = self._slots
         # A node class that keeps the runtime's line reader gets messages already parsed
         # (Node.receive); one that overrides it (a test's broken node) gets JSON lines.
         receive: Callable[..., None] | None = getattr(node, "receive", None)
         parsed = receive is not None and getattr(type(node), "_on_line", None) is Node._on_line
 
-        def deliver(envelope: dict[str, Any]) -> None:
+        def deliver(msg_id: int, src: str, dest: str, body: Any, body_json: bytes | None) -> None:
+            """The network's ``receive`` for this node (``body_json``: as journaled)."""
             if slot.paused:  # stopped: the message waits, as in a stopped process's pipe
-                slot.held.append(envelope)
+                slot.held.append((msg_id, src, dest, body))
                 return
             try:
                 if not parsed or receive is None:
+                    envelope = {"id": msg_id, "src": src, "dest": dest, "body": body}
                     run_in_node(transport.deliver, dumps_exact(envelope))
                     return
                 if transport._on_line is None or transport.closed:  # not accepting
                     return
-                src, body = envelope["src"], envelope["body"]
-                body_json = network.body_json  # the journal's serialisation, if any
                 if body_json is None:
                     body_json = dumps_exact(body)
                 if src not in nodes:
                     # From a client or a service: the node gets its own copy, as it would by
                     # parsing a line (the sender may keep the body: history values, kv state).
-                    # A node's body was parsed from its line by _route and is nobody else's.
+                    # A node's body was parsed from its bytes by the network: nobody else's.
                     body = loads_exact(body_json)
-                dest, msg_id = envelope["dest"], envelope["id"]
                 # bytes_in counts the line this stands for: {"id":..,"src":..,"dest":..,"body":..}
                 size = 30 + len(str(msg_id)) + _quoted_len(src) + _quoted_len(dest) + len(body_json)
                 run_in_node(receive, src, dest, body, msg_id, size)
@@ -213,7 +219,7 @@ class InProcessHost:
                 self.network.unregister(node_id)
 
         slot.deliver = deliver
-        self.network.register(node_id, deliver)
+        self.network.register_receiver(node_id, deliver)
         task = loop.create_task(node.serve(transport), name=f"serve-{node_id}", context=context)
         task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
@@ -406,9 +412,9 @@ def _quoted_len(endpoint: str) -> int:
     return len(orjson.dumps(endpoint))
 
 
-def _deliver_all(deliver: Callable[[dict[str, Any]], Any], envelopes: list[dict[str, Any]]) -> None:
-    for envelope in envelopes:
-        deliver(envelope)
+def _deliver_all(deliver: Receive, messages: list[tuple[int, str, str, Any]]) -> None:
+    for msg_id, src, dest, body in messages:
+        deliver(msg_id, src, dest, body, None)
 
 
 def _envelope_problem(data: Any) -> str | None:

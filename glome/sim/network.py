@@ -41,6 +41,8 @@ from glome.sim.options import LATENCY_DISTS
 
 Deliver = Callable[[dict[str, Any]], Any]
 """Hands a message to an endpoint; returning ``False`` means it could not be accepted."""
+Receive = Callable[[int, str, str, Any, "bytes | None"], Any]
+"""``Deliver`` with the envelope's fields as arguments, plus the body's JSON bytes."""
 
 log = logging.getLogger("glome.sim.network")
 
@@ -129,7 +131,8 @@ class Network:
         self._journal_buffer: list[bytes] = []
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
-        self._endpoints: dict[str, Deliver] = {}
+        self._endpoints: dict[str, tuple[Deliver, Receive | None]] = {}
+        """Endpoint -> (deliver, receive); the network calls ``receive`` when there is one."""
         self._queue: list[tuple[float, int, str, str, Any, int, bytes | None]] = []
         """(deadline, id, src, dest, body, send_ns, body_json): a heap, in delivery order."""
         self._grudge: dict[str, frozenset[str]] = {}
@@ -142,9 +145,6 @@ class Network:
         self._context = contextvars.copy_context()
         self.origin = loop.time()
         self.closed = False
-        self.body_json: bytes | None = None
-        """While a ``deliver`` call runs (journal on): the body's JSON, as it is journaled.
-        In-process hosts reuse it instead of serialising the message again."""
         self.sent = 0
         self.delivered = 0
         self.dropped = 0
@@ -155,7 +155,19 @@ class Network:
         """Make ``endpoint_id`` reachable; ``deliver(envelope)`` receives its messages."""
         if endpoint_id in self._endpoints:
             raise ValueError(f"endpoint {endpoint_id!r} is already registered")
-        self._endpoints[endpoint_id] = deliver
+        self._endpoints[endpoint_id] = (deliver, None)
+
+    def register_receiver(self, endpoint_id: str, receive: Receive) -> None:
+        """``register`` for a ``receive(id, src, dest, body, body_json)`` callback: no
+        envelope dict, and the body's JSON as journaled (or None without a journal)."""
+        if endpoint_id in self._endpoints:
+            raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+
+        def deliver(envelope: dict[str, Any]) -> Any:
+            body = envelope["body"]
+            return receive(envelope["id"], envelope["src"], envelope["dest"], body, None)
+
+        self._endpoints[endpoint_id] = (deliver, receive)
 
     def unregister(self, endpoint_id: str) -> None:
         """Remove an endpoint; messages still addressed to it will be journaled undelivered."""
@@ -263,8 +275,8 @@ class Network:
                         body_json=body_json,
                     )
                 continue
-            deliver = endpoints.get(dest)
-            if deliver is None:
+            endpoint = endpoints.get(dest)
+            if endpoint is None:
                 self.undelivered += 1
                 if record is not None:
                     record(
@@ -282,53 +294,44 @@ class Network:
                 if self._on_undeliverable is not None:
                     self._on_undeliverable(note)
                 continue
+            deliver, receive = endpoint
             if body_json is not None:
-                # Serialised by the sender: the receiver gets its own copy (loads_exact,
-                # inlined: integers beyond 64 bits stay exact).
-                if _LONG_NUMBER in body_json.translate(_DIGITS_AS_ZERO):
-                    body = loads_exact(body_json)
-                else:
-                    body = _loads(body_json)
-            if record is None:
-                try:
-                    accepted = deliver({"id": msg_id, "src": src, "dest": dest, "body": body})
-                except Exception:  # a receiver's bug must not stop the network
-                    log.exception("endpoint %s failed to accept message %d", dest, msg_id)
-                    accepted = False
-                if accepted is False:
-                    self.undelivered += 1
-                else:
-                    self.delivered += 1
-                grudge = self._grudge
-                continue
-            # Serialised before the receiver gets it: it may keep or change the body.
-            if body_json is None:
+                # Serialised by the sender (orjson: no integers beyond 64 bits, so orjson's
+                # parse is exact): the receiver gets its own copy.
+                body = _loads(body_json)
+            elif record is not None:
+                # Serialised before the receiver gets it: it may keep or change the body.
                 try:
                     body_json = _dumps(body, option=_BODY_OPTS)
                 except TypeError:
                     body_json = dumps_exact(body)
-            self.body_json = body_json
             try:
-                accepted = deliver({"id": msg_id, "src": src, "dest": dest, "body": body})
+                if receive is not None:
+                    accepted = receive(msg_id, src, dest, body, body_json)
+                else:
+                    accepted = deliver({"id": msg_id, "src": src, "dest": dest, "body": body})
             except Exception:  # a receiver's bug must not stop the network
                 log.exception("endpoint %s failed to accept message %d", dest, msg_id)
                 accepted = False
-            self.body_json = None
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                q_src = quoted.get(src) or self._quote(src)
-                q_dest = quoted.get(dest) or self._quote(dest)
-                buffer.append(_REFUSED_LINE % (msg_id, q_src, q_dest, body_json, send_ns))
-                if len(buffer) >= _JOURNAL_FLUSH_EVERY:
-                    self._flush()
+                if record is not None:
+                    q_src = quoted.get(src) or self._quote(src)
+                    q_dest = quoted.get(dest) or self._quote(dest)
+                    buffer.append(_REFUSED_LINE % (msg_id, q_src, q_dest, body_json, send_ns))
+                    if len(buffer) >= _JOURNAL_FLUSH_EVERY:
+                        self._flush()
             else:
                 self.delivered += 1
-                # The journal line, as orjson writes the record, without building the record.
-                q_src = quoted.get(src) or self._quote(src)
-                q_dest = quoted.get(dest) or self._quote(dest)
-                buffer.append(_DELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, now_ns))
-                if len(buffer) >= _JOURNAL_FLUSH_EVERY:
-                    self._flush()
+                if record is not None:
+                    # The journal line, as orjson writes the record, without building it.
+                    q_src = quoted.get(src) or self._quote(src)
+                    q_dest = quoted.get(dest) or self._quote(dest)
+                    buffer.append(
+                        _DELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, now_ns)
+                    )
+                    if len(buffer) >= _JOURNAL_FLUSH_EVERY:
+                        self._flush()
             grudge = self._grudge  # a delivery may have changed it (a nemesis hook)
         if queue and not self.closed:
             self._schedule(queue[0][0], self.loop.time())
