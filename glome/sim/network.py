@@ -217,6 +217,8 @@ class Network:
         now = self.loop.time()
         if src[:1] == "c" or dest[:1] == "c" or self.latency_ms == 0:
             deadline = now
+        elif self.latency_dist == "constant":
+            deadline = now + self.latency_ms / 1000.0  # _draw_latency's, inlined
         else:
             deadline = now + self._draw_latency()
         send_ns = round((now - self.origin) * 1e9)
