@@ -221,7 +221,7 @@ def journal_events(messages: Iterable[Mapping[str, Any]]) -> list[Event]:
         recv = m.get("recv_time")
         if recv is not None:
             keyed.append((recv, mid, 1, Event("recv", m)))
-    keyed.sort(key=lambda k: k[:3])
+    keyed.sort()  # (time, id, send-before-receive) is unique: the Event is never compared
     return [k[3] for k in keyed]
 
 
@@ -371,14 +371,19 @@ def read_journal_lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def write_messages_svg(store: Store) -> None:
+def write_messages_svg(store: Store, records: list[dict[str, Any]] | None = None) -> None:
     """Write ``messages.svg`` next to the store's ``net-journal.jsonl`` (after it is closed).
 
+    ``records``: the journal already read (the runner reads it once for this and the net
+    checker); by default the file is read here.
     A failure is logged to jepsen.log as a warning, never raised: a picture must not fail a run.
     """
     try:
         journal = store.path / "net-journal.jsonl"
-        lines = read_journal_lines(journal) if journal.exists() else []
+        if records is not None:
+            lines = [m for m in records if isinstance(m.get("id"), int) and "send_time" in m]
+        else:
+            lines = read_journal_lines(journal) if journal.exists() else []
         (store.path / "messages.svg").write_text(messages_svg(lines), encoding="utf-8")
     except Exception as e:  # reported, and the run goes on
         store.log(f"could not write messages.svg: {type(e).__name__}: {e}", level="WARN")
