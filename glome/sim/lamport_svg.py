@@ -23,13 +23,15 @@ One deliberate difference: Maelstrom's SVG library escapes nothing, so a body co
 control characters XML forbids as ``\\uXXXX``, which EDN readers read back as the same
 character), so every file parses; ``analysis.messages`` unescapes titles, so it reads both.
 
-Cost is linear in the journal (parsing it) plus sorting the receives; rendering is capped by the
-event limit. No plotting library is used.
+Cost is one pass over the journal plus sorting the events that can be shown (a journal as glome
+writes it, ids in send order, only needs its first ``cutoff`` messages' events sorted; any other
+is sorted whole); rendering is capped by the event limit. No plotting library is used.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 import struct
 from collections.abc import Iterable, Mapping
@@ -124,12 +126,18 @@ def _float_text(x: float) -> str:
 
 # ----------------------------------------------------------------------------------- EDN
 _INT_VECTOR_BYTES = b"0123456789-,[]"
+_EDN_ESCAPED = re.compile(r'["\\\n\t\r]')
+"""The characters ``glome.edn.dumps`` escapes in strings."""
 
 
 def nested_edn(value: Any) -> str:
     """EDN of a value inside a body: map keys stay strings, as Maelstrom's JSON parser leaves
     them below the top level. Integer vectors (broadcast reads of thousands) take a fast path."""
     kind = type(value)
+    if kind is str:  # the commonest leaves first, as glome.edn.dumps writes them
+        return dumps(value) if _EDN_ESCAPED.search(value) else '"' + value + '"'
+    if kind is int:
+        return str(value)
     if kind is dict:
         return "{" + ", ".join(f"{_key(k)} {nested_edn(v)}" for k, v in value.items()) + "}"
     if kind is list:
@@ -170,17 +178,25 @@ def _top_key(key: str) -> str:
 
 def label_text(body: Mapping[str, Any]) -> str:
     """The arrow's label: type, then the rest of the body (an error: its text), <= 48 chars."""
+    return _body_texts(body)[1]
+
+
+_LABEL_HIDDEN = ("type", "msg_id", "in_reply_to")
+
+
+def _body_texts(body: Mapping[str, Any]) -> tuple[str, str]:
+    """``body_edn(body)`` and ``label_text(body)``: each key's text is made once for both."""
+    items = [(k, f"{_top_key(k)} {nested_edn(v)}") for k, v in body.items()]
+    edn = "{" + ", ".join([text for _, text in items]) + "}"
     kind = body.get("type")
     if kind == "error":
         rest = _clj_str(body.get("text"))
-    else:
-        rest = body_edn(
-            {k: v for k, v in body.items() if k not in ("type", "msg_id", "in_reply_to")}
-        )
-    text = f"{_clj_str(kind)} {rest}"
-    if len(text) > LABEL_LIMIT:
-        text = text[: LABEL_LIMIT - 1] + "\u2026"
-    return text
+    else:  # the body less three keys, as a map
+        rest = "{" + ", ".join([text for k, text in items if k not in _LABEL_HIDDEN]) + "}"
+    label = f"{_clj_str(kind)} {rest}"
+    if len(label) > LABEL_LIMIT:
+        label = label[: LABEL_LIMIT - 1] + "\u2026"
+    return edn, label
 
 
 def _clj_str(value: Any) -> str:
@@ -243,6 +259,9 @@ def messages_svg(journal: Iterable[Mapping[str, Any]], *, limit: int = JOURNAL_L
     ``limit`` is Maelstrom's journal limit (10,000 events past the init traffic).
     """
     lines = list(journal)
+    selection = _select_in_send_order(lines, limit)
+    if selection is not None:
+        return _draw(*selection)
     events = journal_events(lines)
     initialised = {m.get("dest") for m in lines if _body_type(m) == "init"}
     cutoff = limit + 4 * len(initialised) + 1
@@ -259,16 +278,98 @@ def messages_svg(journal: Iterable[Mapping[str, Any]], *, limit: int = JOURNAL_L
     return render(shown, nodes, truncated)
 
 
+_by_id = operator.itemgetter("id")
+
+Step = tuple[bool | int, Mapping[str, Any]]
+"""A drawn event: (true for a receive, false for a send; its message)."""
+
+
+def _select_in_send_order(
+    lines: list[Mapping[str, Any]], limit: int
+) -> tuple[list[Step], list[str], bool] | None:
+    """``messages_svg``'s shown events, columns and truncation, without sorting every event.
+
+    Only for journals as glome writes them: integer ids and times, ids handed out in send order
+    (send times never decrease with the id) and no receive before its send; None otherwise, and
+    the caller sorts everything. Then, lines in id order, the first ``cutoff`` lines' sends are
+    the first ``cutoff`` sends of the event order and every other line's events come after the
+    last of them; a receive comes after its own send. So the first ``cutoff`` events are among
+    those lines' sends and their receives up to that last send, and only those are sorted.
+    One pass over the whole journal finds the columns, the initialised nodes and whether
+    events past the cut would be drawn.
+    """
+    types: list[str | None] = []
+    initialised: set[Any] = set()
+    ends: set[Any] = set()
+    drawable = 0  # events of non-init messages in the whole journal
+    last_id, last_send = -1, -math.inf  # ids are never negative; times may be
+    try:
+        # The journal has a line per message when it is done with (delivered or dropped).
+        lines = sorted(lines, key=_by_id)
+        for m in lines:
+            mid, send, recv = m["id"], m["send_time"], m.get("recv_time")
+            if type(mid) is not int or type(send) is not int or mid <= last_id or send < last_send:
+                return None
+            if recv is not None and (type(recv) is not int or recv < send):
+                return None
+            last_id, last_send = mid, send
+            body = m.get("body")
+            kind = body.get("type") if isinstance(body, dict) else None
+            if kind is not None and type(kind) is not str:  # hashing it could fail: sort all
+                return None
+            types.append(kind)
+            if kind in INIT_TYPES:
+                if kind == "init":
+                    initialised.add(m.get("dest"))
+            else:
+                ends.add(m.get("src"))
+                ends.add(m.get("dest"))
+                drawable += 1 if recv is None else 2
+    except (KeyError, TypeError):  # the general path raises or copes, as it always did
+        return None
+    cutoff = limit + 4 * len(initialised) + 1
+    if cutoff < 1:
+        return None
+    head = lines[:cutoff]
+    # Receives after the last head send are past the cut (cutoff events precede them).
+    bound = head[-1]["send_time"] if len(lines) > cutoff else None
+    keyed: list[tuple[int, int, int, int]] = []
+    append = keyed.append
+    for i, m in enumerate(head):
+        mid = m["id"]
+        append((m["send_time"], mid, 0, i))
+        recv = m.get("recv_time")
+        if recv is not None and (bound is None or recv <= bound):
+            append((recv, mid, 1, i))
+    keyed.sort()  # (time, id, send-before-receive) is unique
+    del keyed[cutoff:]
+    shown = [(k[2], head[k[3]]) for k in keyed if types[k[3]] not in INIT_TYPES]
+    nodes = sort_nodes(map(str, ends))
+    return shown, nodes, drawable > len(shown)
+
+
 def _x(column: int, columns: int) -> float:
     return _f32(WIDTH * (column + 0.5) / columns)
 
 
 def _y(step: float) -> float:
+    if type(step) is int and 0 <= step < _EXACT_STEPS:
+        return float(Y_STEP * step + 30)  # a whole number below 2**24: already a Java float
     return _f32(Y_STEP * (step + 1.5))
+
+
+_EXACT_STEPS = 1 << 18
+"""Rows ``20 * (step + 1.5)`` of steps below this are whole numbers that floats hold exactly,
+below 10**7 (so Java prints them as ``1234.0``)."""
 
 
 def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     """SVG text for events already in order and cut to the limit, over these node columns."""
+    return _draw([(e.kind != "send", e.message) for e in events], nodes, truncated)
+
+
+def _draw(events: list[Step], nodes: list[str], truncated: bool) -> str:
+    """``render`` of events as (receive?, message) pairs."""
     steps = len(events)
     column = {node: i for i, node in enumerate(nodes)}
     # Each column's x (a Java float) and its text, computed once.
@@ -279,14 +380,15 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     parts = [_HEAD.replace("WIDTH", str(WIDTH), 1).replace("HEIGHT", str(height), 1)]
 
     parts.append("<g >")
+    # Every column repeats its name on the same rows.
+    rows = [
+        f'" y="{_float_text(_y(step - 0.5))}" text-anchor="middle" '
+        f'alignment-baseline="middle" fill="{"#000" if step == 0 else "#aaa"}" >'
+        for step in range(0, steps, 50)
+    ]
     for node in nodes:
-        name = xml_text(node)
-        for step in range(0, steps, 50):
-            parts.append(
-                f'<text x="{xs[node][1]}" y="{_float_text(_y(step - 0.5))}" text-anchor="middle" '
-                f'alignment-baseline="middle" fill="{"#000" if step == 0 else "#aaa"}" >'
-                f"{name}</text>"
-            )
+        before, after = f'<text x="{xs[node][1]}', f"{xml_text(node)}</text>"
+        parts.extend([before + row + after for row in rows])
     parts.append("</g><g >")
     bottom = _float_text(_y(steps + 1))
     for node in nodes:
@@ -297,15 +399,16 @@ def render(events: list[Event], nodes: list[str], truncated: bool) -> str:
     parts.append("</g><g >")
 
     sent: dict[Any, tuple[str, int]] = {}
-    for step, event in enumerate(events, 1):
-        m = event.message
-        if event.kind == "send":
+    geometry: dict[tuple[str, str, float], tuple[str, str, str]] = {}
+    append = parts.append
+    for step, (received, m) in enumerate(events, 1):
+        if not received:
             sent[m["id"]] = (str(m.get("src")), step)
             continue
         origin = sent.pop(m["id"], None)
         if origin is None:  # its send was cut off or filtered: nothing to draw from
             continue
-        parts.append(_arrow(m, origin, (str(m.get("dest")), step), xs))
+        append(_arrow(m, origin, (str(m.get("dest")), step), xs, geometry))
     parts.append("</g>")
 
     if truncated:
@@ -325,33 +428,54 @@ def _arrow(
     origin: tuple[str, int],
     target: tuple[str, int],
     xs: Mapping[str, tuple[float, str]],
+    geometry: dict[tuple[str, str, float], tuple[str, str, str]],
 ) -> str:
-    """One delivered message: a rotated bar with its title, an arrowhead and a glowing label."""
+    """One delivered message: a rotated bar with its title, an arrowhead and a glowing label.
+
+    ``geometry``: ``_shape`` by (columns, row distance), as many arrows share one.
+    """
     raw_body = message.get("body")
     body: Mapping[str, Any] = raw_body if isinstance(raw_body, dict) else {}
-    (x0, x0_text), (x1, _) = xs[origin[0]], xs[target[0]]
-    y0, y1 = _y(origin[1]), _y(target[1])
-    length = math.hypot(x1 - x0, y1 - y0)
-    angle = math.atan2(y1 - y0, x1 - x0) / 2 / math.pi * 360
-    src, dest = str(message.get("src")), str(message.get("dest"))
+    src, dest = str(message.get("src")), target[0]
     if body.get("type") == "error":
         color = "#FF1E90"
     elif is_client(src) or is_client(dest):
         color = "#81BFFC"
     else:
         color = "#000"
+    edn, label = _body_texts(body)
+    label = xml_text(label)
+    title = xml_text(f"{src} \u2192 {dest} {edn}")
+    if target[1] < _EXACT_STEPS:  # rows are whole numbers (``_y``), printed as such
+        y0_text = f"{Y_STEP * origin[1] + 30}.0"
+        dy = float(Y_STEP * (target[1] - origin[1]))
+    else:
+        y0 = _y(origin[1])
+        y0_text, dy = _float_text(y0), _y(target[1]) - y0
+    key = (origin[0], dest, dy)
+    shape = geometry.get(key)
+    if shape is None:
+        shape = geometry[key] = _shape(xs[origin[0]][0], xs[dest][0], dy)
+    rotate, arrowhead, label_again = shape
+    return (
+        f'<g transform="translate({xs[origin[0]][1]} {y0_text}{rotate}{color}" >'
+        f"<title >{title}</title></rect>{arrowhead}{label}{label_again}{label}</text></g>"
+    )
+
+
+def _shape(x0: float, x1: float, dy: float) -> tuple[str, str, str]:
+    """An arrow's text around its colour and label, which only its columns and rows decide."""
+    length = math.hypot(x1 - x0, dy)
+    angle = math.atan2(dy, x1 - x0) / 2 / math.pi * 360
     half = _num(length / 2)
     flip = "" if -90 < angle < 90 else f"rotate(180 {half} 0)"
-    label = xml_text(label_text(body))
-    title = xml_text(f"{src} \u2192 {dest} {body_edn(body)}")
     text = f'<text text-anchor="middle" x="{half}" y="-4" transform="{flip}"'
     return (
-        f'<g transform="translate({x0_text} {_float_text(y0)}) rotate({_num(angle)}) " >'
-        f'<rect x="0" y="-2.5" height="5" width="{_num(length - 4)}" fill="{color}" >'
-        f"<title >{title}</title></rect>"
+        f') rotate({_num(angle)}) " ><rect x="0" y="-2.5" height="5" width="{_num(length - 4)}" '
+        'fill="',
         f'<use xlink:href="#ahead" x="{_num(length)}" y="0" />'
-        f'{text} filter="url(#glow)" style="fill: #fff" >{label}</text>'
-        f"{text} >{label}</text></g>"
+        f'{text} filter="url(#glow)" style="fill: #fff" >',
+        f"</text>{text} >",
     )
 
 

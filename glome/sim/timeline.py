@@ -100,14 +100,30 @@ def _process_text(process: Any) -> str:
     return ":nemesis" if process == "nemesis" else clj_str(process)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MS_PER_DAY = 86_400_000
+_DAYS: dict[int, str] = {}
+"""``YYYY-MM-DDT`` of days since the epoch (strftime's, so years below 1000 print as it does)."""
+
+
 def _wall_clock(started_ms: int, op: dict[str, Any]) -> str:
     """Joda's UTC ``2024-01-06T09:17:30.587Z`` for start time + op time (ms, truncated)."""
     when = started_ms + int(int(op.get("time") or 0) / 1e6)
-    utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=when)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    day, ms = divmod(when, _MS_PER_DAY)  # a run's ops share a day or two: its date is cached
+    date = _DAYS.get(day)
+    if date is None:
+        date = (_EPOCH + dt.timedelta(milliseconds=day * _MS_PER_DAY)).strftime("%Y-%m-%dT")
+        if len(_DAYS) < 4096:
+            _DAYS[day] = date
+    seconds, ms = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{date}{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}.{ms:03d}Z"
 
 
-def _title(started_ms: int, start: dict[str, Any], stop: dict[str, Any] | None) -> str:
+def _title(
+    started_ms: int, start: dict[str, Any], stop: dict[str, Any] | None, value_text: str
+) -> str:
+    """The hover text; ``value_text`` is ``clj_str`` of the shown op's value."""
     op = stop or start
     parts: list[str] = []
     if op.get("process") == "nemesis":
@@ -116,16 +132,30 @@ def _title(started_ms: int, start: dict[str, Any], stop: dict[str, Any] | None) 
         duration = int((int(stop.get("time") or 0) - int(start.get("time") or 0)) / 1e6)
         parts.append(f"Dur: {duration} ms")
     extras = "".join(
-        f"\n :{key} {fast_dumps(value)}" for key, value in op.items() if key not in _HIDDEN_IN_OP
+        [f"\n :{key} {fast_dumps(value)}" for key, value in op.items() if key not in _HIDDEN_IN_OP]
     )
     parts.append(
         f"\nErr: {fast_dumps(op.get('error'))}"
         f"\nWall-clock Time: {_wall_clock(started_ms, op)}"
         f"\n\nOp:\n{{:process {_process_text(op.get('process'))}"
         f"\n :type :{op.get('type')}\n :f :{op.get('f')}\n :index {op.get('index')}"
-        f"{extras}\n :value {clj_str(op.get('value'))}}}"
+        f"{extras}\n :value {value_text}}}"
     )
     return "".join(parts)
+
+
+def _escape_attr(text: str) -> str:
+    """``text`` safe inside a double-quoted attribute (most text needs nothing: scans are fast)."""
+    if "&" in text or "<" in text or ">" in text or '"' in text:
+        return text.translate(_ATTR_ESCAPES)
+    return text
+
+
+def _escape_element(text: str) -> str:
+    """``text`` safe as element content."""
+    if "&" in text or "<" in text or ">" in text:
+        return text.translate(_TEXT_ESCAPES)
+    return text
 
 
 def _box(pair: Pair, columns: dict[Any, int], total: int, started_ms: int) -> str:
@@ -140,14 +170,20 @@ def _box(pair: Pair, columns: dict[Any, int], total: int, started_ms: int) -> st
     left = GUTTER_WIDTH * columns[start.get("process")]
     nemesis = op.get("process") == "nemesis"
     start_value = start.get("value")
-    stop_value = stop.get("value") if stop is not None else None
+    # Each value's text is made once: the box shows both, the title the shown op's.
+    start_text = clj_str(start_value)
+    if stop is None:
+        stop_value, stop_text = None, ""
+    else:
+        stop_value = stop.get("value")
+        stop_text = start_text if stop_value is start_value else clj_str(stop_value)
     text = f"{_process_text(op.get('process'))} {op.get('f')} "
     if not nemesis:
-        text += clj_str(start_value)
-    text = text.translate(_TEXT_ESCAPES)
+        text += start_text
+    text = _escape_element(text)
     if start_value != stop_value:
-        text += "<br />" + clj_str(stop_value).translate(_TEXT_ESCAPES)
-    title = _title(started_ms, start, stop).translate(_ATTR_ESCAPES)
+        text += "<br />" + _escape_element(stop_text)
+    title = _escape_attr(_title(started_ms, start, stop, start_text if op is start else stop_text))
     index = op.get("index")
     return (
         f'<a href="#i{index}"><div class="op {op.get("type")}" id="i{index}" '
