@@ -22,9 +22,10 @@ of the node id (glome-rs: FNV-1a); two node ids can hash alike and then the tie 
 arrival order again. The id itself is unique, so its string order is a safe tie-break."""
 
 
-def parse_txn(body: dict[str, Any]) -> list[Mop]:
+def parse_txn(body: dict[str, Any], ops: tuple[str, ...] = ("r", "w")) -> list[Mop]:
     """The micro-ops, checked: a malformed txn is refused (error 12, definite) before anything
-    is applied, never half-applied (glome-rs panics on an unknown op mid-transaction)."""
+    is applied, never half-applied (glome-rs panics on an unknown op mid-transaction).
+    ``ops``: the micro-op names allowed (txn-list-append's are ``("r", "append")``)."""
     txn = body.get("txn")
     if not isinstance(txn, list):
         raise MalformedRequest("txn must be a list of [op, key, value]")
@@ -32,11 +33,12 @@ def parse_txn(body: dict[str, Any]) -> list[Mop]:
         if not (
             isinstance(mop, list)
             and len(mop) == 3
-            and mop[0] in ("r", "w")
+            and mop[0] in ops
             and isinstance(mop[1], int | str)
             and not isinstance(mop[1], bool)
         ):
-            raise MalformedRequest(f"bad micro-op {mop!r}: expected ['r'|'w', key, value]")
+            names = "|".join(f"'{op}'" for op in ops)
+            raise MalformedRequest(f"bad micro-op {mop!r}: expected [{names}, key, value]")
     return txn
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from glome.errors import MalformedRequest, PreconditionFailed, TxnConflict
-from glome.nodes.txn.common import Key, Mop, sort_key
+from glome.errors import PreconditionFailed, TxnConflict
+from glome.nodes.txn.common import Key, Mop, parse_txn, sort_key
 from glome.runtime import LinKV, Message, Node, handler
 
 ROOT = "root"
@@ -40,19 +40,7 @@ APPEND_ATTEMPTS = 20
 
 def parse_list_txn(body: dict[str, Any]) -> list[Mop]:
     """The micro-ops, checked before anything runs (error 12, definite, if malformed)."""
-    txn = body.get("txn")
-    if not isinstance(txn, list):
-        raise MalformedRequest("txn must be a list of [op, key, value]")
-    for mop in txn:
-        if not (
-            isinstance(mop, list)
-            and len(mop) == 3
-            and mop[0] in ("r", "append")
-            and isinstance(mop[1], int | str)
-            and not isinstance(mop[1], bool)
-        ):
-            raise MalformedRequest(f"bad micro-op {mop!r}: expected ['r'|'append', key, value]")
-    return txn
+    return parse_txn(body, ops=("r", "append"))
 
 
 class PerKeyListAppend(Node):
