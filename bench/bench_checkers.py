@@ -162,40 +162,22 @@ def kafka_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op]:
 
 
 def txn_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op]:
-    rng = random.Random(seed)
-    pool = KeyPool(rng)
-    state: dict[int, int] = {}
-    rec = Recorder(rng, concurrency)
-
-    def invoke(w: int) -> Op:
-        mops = []
-        for _ in range(rng.randint(1, 4)):
-            if rng.random() < 0.5:
-                mops.append([Keyword("r"), pool.pick(), None])
-            else:
-                k, v = pool.write_value(pool.pick())
-                mops.append([Keyword("w"), k, v])
-        return rec.emit(w, "invoke", "txn", mops)
-
-    def complete(w: int, inv: Op) -> None:
-        done = []
-        for f, k, v in inv["value"]:
-            if f == "r":
-                done.append([f, k, state.get(k)])
-            else:
-                state[k] = v
-                done.append([f, k, v])
-        rec.emit(w, "ok", "txn", done)
-
-    rec.run(n_ops, invoke, complete)
-    return rec.ops
+    """txn-rw-register: reads see the last write."""
+    return _serial_txns(n_ops, seed, concurrency, write="w")
 
 
 def list_append_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op]:
+    """txn-list-append: reads see every append so far."""
+    return _serial_txns(n_ops, seed, concurrency, write="append")
+
+
+def _serial_txns(n_ops: int, seed: int, concurrency: int, write: str) -> list[Op]:
+    """Txns of 1-4 micro-ops (half reads), each applied whole at its completion: valid."""
     rng = random.Random(seed)
     pool = KeyPool(rng)
-    state: dict[int, list[int]] = {}
+    state: dict[int, Any] = {}
     rec = Recorder(rng, concurrency)
+    appends = write == "append"
 
     def invoke(w: int) -> Op:
         mops = []
@@ -204,16 +186,20 @@ def list_append_history(n_ops: int, seed: int, concurrency: int = 10) -> list[Op
                 mops.append([Keyword("r"), pool.pick(), None])
             else:
                 k, v = pool.write_value(pool.pick())
-                mops.append([Keyword("append"), k, v])
+                mops.append([Keyword(write), k, v])
         return rec.emit(w, "invoke", "txn", mops)
 
     def complete(w: int, inv: Op) -> None:
         done = []
         for f, k, v in inv["value"]:
             if f == "r":
-                done.append([f, k, list(state[k]) if k in state else None])
+                current = state.get(k)
+                done.append([f, k, list(current) if appends and current is not None else current])
             else:
-                state.setdefault(k, []).append(v)
+                if appends:
+                    state.setdefault(k, []).append(v)
+                else:
+                    state[k] = v
                 done.append([f, k, v])
         rec.emit(w, "ok", "txn", done)
 
