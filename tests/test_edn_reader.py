@@ -41,7 +41,8 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 
 
 def test_the_compiled_reader_is_built(reader: str) -> None:
-    if reader == "python":
+    if reader == "python":  # the fixture really switches the compiled reader off
+        assert edn._cedn is None and edn.loads("[1 :a]") == [1, "a"]
         return
     allowed = os.environ.get("GLOME_EDN_PURE_OK") == "1"
     assert edn.ACCELERATED or allowed, (
@@ -422,7 +423,7 @@ def _outcome(text: str) -> Any:
 def test_compiled_reader_agrees_with_pure_reader(reader: str, pieces: list[Any]) -> None:
     """Same values, or the same error, from both readers on any mix of EDN pieces."""
     if reader == "python":
-        return
+        pytest.skip("compares the two readers itself: runs under the c parameter")
     text = "".join(piece + gap for piece, gap in pieces)
     compiled = _outcome(text)
     saved = edn._cedn
