@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.corpus_dir import find_corpus
 
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.runtime import Message, Node, handler
@@ -17,7 +18,7 @@ from glome.sim.checkers import list_append
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = find_corpus()
 
 Mop = tuple[str, Any, Any]
 Txn = tuple[int, str, list[Mop]]

@@ -3,15 +3,15 @@ suspicious histories pass, and Maelstrom's result shape and real run agree."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.corpus_dir import find_corpus
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import txn
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = find_corpus()
 
 Mop = tuple[str, Any, Any]
 
