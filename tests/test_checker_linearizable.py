@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from glome.edn import UNKNOWN, Keyword, Tagged, dumps
 from glome.sim.checkers import linearizable, workload_checker
 from glome.sim.checkers.linearizable import check, explain, register_ops, wgl
+from glome.sim.workloads.lin_kv import write_independent
 
 
 class H:
@@ -254,9 +255,11 @@ def test_registered_as_the_lin_kv_checker() -> None:
     assert workload_checker("lin-kv") is linearizable.check
 
 
-def test_independent_files(tmp_path: Path) -> None:
+def test_check_is_pure_and_the_workload_writes_independent_files(tmp_path: Path) -> None:
     h = H(key=3).done(0, "write", 1).done(1, "read", None, 2)
-    check(h.ops, store_dir=tmp_path)
+    result = check(h.ops, store_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the checker wrote nothing
+    write_independent(tmp_path, h.ops, result)
     assert (
         (tmp_path / "independent" / "3" / "results.edn")
         .read_text()

@@ -23,13 +23,17 @@ Checked per key for linearizability against a CAS register (``checkers.lineariza
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from glome.edn import dumps, op_map
 from glome.sim.checkers import linearizable
 from glome.sim.client import require
 from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
+from glome.sim.store import pretty_results
 from glome.sim.workloads import Workload
 
 PROCESS_LIMIT = 20
@@ -124,7 +128,23 @@ class LinKV(Workload):
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
         """Per-key linearizability; ``store_dir`` in ``extra`` gets ``independent/<k>/``."""
-        return linearizable.check(history, opts, **extra)
+        result = linearizable.check(history, opts, **extra)
+        if extra.get("store_dir") is not None:
+            write_independent(Path(extra["store_dir"]), history, result)
+        return result
+
+
+def write_independent(store_dir: Path, history: Any, result: Mapping[str, Any]) -> None:
+    """Maelstrom's per-key files: ``independent/<k>/results.edn`` (the key's result) and
+    ``history.edn`` (the key's ops, key stripped), from lin-kv's ``:workload`` result.
+    No ``timeline.html`` or ``linear.svg``."""
+    for key, ops in linearizable.split_by_key(history).items():
+        directory = store_dir / "independent" / linearizable.clj_str(key)
+        directory.mkdir(parents=True, exist_ok=True)
+        key_result = result["results"][key]
+        (directory / "results.edn").write_text(pretty_results(key_result), encoding="utf-8")
+        lines = [dumps(op_map(op)) + "\n" for op in ops]
+        (directory / "history.edn").write_text("".join(lines), encoding="utf-8")
 
 
 WORKLOAD = LinKV()
