@@ -53,15 +53,15 @@ def types(result: dict[str, Any]) -> set[str]:
     return {str(t) for t in result["anomaly-types"]}
 
 
-def test_stale_read_is_g_single_realtime_for_strict_serializable_only() -> None:
+def test_stale_read_is_g_single_item_realtime_for_strict_serializable_only() -> None:
     h = TxnHistory()
     h.txn(0, ("w", "x", 1))
     h.txn(1, ("r", "x", None))  # began after the write completed, yet missed it
     assert txn.check(h.ops, consistency_models=["serializable"])["valid?"] is True
     strict = txn.check(h.ops, consistency_models=["strict-serializable"])
     assert strict["valid?"] is False
-    assert types(strict) == {"G-single-realtime"}
-    (case,) = strict["anomalies"]["G-single-realtime"]
+    assert types(strict) == {"G-single-item-realtime"}
+    (case,) = strict["anomalies"]["G-single-item-realtime"]
     assert [str(s["type"]) for s in case["steps"]] == ["realtime", "rw"]
     realtime = case["steps"][0]
     assert realtime["a'"].value["index"] == 1 and realtime["b"].value["index"] == 2
@@ -72,17 +72,17 @@ def test_stale_read_is_g_single_realtime_for_strict_serializable_only() -> None:
     assert txn.check(h.ops, consistency_models=["strong-session-serializable"])["valid?"] is True
 
 
-def test_stale_read_in_one_session_is_g_single_process() -> None:
+def test_stale_read_in_one_session_is_g_single_item_process() -> None:
     h = TxnHistory()
     h.txn(0, ("w", "x", 1))
     h.txn(0, ("r", "x", None))  # the same process misses its own write
     session = txn.check(h.ops, consistency_models=["strong-session-serializable"])
-    assert types(session) == {"G-single-process"}
-    (case,) = session["anomalies"]["G-single-process"]
+    assert types(session) == {"G-single-item-process"}
+    (case,) = session["anomalies"]["G-single-item-process"]
     assert case["steps"][0] == {"type": Keyword("process"), "process": 0}
     assert session["not"] == {Keyword("strong-session-snapshot-isolation")}
     assert types(txn.check(h.ops, consistency_models=["strict-serializable"])) == {
-        "G-single-realtime"
+        "G-single-item-realtime"
     }
     assert txn.check(h.ops, consistency_models=["serializable"])["valid?"] is True
 

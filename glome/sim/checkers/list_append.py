@@ -24,7 +24,8 @@ element its writer followed with another append to that key is ``G1b``. A txn wh
 key disagrees with its own earlier read and appends of that key is ``internal``; the expected
 value of a key it appended to before reading is shown as ``[:... 5 6]`` (Elle writes the symbol
 ``...``, which glome's EDN writer has no type for). Cycles are classified by
-``graph.cycle_anomalies`` (``G0``, ``G1c``, ``G-single``, ``G2-item``).
+``graph.cycle_anomalies`` (``G0``, ``G1c``, ``G-single-item``, ``G-nonadjacent-item``,
+``G2-item``).
 
 Models forbid anomalies, and anomalies rule models out, by Elle's lattice
 (``glome.sim.checkers.consistency_model``): ``duplicate-elements`` is forbidden from

@@ -17,9 +17,10 @@ anomaly (process order follows from it, processes being sequential), else proces
 a model forbids a ``-process`` one, else none (``order_for``).
 
 A cycle with an order edge is named after its data edges plus the order's suffix:
-``G0-realtime`` (ww and order edges), ``G1c-process`` (ww/wr with a wr edge), ``G-single-
-realtime`` (one rw edge), ``G2-item-process`` (several rw edges). An edge that is both a data
-dependency and ordered counts as the data dependency, as Elle explains it.
+``G0-realtime`` (ww and order edges), ``G1c-process`` (ww/wr with a wr edge),
+``G-single-item-realtime`` (one rw edge), ``G2-item-process`` or
+``G-nonadjacent-item-process`` (several rw edges, two adjacent or none). An edge that is both a
+data dependency and ordered counts as the data dependency, as Elle explains it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from typing import Any, NamedTuple
 
 from glome.edn import Keyword, op_record
 from glome.sim.checkers.consistency_model import needs_process, needs_realtime
-from glome.sim.checkers.graph import PROCESS, REALTIME, RW, WR, WW, Cycle, DepGraph
+from glome.sim.checkers.graph import (
+    PROCESS,
+    REALTIME,
+    RW,
+    WR,
+    WW,
+    Cycle,
+    DepGraph,
+    rw_cycle_kind,
+)
 
 ORDER_TRIES = 256
 """Order edges tried per component and anomaly type as a cycle's first edge."""
@@ -145,8 +155,8 @@ class CycleSpec(NamedTuple):
 _SPECS: dict[str, CycleSpec] = {
     "G0": CycleSpec(WW, False, 0, 0),
     "G1c": CycleSpec(WW | WR, True, 0, 0),
-    "G-single": CycleSpec(WW | WR | RW, False, 1, 1),
-    "G2-item": CycleSpec(WW | WR | RW, False, 2, 2),
+    "G-single-item": CycleSpec(WW | WR | RW, False, 1, 1),
+    "G2-item": CycleSpec(WW | WR | RW, False, 2, 2),  # or G-nonadjacent-item, by its rw edges
 }
 
 
@@ -165,7 +175,7 @@ def order_cycle_anomalies(g: DepGraph, order: int) -> dict[str, list[Cycle]]:
     through its first order edge; at most ``ORDER_TRIES`` first edges per component.
     """
     out: dict[str, list[Cycle]] = {}
-    components: dict[int, list[list[int]]] = {}  # G-single and G2-item share theirs
+    components: dict[int, list[list[int]]] = {}  # the rw specs share theirs
     for base, spec in _SPECS.items():
         mask = spec.data | order
         if mask not in components:
@@ -173,7 +183,8 @@ def order_cycle_anomalies(g: DepGraph, order: int) -> dict[str, list[Cycle]]:
         for comp in components[mask]:
             found = _cycle_in(g, comp, spec, order)
             if found:
-                out.setdefault(base + SUFFIX[order], []).append(found)
+                kind = rw_cycle_kind(found[1]) if spec.least_rw else base
+                out.setdefault(kind + SUFFIX[order], []).append(found)
     return out
 
 

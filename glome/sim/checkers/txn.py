@@ -23,22 +23,23 @@ What counts as proof (registers hold unique values per key; every key starts as 
   (reader = a txn whose first access to k read a; readers of nil anti-depend on every writer).
 
 Anomalies decided: ``G0`` (ww cycle), ``G1a`` (ok txn read a failed txn's write), ``G1b`` (read
-of another txn's non-final write), ``G1c`` (ww/wr cycle with a wr edge), ``G-single`` (one rw
-edge), ``G2-item`` (several rw edges), ``internal`` (a read that disagrees with the txn's own
+of another txn's non-final write), ``G1c`` (ww/wr cycle with a wr edge), ``G-single-item`` (one
+rw edge), ``G2-item`` / ``G-nonadjacent-item`` (several rw edges, two adjacent / none adjacent:
+Elle's names), ``internal`` (a read that disagrees with the txn's own
 earlier write or read of that key), ``lost-update`` (two ok txns read the same k=v and both
 wrote k), ``cyclic-versions``. For models that promise realtime or session order (strict-,
 strong- and strong-session- models) the graph also gets realtime or process edges, as Elle's
-does, and the cycles that need them are ``G0-realtime``, ``G1c-process``, ``G-single-realtime``,
-``G2-item-process`` and so on (``glome.sim.checkers.orders``).
+does, and the cycles that need them are ``G0-realtime``, ``G1c-process``,
+``G-single-item-realtime``, ``G2-item-process`` and so on (``glome.sim.checkers.orders``).
 
 Which anomalies a model forbids, and which models the anomalies found rule out (``not`` /
 ``also-not``), come from Elle's lattice of consistency models
 (``glome.sim.checkers.consistency_model``); only forbidden anomalies are reported.
 
 Cycle search: one cycle per strongly connected component and anomaly type (as Elle reports),
-found by BFS, so it is a shortest cycle through its first edge. G-single tries at most 256 rw
-edges per component; past that a cycle with anti-dependencies is still reported (as G-single
-if it happens to have one rw edge, else G2-item), so the bound costs precision, never soundness.
+found by BFS, so it is a shortest cycle through its first edge. G-single-item tries at most 256
+rw edges per component; past that a cycle with anti-dependencies is still reported (named by its
+rw edges), so the bound costs precision, never soundness.
 Unlike Elle, ok txns' reads of info txns' writes give wr edges (unique values prove the write
 happened), and a value written by two txns gives no edges at all.
 """
