@@ -155,3 +155,61 @@ def test_models_pick_their_order() -> None:
     assert order_for(["strong-session-snapshot-isolation"]) == PROCESS
     assert order_for(["serializable", "read-committed"]) is None
     assert order_for(["strong-session-serializable", "strong-snapshot-isolation"]) == REALTIME
+
+
+# ----------------------------------------------------- Elle's own examples, same answers
+def elle_history(*txns: tuple[int, list[Mop]]) -> list[dict[str, Any]]:
+    """Sequential list-append txns (process, micro-ops as completed), indexed from 0."""
+    h = TxnHistory()
+    for process, mops in txns:
+        h.txn(process, *mops)
+    return h.ops
+
+
+def test_elle_strong_snapshot_isolation_example() -> None:
+    # Elle's list-append test "Strong SI violation": T2 began after T1 completed, yet missed
+    # T1's append; Elle reports [:G-single-item-realtime], :not #{:strong-snapshot-isolation}
+    h = elle_history(
+        (0, [("append", "x", 1)]),
+        (1, [("append", "x", 2)]),
+        (2, [("r", "x", [1])]),
+        (3, [("r", "x", [1, 2])]),
+    )
+    assert list_append.check(h, consistency_models=["serializable"])["valid?"] is True
+    strict = list_append.check(h, consistency_models=["strict-serializable"])
+    assert strict["anomaly-types"] == [Keyword("G-single-item-realtime")]
+    assert strict["not"] == {Keyword("strong-snapshot-isolation")}
+    (case,) = strict["anomalies"]["G-single-item-realtime"]
+    assert [op.value["index"] for op in case["cycle"]] == [3, 5, 3]  # Elle: [t1' t2' t1']
+    assert [str(s["type"]) for s in case["steps"]] == ["realtime", "rw"]
+
+
+def test_elle_strong_session_snapshot_isolation_example() -> None:
+    # "Strong Session SI violation": the same, with T1 and T2 in one process
+    h = elle_history(
+        (0, [("append", "x", 1)]),
+        (1, [("append", "x", 2)]),
+        (1, [("r", "x", [1])]),
+        (2, [("r", "x", [1, 2])]),
+    )
+    assert list_append.check(h, consistency_models=["serializable"])["valid?"] is True
+    session = list_append.check(h, consistency_models=["strong-session-snapshot-isolation"])
+    assert session["anomaly-types"] == [Keyword("G-single-item-process")]
+    assert session["not"] == {Keyword("strong-session-snapshot-isolation")}
+
+
+def test_elle_g_nonadjacent_process_example() -> None:
+    # Elle issue 17 (Tsunaou): two nonadjacent rw edges closed by process order; Elle reports
+    # [:G-nonadjacent-item-process], :not #{:strong-session-snapshot-isolation}
+    h = elle_history(
+        (0, [("r", "x", None), ("r", "z", [1])]),
+        (1, [("append", "x", 1)]),
+        (1, [("r", "z", None)]),
+        (2, [("append", "z", 1)]),
+    )
+    assert list_append.check(h, consistency_models=["serializable"])["valid?"] is True
+    session = list_append.check(h, consistency_models=["strong-session-snapshot-isolation"])
+    assert session["anomaly-types"] == [Keyword("G-nonadjacent-item-process")]
+    assert session["not"] == {Keyword("strong-session-snapshot-isolation")}
+    (case,) = session["anomalies"]["G-nonadjacent-item-process"]
+    assert sorted(str(s["type"]) for s in case["steps"]) == ["process", "rw", "rw", "wr"]

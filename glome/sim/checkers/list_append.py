@@ -160,11 +160,24 @@ class _Analysis:
 
     # -- version order -------------------------------------------------------------------
     def _version_orders(self) -> dict[Any, tuple[Any, ...]]:
-        """Per key, the longest read (duplicates dropped); records incompatible reads."""
+        """Per key, the longest read (duplicates dropped); records incompatible reads.
+
+        As in Elle, a key appended to exactly once (by ok and info txns) needs no read: its
+        versions are [] then [x], whatever reads say (they are checked elsewhere)."""
         values: dict[Any, dict[tuple[Any, ...], None]] = {}
         for t in self.txns:
             for k, v in t.reads():
-                values.setdefault(k, {})[v] = None
+                if v:
+                    values.setdefault(k, {})[v] = None
+        appended: dict[Any, list[Any]] = {}
+        for t in self.txns:
+            if t.type != "fail":
+                for f, k, v in t.mops:
+                    if f == "append":
+                        appended.setdefault(k, []).append(v)
+        for k, vs in appended.items():
+            if len(vs) == 1:
+                values[k] = {(vs[0],): None}
         orders: dict[Any, tuple[Any, ...]] = {}
         for k, seen in values.items():
             by_length = sorted(seen, key=len)  # stable: first-seen order breaks ties
@@ -204,8 +217,8 @@ class _Analysis:
                     w = self.writer(k, read[end - 1])
                     if w is not None:
                         self._link(g, w, t.id, WR, (k, read[end - 1], read[end - 1]))
-                order = self.order[k]
-                at = self.position[k].get(read[-1]) if read else -1
+                order = self.order.get(k, ())
+                at = self.position.get(k, {}).get(read[-1]) if read else -1
                 if at is not None and at + 1 < len(order):
                     nxt = order[at + 1]
                     w = self.writer(k, nxt)
