@@ -79,8 +79,9 @@ class OrderEdges:
         if rel not in SUFFIX:
             raise ValueError(f"not an order relation: {rel}")
         self.rel = rel
-        self.edges: dict[tuple[int, int], dict[str, Any]] = {}
-        """(a, b) -> Elle's step for the edge (without its ``type``)."""
+        self.edges: dict[tuple[int, int], Any] = {}
+        """(a, b) -> why: the process (process order), or (a's completion, b's invocation)
+        (realtime order). Steps are built from it only for the edges of a reported cycle."""
         if rel == PROCESS:
             self._process_edges(history)
         else:
@@ -92,7 +93,7 @@ class OrderEdges:
             if is_txn_op(op) and op.get("type") == "ok":
                 n, p = node_id(pos, op), op.get("process")
                 if p in last:
-                    self.edges[(last[p], n)] = {"process": p}
+                    self.edges[(last[p], n)] = p
                 last[p] = n
 
     def _realtime_edges(self, history: Sequence[dict[str, Any]]) -> None:
@@ -117,7 +118,7 @@ class OrderEdges:
                 b = node_id(done, history[done])
                 covered_by[b] = list(frontier)
                 for a, a_op in frontier.items():
-                    self.edges[(a, b)] = {"a'": op_record(a_op), "b": op_record(op)}
+                    self.edges[(a, b)] = (a_op, op)
             elif op.get("type") == "ok":
                 n = node_id(pos, op)
                 for a in covered_by.pop(n, ()):
@@ -130,12 +131,15 @@ class OrderEdges:
 
     def step(self, a: int, b: int) -> dict[str, Any]:
         """Elle's explanation step for edge a -> b."""
-        return {"type": Keyword(SUFFIX[self.rel][1:]), **self.edges[(a, b)]}
-
-    def sentence(self, a: int, b: int) -> str:
         why = self.edges[(a, b)]
         if self.rel == PROCESS:
-            return f"process {why['process']!r} executed T{a} before T{b}"
+            return {"type": Keyword("process"), "process": why}
+        completed, invoked = why
+        return {"type": Keyword("realtime"), "a'": op_record(completed), "b": op_record(invoked)}
+
+    def sentence(self, a: int, b: int) -> str:
+        if self.rel == PROCESS:
+            return f"process {self.edges[(a, b)]!r} executed T{a} before T{b}"
         return f"T{a} completed before the invocation of T{b}"
 
 
