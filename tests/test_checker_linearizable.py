@@ -237,8 +237,14 @@ def test_explanation_falls_back_when_configurations_explode() -> None:
     h.done(20, "read", None, 99)
     ops, entries = register_ops(unkeyed(h.ops))
     assert explain(ops, entries, max_configs=5) is None
-    r = lin(h)
+    r = linearizable.check_register(unkeyed(h.ops), max_configs=5)  # explain gives up too
     assert r["valid?"] is False and r["op"]["value"] == 99
+    # still Knossos's shape: the search's stuck configuration and its final paths
+    assert list(r) == ["valid?", "configs", "final-paths", "previous-ok", "last-op", "op"]
+    assert r["previous-ok"]["index"] == 1 and r["last-op"] is not None
+    assert r["final-paths"] and all(
+        p[-1]["model"].tag == "knossos.model.Inconsistent" for p in r["final-paths"]
+    )
 
 
 def test_bad_histories_raise_clear_errors() -> None:

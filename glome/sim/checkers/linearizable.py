@@ -46,6 +46,7 @@ from glome.sim.checkers.knossos_report import (
     REPORT_LIMIT,
     Config,
     explain,
+    failure,
     final_paths,
     knossos_op,
 )
@@ -118,8 +119,12 @@ def check_register(
     *,
     max_steps: int = MAX_STEPS,
     time_limit: float = TIME_LIMIT,
+    max_configs: int = MAX_CONFIGS,
 ) -> dict[str, Any]:
-    """Knossos-shaped ``:linearizable`` result for one key's history (values without key)."""
+    """Knossos-shaped ``:linearizable`` result for one key's history (values without key).
+
+    ``max_configs`` bounds the explanation of an invalid history; past it the report shows
+    the configuration the search got stuck in instead of every configuration."""
     ops, entries = register_ops(history)
     with gc_paused():
         found = wgl(ops, entries, max_steps=max_steps, time_limit=time_limit)
@@ -144,30 +149,36 @@ def check_register(
     if found.valid is not False:
         return {"valid?": UNKNOWN, "cause": found.cause}
     with gc_paused():
-        details = explain(ops, entries, max_steps=max_steps)
+        details = explain(ops, entries, max_configs=max_configs, max_steps=max_steps)
     if details is not None:
         return details
-    # the explanation gave up: report what the search itself found
+    # The explanation gave up: report the configuration the search got stuck in.
     assert found.failed_op is not None
-    last_id = found.order[-1] if found.order else None
-    bad = ops[found.failed_op]
-    return {
-        "valid?": False,
-        "configs": EdnList(
-            [
-                {
-                    "model": model(raw.get(found.state)),
-                    "last-op": knossos_op(ops[last_id], "complete")
-                    if last_id is not None
-                    else None,
-                    "pending": [],
-                }
-            ]
-        ),
-        "final-paths": EdnList(),
-        "last-op": knossos_op(ops[last_id], "complete") if last_id is not None else None,
-        "op": knossos_op(bad, "complete"),
-    }
+    return failure(
+        ops, [stuck_config(found, entries)], found.failed_op, previous_ok_of(found, entries)
+    )
+
+
+def stuck_config(found: Search, entries: Sequence[int]) -> Config:
+    """The configuration in which ``wgl`` could not get past its failed op's return: the
+    register after its deepest partial linearization, with every op called before that
+    return and not linearized still pending."""
+    assert found.failed_op is not None
+    returned_at = entries.index(2 * found.failed_op + 1)
+    linearized = set(found.order)
+    pending = 0
+    for e in entries[:returned_at]:
+        if not e & 1 and e >> 1 not in linearized:
+            pending |= 1 << (e >> 1)
+    return Config(found.state, pending, found.order[-1] if found.order else -1)
+
+
+def previous_ok_of(found: Search, entries: Sequence[int]) -> int | None:
+    """The op of the last return before the failed op's."""
+    assert found.failed_op is not None
+    returned_at = entries.index(2 * found.failed_op + 1)
+    earlier = [e >> 1 for e in entries[:returned_at] if e & 1]
+    return earlier[-1] if earlier else None
 
 
 def check(
