@@ -7,6 +7,7 @@ for the model that promises realtime or session order.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from glome.edn import Keyword
@@ -213,3 +214,35 @@ def test_elle_g_nonadjacent_process_example() -> None:
     assert session["not"] == {Keyword("strong-session-snapshot-isolation")}
     (case,) = session["anomalies"]["G-nonadjacent-item-process"]
     assert sorted(str(s["type"]) for s in case["steps"]) == ["process", "rw", "rw", "wr"]
+
+
+# ------------------------------------------------------------------------------ end to end
+def test_replicas_that_lag_break_strict_serializability_in_realtime(tmp_path: Path) -> None:
+    """ReadCommittedTxn replicates asynchronously: with 200 ms links a client can miss a write
+    that completed before it began. Seed 1: serializable sees only the G2-item; strict
+    serializable sees the realtime cycles too, and they rule out strong snapshot isolation."""
+    from glome.nodes.txn import ReadCommittedTxn
+    from glome.sim import run
+
+    def workload(models: tuple[str, ...]) -> dict[str, Any]:
+        result = run(
+            ReadCommittedTxn,
+            workload="txn-rw-register",
+            store_dir=tmp_path / models[0],
+            node_count=2,
+            concurrency=4,
+            rate=100,
+            time_limit=5,
+            latency=200,
+            seed=1,
+            consistency_models=models,
+        )
+        assert result.results is not None
+        w: dict[str, Any] = result.results["workload"]
+        return w
+
+    plain = workload(("serializable",))
+    assert not any(t.endswith(("-realtime", "-process")) for t in types(plain))
+    strict = workload(("strict-serializable",))
+    assert {t for t in types(strict) if t.endswith("-realtime")}
+    assert Keyword("strong-snapshot-isolation") in strict["not"]
