@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.corpus_dir import find_corpus
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import kafka
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = find_corpus()
 K = "7"  # kafka keys are strings in the history
 
 

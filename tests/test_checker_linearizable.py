@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from glome.edn import UNKNOWN, Keyword, Tagged, dumps
 from glome.sim.checkers import linearizable, workload_checker
 from glome.sim.checkers.linearizable import check, explain, register_ops, wgl
+from glome.sim.workloads.lin_kv import write_independent
 
 
 class H:
@@ -236,8 +237,14 @@ def test_explanation_falls_back_when_configurations_explode() -> None:
     h.done(20, "read", None, 99)
     ops, entries = register_ops(unkeyed(h.ops))
     assert explain(ops, entries, max_configs=5) is None
-    r = lin(h)
+    r = linearizable.check_register(unkeyed(h.ops), max_configs=5)  # explain gives up too
     assert r["valid?"] is False and r["op"]["value"] == 99
+    # still Knossos's shape: the search's stuck configuration and its final paths
+    assert list(r) == ["valid?", "configs", "final-paths", "previous-ok", "last-op", "op"]
+    assert r["previous-ok"]["index"] == 1 and r["last-op"] is not None
+    assert r["final-paths"] and all(
+        p[-1]["model"].tag == "knossos.model.Inconsistent" for p in r["final-paths"]
+    )
 
 
 def test_bad_histories_raise_clear_errors() -> None:
@@ -254,9 +261,11 @@ def test_registered_as_the_lin_kv_checker() -> None:
     assert workload_checker("lin-kv") is linearizable.check
 
 
-def test_independent_files(tmp_path: Path) -> None:
+def test_check_is_pure_and_the_workload_writes_independent_files(tmp_path: Path) -> None:
     h = H(key=3).done(0, "write", 1).done(1, "read", None, 2)
-    check(h.ops, store_dir=tmp_path)
+    result = check(h.ops, store_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the checker wrote nothing
+    write_independent(tmp_path, h.ops, result)
     assert (
         (tmp_path / "independent" / "3" / "results.edn")
         .read_text()
@@ -370,3 +379,32 @@ def test_corpus_nonlinearizable_run_is_there() -> None:
     if not names:
         pytest.skip("no corpus")
     assert {"lin-kv-1node-nonlinearizable", "lin-kv-3node-pass"} <= names
+
+
+@pytest.mark.skipif(not corpus_runs(), reason=f"no Maelstrom lin-kv runs at {CORPUS}")
+@pytest.mark.parametrize("results", corpus_runs(), ids=lambda p: p.parts[-5])
+def test_corpus_independent_files_agree(results: Path, tmp_path: Path) -> None:
+    """The lin-kv workload's ``independent/<k>/`` files, against the real run's: the same
+    per-key histories op for op (byte for byte from Jepsen 0.3 on), and the same per-key results (Knossos's report in full
+    where the key is invalid), with models untagged as Maelstrom prints them there."""
+    history, _ = load(results)
+    write_independent(tmp_path, history, check(history))
+    real_dirs = sorted((results.parent / "independent").iterdir())
+    assert sorted(d.name for d in (tmp_path / "independent").iterdir()) == sorted(
+        d.name for d in real_dirs
+    )
+    for real in real_dirs:
+        ours = tmp_path / "independent" / real.name
+        mine_lines = (ours / "history.edn").read_text().splitlines()
+        real_lines = (real / "history.edn").read_text().splitlines()
+        assert [to_py(edn_format.loads(x)) for x in mine_lines] == [
+            to_py(edn_format.loads(x)) for x in real_lines
+        ]
+        if real_lines and real_lines[0].startswith("{:index"):  # Jepsen 0.3's key order
+            assert mine_lines == real_lines
+        text = (ours / "results.edn").read_text()
+        assert "#knossos" not in text
+        mine, theirs = to_py(edn_format.loads(text)), load_results(real / "results.edn")
+        assert mine["valid?"] == theirs["valid?"] and list(mine) == list(theirs)
+        if theirs["valid?"] is False:
+            assert mine == theirs

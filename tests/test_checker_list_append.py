@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.corpus_dir import find_corpus
 
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.runtime import Message, Node, handler
@@ -17,7 +18,7 @@ from glome.sim.checkers import list_append
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = find_corpus()
 
 Mop = tuple[str, Any, Any]
 Txn = tuple[int, str, list[Mop]]
@@ -106,7 +107,7 @@ def test_info_appender_gives_edges() -> None:
         (1, "ok", [("r", "x", []), ("r", "y", [1])]),
         (2, "ok", [("r", "x", [1])]),
     )
-    assert anomalies(check(h)) == {"G-single"}
+    assert anomalies(check(h)) == {"G-single-item"}
 
 
 # ------------------------------------------------------------------------------ anomalies
@@ -180,8 +181,8 @@ def test_g_single_read_skew_only_under_stronger_models() -> None:
         (0, "ok", [("r", "x", [1])]),
     )
     result = check(h, "snapshot-isolation")
-    assert anomalies(result) == {"G-single"}
-    (case,) = result["anomalies"]["G-single"]
+    assert anomalies(result) == {"G-single-item"}
+    (case,) = result["anomalies"]["G-single-item"]
     rels = [s["type"] for s in case["steps"]]
     assert rels.count("rw") == 1 and rels[0] == "rw"
     assert "read 'x' (nothing) and missed T3's next append of 1" in case["explanation"]

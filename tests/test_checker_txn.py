@@ -3,15 +3,15 @@ suspicious histories pass, and Maelstrom's result shape and real run agree."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.corpus_dir import find_corpus
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import txn
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = find_corpus()
 
 Mop = tuple[str, Any, Any]
 
@@ -132,10 +132,13 @@ def test_g_single_read_skew_only_under_stronger_models() -> None:
     )
     assert txn.check(h, consistency_models=["read-committed"])["valid?"] is True
     ser = txn.check(h, consistency_models=["serializable"])
-    assert anomalies(ser) == {"G-single"}
-    (case,) = ser["anomalies"]["G-single"]
+    assert anomalies(ser) == {"G-single-item"}
+    (case,) = ser["anomalies"]["G-single-item"]
     assert sorted(s["type"] for s in case["steps"]) == ["rw", "wr"]
-    assert ser["not"] == {Keyword("consistent-view")}
+    # Elle: a G-single-item is also a nonadjacent item cycle, so G2-item: it rules out
+    # repeatable-read as well as consistent-view
+    assert ser["not"] == {Keyword("consistent-view"), Keyword("repeatable-read")}
+    assert txn.check(h, consistency_models=["repeatable-read"])["valid?"] is False
 
 
 def test_write_skew_is_g2_item_and_lost_update() -> None:
@@ -145,6 +148,23 @@ def test_write_skew_is_g2_item_and_lost_update() -> None:
     )
     ser = txn.check(h, consistency_models=["serializable"])
     assert {"G2-item", "lost-update"} <= anomalies(ser)
+    assert txn.check(h, consistency_models=["read-committed"])["valid?"] is True
+
+
+def test_two_nonadjacent_anti_dependencies_are_g_nonadjacent_item() -> None:
+    # T1 -rw-> T2 -wr-> T3 -rw-> T4 -wr-> T1: no two rw edges in a row, which snapshot
+    # isolation forbids too (unlike write skew, whose rw edges are adjacent)
+    h = history(
+        (1, "ok", [("r", "x", None), ("r", "w", 1)]),
+        (2, "ok", [("w", "x", 1), ("w", "y", 1)]),
+        (3, "ok", [("r", "y", 1), ("r", "z", None)]),
+        (4, "ok", [("w", "z", 1), ("w", "w", 1)]),
+    )
+    si = txn.check(h, consistency_models=["snapshot-isolation"])
+    assert anomalies(si) == {"G-nonadjacent-item"}
+    (case,) = si["anomalies"]["G-nonadjacent-item"]
+    assert [str(s["type"]) for s in case["steps"]].count("rw") == 2
+    assert si["not"] == {Keyword("repeatable-read"), Keyword("snapshot-isolation")}
     assert txn.check(h, consistency_models=["read-committed"])["valid?"] is True
 
 

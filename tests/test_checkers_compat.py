@@ -18,7 +18,16 @@ from helpers import corpus
 from helpers.corpus import CORPUS, edn_format, parse_op_line, to_op, to_py
 
 from glome.edn import dumps
-from glome.sim.checkers import availability, compose, net, perf, stats, workload_checker
+from glome.sim.checkers import (
+    availability,
+    compose,
+    list_append,
+    net,
+    perf,
+    stats,
+    txn,
+    workload_checker,
+)
 
 WORKLOADS = ("echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter")
 
@@ -159,3 +168,34 @@ def test_corpus_spot_values() -> None:
     assert (result["stable-count"], result["stale-count"]) == (98, 25)
     assert result["stable-latencies"] == {0: 0, 0.5: 0, 0.95: 29004, 0.99: 29975, 1: 29975}
     assert result["lost-latencies"] == {0: 24979, 0.5: 27201, 0.95: 29893, 0.99: 29893, 1: 29893}
+
+
+# ----------------------------------------------------------------------- txn workloads
+TXN_WORKLOADS = ("txn-rw-register", "txn-list-append")
+TXN_RUNS = (
+    sorted(r.parent for w in TXN_WORKLOADS for r in CORPUS.glob(f"*/store/{w}/*/results.edn"))
+    if CORPUS.is_dir()
+    else []
+)
+
+
+def consistency_models(run: Path) -> list[str]:
+    """The run's ``--consistency-models``, from the test map in jepsen.log."""
+    log = (run / "jepsen.log").read_text(errors="replace")
+    m = re.search(r":consistency-models [\[(]([^\])]*)[\])]", log)
+    assert m is not None, f"no :consistency-models in {run / 'jepsen.log'}"
+    return [name.lstrip(":") for name in m.group(1).split()]
+
+
+@pytest.mark.skipif(not TXN_RUNS, reason=f"no Maelstrom txn runs at {CORPUS}")
+@pytest.mark.parametrize("run", TXN_RUNS, ids=run_id)
+def test_txn_result_and_model_boundary_match(run: Path) -> None:
+    """The whole workload result, :not and :also-not included (Elle's lattice), equals the
+    real one for the run's own consistency models."""
+    models = consistency_models(run)
+    checker = {"txn-rw-register": txn.check, "txn-list-append": list_append.check}
+    ours = reread(checker[run.parent.name](load_history(run), None, models))
+    real = load_results(run)["workload"]
+    assert (ours["not"], ours["also-not"]) == (real["not"], real["also-not"])
+    assert ours == real
+    assert list(ours) == list(real)

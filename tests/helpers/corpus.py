@@ -18,9 +18,12 @@ import pytest
 
 from glome.edn import Keyword
 
+from .corpus_dir import find_corpus
+
 edn_format = pytest.importorskip("edn_format")
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "maelstrom-runs"
+
+CORPUS = find_corpus()
 
 for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
     edn_format.add_tag(_tag, lambda value: value)

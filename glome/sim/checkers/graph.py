@@ -3,8 +3,8 @@
 Used by the txn-rw-register and txn-list-append checkers (and usable by any checker that needs
 cycles). Nodes are ints (op indexes); each edge carries a bit mask of relations
 (``WW | WR | RW | ...``), so one graph holds every relation and a search can be restricted to a
-subset of them. ``cycle_anomalies`` classifies a graph's cycles as Adya's G0, G1c, G-single
-and G2-item.
+subset of them. ``cycle_anomalies`` classifies a graph's cycles as Elle names them: G0, G1c,
+G-single-item, G-nonadjacent-item and G2-item.
 
 Everything is iterative (no recursion limit on 100,000-node histories) and deterministic:
 successors are visited in sorted order, components are returned sorted by their smallest node.
@@ -214,12 +214,14 @@ Cycle = tuple[list[int], list[int]]
 
 def cycle_anomalies(g: DepGraph) -> dict[str, list[Cycle]]:
     """Adya's cycle anomalies in a ww/wr/rw graph: ``G0`` (ww only), ``G1c`` (ww/wr with a wr
-    edge), ``G-single`` (exactly one rw edge) and ``G2-item`` (several rw edges).
+    edge), ``G-single-item`` (exactly one rw edge), and, with several rw edges, ``G2-item`` when
+    two of them are adjacent, ``G-nonadjacent-item`` when none are (Elle's names: every rw edge
+    here is on an item, none on a predicate).
 
     One cycle per strongly connected component and anomaly type (as Elle reports), each a
-    shortest cycle through its first edge (BFS). G-single tries at most ``G_SINGLE_TRIES`` rw
-    edges per component; past that a cycle with anti-dependencies is still reported (as
-    G-single if it happens to have one rw edge, else G2-item), so the bound costs precision,
+    shortest cycle through its first edge (BFS). G-single-item tries at most ``G_SINGLE_TRIES``
+    rw edges per component; past that a cycle with anti-dependencies is still reported (named
+    by its rw edges, as above), so the bound costs precision,
     never soundness. Types without a cycle are absent from the result.
     """
     out: dict[str, list[Cycle]] = {}
@@ -235,20 +237,32 @@ def cycle_anomalies(g: DepGraph) -> dict[str, list[Cycle]]:
         members = set(comp)
         single = None
         # Is there a way back from b to a without anti-dependencies? Bounded: in a huge
-        # component a cycle still gets reported below, maybe as G2-item; both are proofs.
+        # component a cycle still gets reported below, maybe as G2-item; all are proofs.
         for a, b in itertools.islice(_rw_edges(g, comp, members), G_SINGLE_TRIES):
             single = g.cycle_through(a, b, WW | WR, members)
             if single:
                 break
         if single:
-            out.setdefault("G-single", []).append((single, cycle_rels(g, single, RW, WW | WR)))
+            rels = cycle_rels(g, single, RW, WW | WR)
+            out.setdefault("G-single-item", []).append((single, rels))
             continue
         cyc = first_cycle(g, comp, RW, WW | WR | RW)
         if cyc:
             rels = cycle_rels(g, cyc, RW, WW | WR | RW)
-            kind = "G-single" if rels.count(RW) == 1 else "G2-item"
+            kind = rw_cycle_kind(rels)
             out.setdefault(kind, []).append((cyc, rels))
     return out
+
+
+def rw_cycle_kind(rels: list[int]) -> str:
+    """Elle's name for an item cycle with anti-dependencies, by its edges' relations: one rw
+    edge is G-single-item; several are G2-item if two are adjacent (the cycle wraps around),
+    else G-nonadjacent-item."""
+    rw = [r == RW for r in rels]
+    if sum(rw) == 1:
+        return "G-single-item"
+    adjacent = any(a and b for a, b in zip(rw, rw[1:] + rw[:1], strict=True))
+    return "G2-item" if adjacent else "G-nonadjacent-item"
 
 
 def _rw_edges(g: DepGraph, comp: list[int], members: set[int]) -> Iterable[tuple[int, int]]:

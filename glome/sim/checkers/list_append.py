@@ -24,14 +24,17 @@ element its writer followed with another append to that key is ``G1b``. A txn wh
 key disagrees with its own earlier read and appends of that key is ``internal``; the expected
 value of a key it appended to before reading is shown as ``[:... 5 6]`` (Elle writes the symbol
 ``...``, which glome's EDN writer has no type for). Cycles are classified by
-``graph.cycle_anomalies`` (``G0``, ``G1c``, ``G-single``, ``G2-item``).
+``graph.cycle_anomalies`` (``G0``, ``G1c``, ``G-single-item``, ``G-nonadjacent-item``,
+``G2-item``).
 
-Models map to the anomalies they forbid as in the rw-register checker, plus list-append's own:
-``duplicate-elements`` is forbidden from read-uncommitted up, ``incompatible-order`` from
-read-committed up (spec 4.9). Only forbidden anomalies are reported; ``not``/``also-not`` come
-from every anomaly found. Not decided: realtime and process edges (so no ``-realtime`` /
-``-process`` anomalies), ``dirty-update``, ``future-read``, ``G-nonadjacent``, and reads of
-elements that no transaction appended (they give no edges).
+Models forbid anomalies, and anomalies rule models out, by Elle's lattice
+(``glome.sim.checkers.consistency_model``): ``duplicate-elements`` is forbidden from
+read-uncommitted up, ``incompatible-order`` from read-committed up. Realtime or process edges
+join the graph for the models that need them, as in the rw-register checker
+(``glome.sim.checkers.orders``), giving ``G0-realtime``, ``G1c-process`` and the like. Only
+forbidden anomalies are reported; ``not``/``also-not`` come from every anomaly found. Not
+decided: ``dirty-update``, ``future-read``, ``G-nonadjacent``, and reads of elements that no
+transaction appended (they give no edges).
 """
 
 from __future__ import annotations
@@ -42,18 +45,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from glome.edn import UNKNOWN, EdnList, Keyword, op_record
+from glome.sim.checkers import consistency_model as cm
 from glome.sim.checkers.graph import REL_NAMES, RW, WR, WW, DepGraph, cycle_anomalies
-from glome.sim.checkers.txn import PROHIBITED as RW_REGISTER_PROHIBITED
-from glome.sim.checkers.txn import boundary, consistency_model_list, has_realtime_edges
-
-_LEVEL_OF = {"duplicate-elements": "cyclic-versions", "incompatible-order": "G1a"}
-"""List-append's own anomalies, each with an rw-register anomaly every model forbids alike."""
-
-PROHIBITED: dict[str, frozenset[str]] = {
-    m: bad | {own for own, peer in _LEVEL_OF.items() if peer in bad}
-    for m, bad in RW_REGISTER_PROHIBITED.items()
-}
-"""Anomalies each model forbids, as far as this checker decides them."""
+from glome.sim.checkers.orders import OrderEdges, order_cycle_anomalies
+from glome.sim.checkers.txn import consistency_model_list, order_edges
 
 _UNKNOWN_TYPES = frozenset({"empty-transaction-graph"})
 """Anomalies that make the result ``:unknown`` rather than false when they are alone."""
@@ -75,14 +70,14 @@ def check(
     """
     models = consistency_model_list(consistency_models, opts)
     txns = [_Txn(pos, op) for pos, op in enumerate(history) if _is_txn_completion(op)]
-    analysis = _Analysis(txns)
+    analysis = _Analysis(txns, order_edges(history, models))
     found = analysis.anomalies()
-    forbidden = frozenset().union(*(PROHIBITED[m] for m in models))
+    forbidden = cm.anomalies_prohibited_by(models)
     reported: dict[str, Any] = {t: cases for t, cases in sorted(found.items()) if t in forbidden}
-    if analysis.graph.is_empty() and not has_realtime_edges(history, models):
+    if analysis.graph.is_empty():
         reported["empty-transaction-graph"] = True
     types = sorted(reported)
-    not_models, also_not = boundary({_LEVEL_OF.get(t, t): True for t in found})
+    not_models, also_not = cm.boundary(found)
     valid: bool | Keyword = True
     if types:
         valid = UNKNOWN if set(types) <= _UNKNOWN_TYPES else False
@@ -141,8 +136,9 @@ class _Txn:
 class _Analysis:
     """Appenders, version orders and the dependency graph of one history."""
 
-    def __init__(self, txns: list[_Txn]) -> None:
+    def __init__(self, txns: list[_Txn], orders: OrderEdges | None = None) -> None:
         self.txns = txns
+        self.orders = orders
         self.by_id = {t.id: t for t in txns}
         self.appender: dict[tuple[Any, Any], _Txn] = {}
         self.ambiguous: set[tuple[Any, Any]] = set()
@@ -159,14 +155,29 @@ class _Analysis:
         self.position = {k: {e: i for i, e in enumerate(o)} for k, o in self.order.items()}
         self.why: dict[tuple[int, int, int], tuple[Any, Any, Any]] = {}
         self.graph = self._graph()
+        if orders is not None:
+            orders.link_into(self.graph)
 
     # -- version order -------------------------------------------------------------------
     def _version_orders(self) -> dict[Any, tuple[Any, ...]]:
-        """Per key, the longest read (duplicates dropped); records incompatible reads."""
+        """Per key, the longest read (duplicates dropped); records incompatible reads.
+
+        As in Elle, a key appended to exactly once (by ok and info txns) needs no read: its
+        versions are [] then [x], whatever reads say (they are checked elsewhere)."""
         values: dict[Any, dict[tuple[Any, ...], None]] = {}
         for t in self.txns:
             for k, v in t.reads():
-                values.setdefault(k, {})[v] = None
+                if v:
+                    values.setdefault(k, {})[v] = None
+        appended: dict[Any, list[Any]] = {}
+        for t in self.txns:
+            if t.type != "fail":
+                for f, k, v in t.mops:
+                    if f == "append":
+                        appended.setdefault(k, []).append(v)
+        for k, vs in appended.items():
+            if len(vs) == 1:
+                values[k] = {(vs[0],): None}
         orders: dict[Any, tuple[Any, ...]] = {}
         for k, seen in values.items():
             by_length = sorted(seen, key=len)  # stable: first-seen order breaks ties
@@ -206,8 +217,8 @@ class _Analysis:
                     w = self.writer(k, read[end - 1])
                     if w is not None:
                         self._link(g, w, t.id, WR, (k, read[end - 1], read[end - 1]))
-                order = self.order[k]
-                at = self.position[k].get(read[-1]) if read else -1
+                order = self.order.get(k, ())
+                at = self.position.get(k, {}).get(read[-1]) if read else -1
                 if at is not None and at + 1 < len(order):
                     nxt = order[at + 1]
                     w = self.writer(k, nxt)
@@ -290,15 +301,22 @@ class _Analysis:
         return cases
 
     def _cycles(self) -> dict[str, list[dict[str, Any]]]:
+        cycles = cycle_anomalies(self.graph)
+        if self.orders is not None:
+            cycles.update(order_cycle_anomalies(self.graph, self.orders.rel))
         return {
             kind: [self._explain(kind, cyc, rels) for cyc, rels in found]
-            for kind, found in cycle_anomalies(self.graph).items()
+            for kind, found in cycles.items()
         }
 
     def _explain(self, kind: str, cycle: list[int], rels: list[int]) -> dict[str, Any]:
         steps = []
         sentences = []
         for (a, b), rel in zip(itertools.pairwise(cycle), rels, strict=True):
+            if self.orders is not None and rel == self.orders.rel:
+                steps.append(self.orders.step(a, b))
+                sentences.append(self.orders.sentence(a, b))
+                continue
             k, v1, v2 = self.why[(a, b, rel)]
             step: dict[str, Any] = {"type": Keyword(REL_NAMES[rel]), "key": k, "value": v1}
             if rel != WR:

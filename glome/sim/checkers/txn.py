@@ -23,20 +23,23 @@ What counts as proof (registers hold unique values per key; every key starts as 
   (reader = a txn whose first access to k read a; readers of nil anti-depend on every writer).
 
 Anomalies decided: ``G0`` (ww cycle), ``G1a`` (ok txn read a failed txn's write), ``G1b`` (read
-of another txn's non-final write), ``G1c`` (ww/wr cycle with a wr edge), ``G-single`` (one rw
-edge), ``G2-item`` (several rw edges), ``internal`` (a read that disagrees with the txn's own
+of another txn's non-final write), ``G1c`` (ww/wr cycle with a wr edge), ``G-single-item`` (one
+rw edge), ``G2-item`` / ``G-nonadjacent-item`` (several rw edges, two adjacent / none adjacent:
+Elle's names), ``internal`` (a read that disagrees with the txn's own
 earlier write or read of that key), ``lost-update`` (two ok txns read the same k=v and both
-wrote k), ``cyclic-versions``. Models map to the anomalies they forbid (``PROHIBITED``):
-read-uncommitted forbids G0 and cyclic-versions; read-committed adds G1a/G1b/G1c; stronger models
-(snapshot-isolation, serializable, strict-serializable, ...) add G-single/G2-item/lost-update/
-internal as they forbid them, and are checked only as far as these anomalies go: realtime and
-process orders are never added, so ``-realtime``/``-process`` anomalies are not decided.
-``not``/``also-not`` list the weakest ruled-out models and the stronger ones they imply.
+wrote k), ``cyclic-versions``. For models that promise realtime or session order (strict-,
+strong- and strong-session- models) the graph also gets realtime or process edges, as Elle's
+does, and the cycles that need them are ``G0-realtime``, ``G1c-process``,
+``G-single-item-realtime``, ``G2-item-process`` and so on (``glome.sim.checkers.orders``).
+
+Which anomalies a model forbids, and which models the anomalies found rule out (``not`` /
+``also-not``), come from Elle's lattice of consistency models
+(``glome.sim.checkers.consistency_model``); only forbidden anomalies are reported.
 
 Cycle search: one cycle per strongly connected component and anomaly type (as Elle reports),
-found by BFS, so it is a shortest cycle through its first edge. G-single tries at most 256 rw
-edges per component; past that a cycle with anti-dependencies is still reported (as G-single
-if it happens to have one rw edge, else G2-item), so the bound costs precision, never soundness.
+found by BFS, so it is a shortest cycle through its first edge. G-single-item tries at most 256
+rw edges per component; past that a cycle with anti-dependencies is still reported (named by its
+rw edges), so the bound costs precision, never soundness.
 Unlike Elle, ok txns' reads of info txns' writes give wr edges (unique values prove the write
 happened), and a value written by two txns gives no edges at all.
 """
@@ -44,54 +47,18 @@ happened), and a value written by two txns gives no edges at all.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from glome.edn import EdnList, Keyword, op_record
+from glome.sim.checkers import consistency_model as cm
 from glome.sim.checkers.graph import REL_NAMES, RW, WR, WW, DepGraph, cycle_anomalies, value_cycles
-
-_RU = frozenset({"G0", "cyclic-versions"})
-_RC = _RU | {"G1a", "G1b", "G1c"}
-_SI = _RC | {"G-single", "lost-update", "internal"}
-_SER = _SI | {"G2-item"}
+from glome.sim.checkers.orders import OrderEdges, order_cycle_anomalies, order_for
 
 PROHIBITED: dict[str, frozenset[str]] = {
-    "read-uncommitted": _RU,
-    "read-committed": _RC,
-    "monotonic-atomic-view": _RC,
-    "cursor-stability": _RC | {"lost-update"},
-    "consistent-view": _RC | {"G-single"},
-    "read-atomic": _RC | {"internal"},
-    "repeatable-read": _RC | {"G2-item", "lost-update"},
-    "snapshot-isolation": _SI,
-    "strong-session-snapshot-isolation": _SI,
-    "strong-snapshot-isolation": _SI,
-    "serializable": _SER,
-    "strong-session-serializable": _SER,
-    "strict-serializable": _SER,
-    "strong-serializable": _SER,
+    m: cm.anomalies_prohibited_by([m]) for m in sorted(cm.ALL_MODELS)
 }
-"""Anomalies each model forbids, as far as this checker decides them."""
-
-_WEAKER: dict[str, tuple[str, ...]] = {
-    "read-uncommitted": (),
-    "read-committed": ("read-uncommitted",),
-    "monotonic-atomic-view": ("read-committed",),
-    "cursor-stability": ("read-committed",),
-    "consistent-view": ("read-committed",),
-    "read-atomic": ("monotonic-atomic-view",),
-    "repeatable-read": ("cursor-stability", "monotonic-atomic-view"),
-    "snapshot-isolation": ("consistent-view", "cursor-stability", "monotonic-atomic-view"),
-    "strong-session-snapshot-isolation": ("snapshot-isolation",),
-    "strong-snapshot-isolation": ("strong-session-snapshot-isolation",),
-    "serializable": ("repeatable-read", "snapshot-isolation", "read-atomic"),
-    "strong-session-serializable": ("serializable", "strong-session-snapshot-isolation"),
-    "strict-serializable": ("strong-session-serializable", "strong-snapshot-isolation"),
-    "strong-serializable": ("strict-serializable",),
-}
-"""The directly weaker models of each model (a model forbids everything its weaker ones do)."""
-
-_REALTIME_MODELS = frozenset(m for m in PROHIBITED if m.startswith(("strict", "strong")))
+"""Every model Elle knows -> the anomalies it forbids (Elle's lattice, ``consistency_model``)."""
 
 
 def check(
@@ -108,14 +75,14 @@ def check(
     """
     models = consistency_model_list(consistency_models, opts)
     txns = [_Txn(pos, op) for pos, op in enumerate(history) if _is_txn_completion(op)]
-    analysis = _Analysis(txns, wfr_keys)
+    analysis = _Analysis(txns, wfr_keys, order_edges(history, models))
     found = analysis.anomalies()
-    forbidden = frozenset().union(*(PROHIBITED[m] for m in models))
+    forbidden = cm.anomalies_prohibited_by(models)
     reported: dict[str, Any] = {t: cases for t, cases in sorted(found.items()) if t in forbidden}
-    if analysis.graph.is_empty() and not has_realtime_edges(history, models):
+    if analysis.graph.is_empty():
         reported["empty-transaction-graph"] = True
     types = sorted(reported)
-    not_models, also_not = boundary(found)
+    not_models, also_not = cm.boundary(found)
     return {
         "valid?": not types,
         "anomaly-types": EdnList(Keyword(t) for t in types),
@@ -130,13 +97,13 @@ def consistency_model_list(consistency_models: Sequence[str] | None, opts: Any) 
         consistency_models = getattr(opts, "consistency_models", None) or ("read-committed",)
     if isinstance(consistency_models, str):
         consistency_models = (consistency_models,)
-    models = tuple(str(m).lstrip(":") for m in consistency_models)
-    unknown = [m for m in models if m not in PROHIBITED]
-    if unknown:
-        raise ValueError(
-            f"unknown consistency model(s) {unknown}; known: {', '.join(sorted(PROHIBITED))}"
-        )
-    return models
+    return tuple(cm.validate_models(str(m).lstrip(":") for m in consistency_models))
+
+
+def order_edges(history: Sequence[dict[str, Any]], models: Sequence[str]) -> OrderEdges | None:
+    """The realtime or process edges Elle adds to the graph for these models, if any."""
+    order = order_for(models)
+    return None if order is None else OrderEdges(history, order)
 
 
 def _is_txn_completion(op: dict[str, Any]) -> bool:
@@ -180,8 +147,9 @@ class _Txn:
 class _Analysis:
     """Indexes, version orders and the dependency graph of one history."""
 
-    def __init__(self, txns: list[_Txn], wfr_keys: bool) -> None:
+    def __init__(self, txns: list[_Txn], wfr_keys: bool, orders: OrderEdges | None) -> None:
         self.txns = txns
+        self.orders = orders
         self.by_id = {t.id: t for t in txns}
         self.writer: dict[tuple[Any, Any], int] = {}
         self.ambiguous: set[tuple[Any, Any]] = set()
@@ -205,6 +173,8 @@ class _Analysis:
         self.cyclic = {k: c for k, c in self.cyclic.items() if c}
         self.why: dict[tuple[int, int, int], tuple[Any, Any, Any]] = {}
         self.graph = self._graph()
+        if orders is not None:
+            orders.link_into(self.graph)
 
     # -- version order -------------------------------------------------------------------
     def _version_orders(self, wfr_keys: bool) -> dict[Any, dict[Any, set[Any]]]:
@@ -340,15 +310,22 @@ class _Analysis:
         ]
 
     def _cycles(self) -> dict[str, list[dict[str, Any]]]:
+        found = cycle_anomalies(self.graph)
+        if self.orders is not None:
+            found.update(order_cycle_anomalies(self.graph, self.orders.rel))
         return {
             kind: [self._explain(kind, cycle, rels) for cycle, rels in cycles]
-            for kind, cycles in cycle_anomalies(self.graph).items()
+            for kind, cycles in found.items()
         }
 
     def _explain(self, kind: str, cycle: list[int], rels: list[int]) -> dict[str, Any]:
         steps = []
         sentences = []
         for (a, b), rel in zip(itertools.pairwise(cycle), rels, strict=True):
+            if self.orders is not None and rel == self.orders.rel:
+                steps.append(self.orders.step(a, b))
+                sentences.append(self.orders.sentence(a, b))
+                continue
             k, v1, v2 = self.why[(a, b, rel)]
             name = REL_NAMES[rel]
             step: dict[str, Any] = {"type": Keyword(name), "key": k, "value": v1}
@@ -376,41 +353,3 @@ def _sentence(rel: int, edge: tuple[int, int], why: tuple[Any, Any, Any]) -> str
 
 def _mop(f: str, k: Any, v: Any) -> list[Any]:
     return [Keyword(f), k, v]
-
-
-def has_realtime_edges(history: Iterable[dict[str, Any]], models: Sequence[str]) -> bool:
-    """Would Elle's realtime graph (added for strict/strong models) have an edge?"""
-    if not any(m in _REALTIME_MODELS for m in models):
-        return False
-    invoked: dict[Any, int] = {}
-    first_done: int | None = None
-    last_invoke: int | None = None
-    for op in history:
-        if op.get("f") != "txn" or op.get("process") == "nemesis":
-            continue
-        p, t = op.get("process"), op.get("time", 0)
-        if op["type"] == "invoke":
-            invoked[p] = t
-        elif op["type"] == "ok" and p in invoked:
-            inv = invoked.pop(p)
-            last_invoke = inv if last_invoke is None else max(last_invoke, inv)
-            first_done = t if first_done is None else min(first_done, t)
-    return first_done is not None and last_invoke is not None and first_done < last_invoke
-
-
-def boundary(found: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(weakest models ruled out, stronger models also ruled out), Elle's friendly boundary."""
-    ruled_out = {m for m, bad in PROHIBITED.items() if bad & found.keys()}
-
-    def weaker(m: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(_WEAKER[m])
-        while todo:
-            w = todo.pop()
-            if w not in seen:
-                seen.add(w)
-                todo.extend(_WEAKER[w])
-        return seen
-
-    not_models = sorted(m for m in ruled_out if not weaker(m) & ruled_out)
-    return not_models, sorted(ruled_out - set(not_models))

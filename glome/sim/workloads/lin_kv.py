@@ -23,13 +23,17 @@ Checked per key for linearizability against a CAS register (``checkers.lineariza
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from glome.edn import EdnList, Tagged, dumps, op_map
 from glome.sim.checkers import linearizable
 from glome.sim.client import require
 from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
+from glome.sim.store import pretty_results
 from glome.sim.workloads import Workload
 
 PROCESS_LIMIT = 20
@@ -124,7 +128,38 @@ class LinKV(Workload):
 
     def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
         """Per-key linearizability; ``store_dir`` in ``extra`` gets ``independent/<k>/``."""
-        return linearizable.check(history, opts, **extra)
+        result = linearizable.check(history, opts, **extra)
+        if extra.get("store_dir") is not None:
+            write_independent(Path(extra["store_dir"]), history, result)
+        return result
+
+
+def write_independent(store_dir: Path, history: Any, result: Mapping[str, Any]) -> None:
+    """Maelstrom's per-key files: ``independent/<k>/results.edn`` (the key's result) and
+    ``history.edn`` (the key's ops, key stripped), from lin-kv's ``:workload`` result.
+    No ``timeline.html`` or ``linear.svg``. As in Maelstrom's per-key files, Knossos models
+    are printed as plain maps (``{:value 4}``, not ``#knossos.model.CASRegister{:value 4}``).
+    """
+    for key, ops in linearizable.split_by_key(history).items():
+        directory = store_dir / "independent" / linearizable.clj_str(key)
+        directory.mkdir(parents=True, exist_ok=True)
+        key_result = without_model_tags(result["results"][key])
+        (directory / "results.edn").write_text(pretty_results(key_result), encoding="utf-8")
+        lines = [dumps(op_map(op)) + "\n" for op in ops]
+        (directory / "history.edn").write_text("".join(lines), encoding="utf-8")
 
 
 WORKLOAD = LinKV()
+
+
+def without_model_tags(value: Any) -> Any:
+    """``value`` with every ``#knossos.model.*`` tagged literal replaced by its map."""
+    if isinstance(value, Tagged) and value.tag.startswith("knossos.model."):
+        return without_model_tags(value.value)
+    if isinstance(value, dict):
+        return {k: without_model_tags(v) for k, v in value.items()}
+    if isinstance(value, EdnList):
+        return EdnList(without_model_tags(v) for v in value)
+    if isinstance(value, list):
+        return [without_model_tags(v) for v in value]
+    return value
