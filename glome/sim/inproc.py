@@ -2,11 +2,12 @@
 
 Each node id gets one object of the node class, built as
 ``node_class(seed=<node seed>, clock=VirtualClock(loop), state_dir=<store>/state/<id>)`` and
-served over a ``MemoryTransport`` wired to the ``Network``: lines the node writes are parsed and
-routed (a line that is not a valid message is logged to the node's log and dropped; Maelstrom
-would instead stop routing that node's output altogether; the lines the runtime builds itself
-skip the parse, see ``_route_envelope``); delivered envelopes are fed to it as JSON lines, with
-Maelstrom's ``id`` field (or already parsed, ``Node.receive``).
+served over a ``MemoryTransport`` wired to the ``Network``. Messages cross it as objects with
+their body's JSON, never as lines: what a node sends goes to ``network.send`` with the body's
+bytes (journaled as they are, parsed into the receiver's own copy at delivery); what the network
+delivers is handed to the node's transport with Maelstrom's ``id``. A message whose ``src`` or
+``dest`` is not a string is logged to the node's log and dropped (Maelstrom would instead stop
+routing that node's output altogether).
 
 The node's log records go to ``node-logs/<id>.log`` as JSON lines, the format the runtime
 writes to stderr in a real process: ``node.log`` is pointed at a per-node logger, and each node
@@ -32,24 +33,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from glome.protocol import Message, dumps_exact, envelope_line, envelope_problem, loads_exact
 from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import (
-    _DIGITS_AS_ZERO,
-    _LONG_NUMBER,
-    Network,
-    Receive,
-    dumps_exact,
-    loads_exact,
-)
+from glome.sim.network import Network, Receive
 from glome.sim.vclock import VirtualClock, VirtualTimeLoop
 
-_ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
-_loads = orjson.loads
 _host_ids = itertools.count()
 
 STOP_GRACE = 5.0
@@ -175,32 +166,23 @@ class InProcessHost:
         slot.incarnation += 1
         node = self.node_class(seed=seed, clock=VirtualClock(loop), state_dir=state_dir)
         node.log = NodeLog(self._logger(node_id), {"node": node_id})
-        transport = MemoryTransport(functools.partial(self._route, node_id), self._route_envelope)
+        transport = MemoryTransport(functools.partial(self._route, node_id))
         slot.node, slot.transport, slot.stopping = node, transport, False
 
         context = contextvars.copy_context()
         context.run(_CURRENT_NODE.set, (self, node_id))
         slot.context = context
         run_in_node = context.run
-
         nodes = self._slots
-        # A node class that keeps the runtime's line reader gets messages already parsed
-        # (Node.receive); one that overrides it (a test's broken node) gets JSON lines.
-        receive: Callable[..., None] | None = getattr(node, "receive", None)
-        parsed = receive is not None and getattr(type(node), "_on_line", None) is Node._on_line
 
         def deliver(msg_id: int, src: str, dest: str, body: Any, body_json: bytes | None) -> None:
             """The network's ``receive`` for this node (``body_json``: as journaled)."""
             if slot.paused:  # stopped: the message waits, as in a stopped process's pipe
                 slot.held.append((msg_id, src, dest, body))
                 return
+            if not transport.accepting:
+                return
             try:
-                if not parsed or receive is None:
-                    envelope = {"id": msg_id, "src": src, "dest": dest, "body": body}
-                    run_in_node(transport.deliver, dumps_exact(envelope))
-                    return
-                if transport._on_line is None or transport.closed:  # not accepting
-                    return
                 if body_json is None:
                     body_json = dumps_exact(body)
                 if src not in nodes:
@@ -208,9 +190,8 @@ class InProcessHost:
                     # parsing a line (the sender may keep the body: history values, kv state).
                     # A node's body was parsed from its bytes by the network: nobody else's.
                     body = loads_exact(body_json)
-                # bytes_in counts the line this stands for: {"id":..,"src":..,"dest":..,"body":..}
-                size = 30 + len(str(msg_id)) + _quoted_len(src) + _quoted_len(dest) + len(body_json)
-                run_in_node(receive, src, dest, body, msg_id, size)
+                size = len(envelope_line(src, dest, body_json, msg_id))
+                run_in_node(transport.deliver, Message(src, dest, body, msg_id), size)
             except Exception as e:  # the node object itself broke: it is dead now
                 self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")
                 self._logger(node_id).exception("node crashed while receiving a message")
@@ -224,42 +205,17 @@ class InProcessHost:
         task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
 
-    def _route(self, node_id: str, line: bytes) -> None:
-        try:
-            # Integers beyond 64 bits stay exact, as JSON has them (loads_exact, inlined).
-            if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
-                data = loads_exact(line)
-            else:
-                data = _loads(line)
-        except ValueError as e:
-            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
-            self.log_line(node_id, f"glome: dropping a line that is not JSON: {e}: {line[:200]!r}")
+    def _route(self, node_id: str, message: Message, body_json: bytes) -> None:
+        """A message the node sent: onto the network, unless it is not a valid envelope."""
+        src, dest = message.src, message.dest
+        if type(src) is str and type(dest) is str and type(message.body) is dict:
+            self.network.send(src, dest, None, body_json)
             return
-        if (
-            type(data) is dict
-            and data.keys() <= _ENVELOPE_KEYS
-            and type(data.get("src")) is str
-            and type(data.get("dest")) is str
-            and type(data.get("body")) is dict
-        ):
-            self.network.send(data["src"], data["dest"], data["body"])
-            return
-        problem = _envelope_problem(data)
-        if problem is not None:
-            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
-            self.log_line(
-                node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}"
-            )
-            return
-        self.network.send(data["src"], data["dest"], data["body"])
-
-    def _route_envelope(self, line: bytes, src: str, dest: str) -> None:
-        """``_route`` for a line the runtime built from ``src``, ``dest`` and a dict body,
-        serialised by ``orjson.dumps`` without options (``MemoryTransport.send_envelope``):
-        the body's bytes are cut out of ``{"src":..,"dest":..,"body":...}`` and the network
-        parses them once, at delivery, instead of the whole line being parsed here."""
-        start = 23 + _quoted_len(src) + _quoted_len(dest)
-        self.network.send(src, dest, None, line[start:-1])
+        _, problem = envelope_problem(message.to_json()) or ("", "not an envelope")
+        self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
+        self.log_line(
+            node_id, f"glome: dropping a malformed message ({problem}): {message.to_json()!r:.200}"
+        )
 
     def _serve_done(self, slot: _NodeSlot, task: asyncio.Task[None]) -> None:
         if slot.task is not task or slot.stopping:
@@ -407,26 +363,9 @@ class InProcessHost:
         return self._slots[node_id].node
 
 
-@functools.lru_cache(maxsize=4096)
-def _quoted_len(endpoint: str) -> int:
-    return len(orjson.dumps(endpoint))
-
-
 def _deliver_all(deliver: Receive, messages: list[tuple[int, str, str, Any]]) -> None:
     for msg_id, src, dest, body in messages:
         deliver(msg_id, src, dest, body, None)
-
-
-def _envelope_problem(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if not data.keys() <= _ENVELOPE_KEYS:
-        return f"unexpected top-level keys {sorted(set(data) - _ENVELOPE_KEYS)}"
-    if not isinstance(data.get("src"), str) or not isinstance(data.get("dest"), str):
-        return "src and dest must be strings"
-    if not isinstance(data.get("body"), dict):
-        return "body must be an object"
-    return None
 
 
 class _LineHandler(logging.Handler):

@@ -52,7 +52,6 @@ import array
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -65,19 +64,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-import orjson
-
 from glome.errors import NodeStartError, RunnerError
+from glome.protocol import BadEnvelope, dumps_exact, parse
 
 log = logging.getLogger("glome.sim.processes")
 
 Deliver = Callable[[dict[str, Any]], bool]
 
-ENVELOPE_KEYS = frozenset({"src", "dest", "body", "id"})
-REQUIRED_KEYS = ("src", "dest", "body")
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
-"""A run of 19 digits may be an integer beyond 64 bits (translate + find: 2-10x a regex)."""
 EXCERPT_CHARS = 300
 """How much of a bad line or a tail line is quoted in logs and reports."""
 TAIL_BYTES = 1200
@@ -181,48 +174,23 @@ def _head(line: bytes) -> bytes:
 def parse_envelope(
     line: bytes, is_registered: Callable[[str], bool]
 ) -> tuple[str, str, dict[str, Any]]:
-    """Validate one stdout line per spec 1.2 and return ``(src, dest, body)``.
+    """Validate one stdout line as Maelstrom does and return ``(src, dest, body)``.
 
     Raises ``ValueError`` whose first word is the problem's kind (used for the counts in
-    :meth:`ProcessHost.problems`) followed by a plain explanation.
+    :meth:`ProcessHost.problems`) followed by a plain explanation: the envelope's problem
+    (``glome.protocol``), or an endpoint that is not registered.
     """
     try:
-        # orjson turns integers beyond 64 bits into floats; JSON (and Maelstrom) keeps them.
-        if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
-            msg = json.loads(line, parse_constant=_reject_constant)
-        else:
-            msg = orjson.loads(line)
-    except ValueError as e:  # orjson.JSONDecodeError is a ValueError too
-        raise ValueError(f"not-json: not valid JSON ({e})") from None
-    if not isinstance(msg, dict):
-        raise ValueError(f"not-an-object: a JSON {type(msg).__name__}, not an object")
-    missing = [k for k in REQUIRED_KEYS if k not in msg]
-    if missing:
-        raise ValueError(f"missing-keys: missing {', '.join(missing)}")
-    extra = sorted(set(msg) - ENVELOPE_KEYS)
-    if extra:
-        raise ValueError(
-            f"extra-keys: extra top-level key(s) {', '.join(map(repr, extra))} "
-            "(a message has exactly src, dest, body and an optional integer id)"
-        )
-    if "id" in msg and (not isinstance(msg["id"], int) or isinstance(msg["id"], bool)):
-        raise ValueError("bad-id: 'id' is not an integer")
-    src, dest, body = msg["src"], msg["dest"], msg["body"]
-    if not isinstance(src, str) or not isinstance(dest, str):
-        raise ValueError("bad-src-dest: src and dest must be strings")
-    if not isinstance(body, dict):
-        raise ValueError(f"body-not-object: body is a JSON {type(body).__name__}, not an object")
-    for role, endpoint in (("dest", dest), ("src", src)):
+        message = parse(line)
+    except BadEnvelope as e:
+        raise ValueError(f"{e.kind}: {e}") from None
+    for role, endpoint in (("dest", message.dest), ("src", message.src)):
         if not is_registered(endpoint):
             raise ValueError(
                 f"unknown-{role}: {role} {endpoint!r} is not a registered endpoint "
                 "(a client that already timed out, or a node that does not exist)"
             )
-    return src, dest, body
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    return message.src, message.dest, message.body
 
 
 class _LineSplitter:
@@ -826,10 +794,7 @@ class ProcessHost:
         if proc is None or proc.exited.is_set():
             state.undelivered_not_running += 1
             return False
-        try:
-            line = orjson.dumps(msg) + b"\n"
-        except TypeError:  # an integer beyond 64 bits: the standard library can write it
-            line = json.dumps(msg, separators=(",", ":")).encode() + b"\n"
+        line = dumps_exact(msg, newline=True)
         if proc.write(line):
             return True
         if proc.exited.is_set() or proc.transport is None:
