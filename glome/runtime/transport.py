@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 from glome.errors import ProtocolError
-from glome.protocol import BadEnvelope, Message, dumps_body, dumps_exact, envelope_line, parse
+from glome.protocol import BadEnvelope, Message, dumps_body, dumps_exact, envelope_size, parse
 from glome.protocol import encode as encode_line
 
 log = logging.getLogger("glome.transport")
@@ -94,7 +94,7 @@ class MemoryTransport:
         if inbox is not None and not self.closed:
             if size is None:
                 body_json = dumps_exact(message.body)
-                size = len(envelope_line(message.src, message.dest, body_json, message.id))
+                size = envelope_size(message.src, message.dest, body_json, message.id)
             inbox.receive(message, size)
 
     def deliver_line(self, line: bytes) -> None:
@@ -111,7 +111,7 @@ class MemoryTransport:
         body_json = dumps_body(message.body)
         if not self.closed:
             self._outbox(message, body_json)
-        return len(envelope_line(message.src, message.dest, body_json)) + 1
+        return envelope_size(message.src, message.dest, body_json) + 1
 
     async def close(self) -> None:
         self.closed = True

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from glome.protocol import Message, dumps_exact, envelope_line, envelope_problem, loads_exact
+from glome.protocol import Message, dumps_exact, envelope_problem, envelope_size, loads_exact
 from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
@@ -180,8 +180,6 @@ class InProcessHost:
             if slot.paused:  # stopped: the message waits, as in a stopped process's pipe
                 slot.held.append((msg_id, src, dest, body))
                 return
-            if not transport.accepting:
-                return
             try:
                 if body_json is None:
                     body_json = dumps_exact(body)
@@ -190,7 +188,7 @@ class InProcessHost:
                     # parsing a line (the sender may keep the body: history values, kv state).
                     # A node's body was parsed from its bytes by the network: nobody else's.
                     body = loads_exact(body_json)
-                size = len(envelope_line(src, dest, body_json, msg_id))
+                size = envelope_size(src, dest, body_json, msg_id)
                 run_in_node(transport.deliver, Message(src, dest, body, msg_id), size)
             except Exception as e:  # the node object itself broke: it is dead now
                 self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")

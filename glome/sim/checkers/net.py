@@ -65,7 +65,8 @@ def journal_stats(messages: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, 
         if "id" not in record:
             raise ValueError(f"journal record without an id: {record!r}")
         all_.add(record)
-        if is_client(record.get("src")) or is_client(record.get("dest")):
+        src, dest = record.get("src"), record.get("dest")
+        if (isinstance(src, str) and is_client(src)) or (isinstance(dest, str) and is_client(dest)):
             clients.add(record)
         else:
             servers.add(record)
