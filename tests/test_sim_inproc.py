@@ -24,8 +24,7 @@ BIG = 123456789012345678901234567890  # a 128-bit id
 class Ticker(Node):
     """Counts its own timer ticks; answers ``count`` with them and the messages it saw."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.ticks = 0
         self.seen: list[int] = []
 

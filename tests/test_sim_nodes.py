@@ -20,8 +20,7 @@ from glome.runtime import Message, Node, Transport, handler
 
 
 class Flood(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values: set[int] = set()
         self.neighbours: list[str] = []
 
@@ -60,8 +59,7 @@ class Gossip(Node):
 
     interval = 0.2
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values: set[int] = set()
         self.neighbours: list[str] = []
         self.pending: dict[str, set[int]] = {}
@@ -115,8 +113,7 @@ class Forgetful(Flood):
 
 
 class GCounter(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.counts: dict[str, int] = {}
 
     async def on_init(self) -> None:
