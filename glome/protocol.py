@@ -120,7 +120,11 @@ def dumps_body(body: dict[str, Any]) -> bytes:
 # -------------------------------------------------------------------------------- envelopes
 def encode(message: Message) -> bytes:
     """One message as its line (without the newline). Raises ``TypeError`` as ``dumps_body``."""
-    return envelope_line(message.src, message.dest, dumps_body(message.body), message.id)
+    envelope = message.to_json() if message.id is None else {"id": message.id, **message.to_json()}
+    try:
+        return orjson.dumps(envelope)
+    except TypeError:  # a key that is not a string, or what JSON cannot hold: as dumps_body
+        return envelope_line(message.src, message.dest, dumps_body(message.body), message.id)
 
 
 def envelope_line(src: str, dest: str, body_json: bytes, msg_id: int | None = None) -> bytes:
