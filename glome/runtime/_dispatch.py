@@ -80,14 +80,6 @@ class Dispatcher:
         self.eof = asyncio.get_running_loop().create_future()
 
     # --------------------------------------------------------------------- the inbox side
-    def receive(self, message: Message, size: int) -> None:
-        """A message from the transport; ``size`` is the length of its line."""
-        self.metrics.bytes_in += size + 1
-        kind = message.body.get("type")
-        if type(kind) is str:
-            self.route(message, kind)
-        else:
-            self.malformed(b"", ProtocolError("body.type must be a string"), message)
 
     def malformed(self, line: bytes, error: ProtocolError, message: Message | None = None) -> None:
         """A line that is not a message for this node: logged and counted, never answered."""
@@ -109,9 +101,15 @@ class Dispatcher:
             self.eof.set_result(None)
 
     # -------------------------------------------------------------------------- routing
-    def route(self, msg: Message, kind: str) -> None:
-        """A reply goes to its waiting RPC, init to the handshake, a request to its handler."""
+    def receive(self, msg: Message, size: int) -> None:
+        """A message from the transport (``size``: the length of its line). A reply goes to
+        its waiting RPC, init to the handshake, a request to its handler."""
         metrics = self.metrics
+        metrics.bytes_in += size + 1
+        kind = msg.body.get("type")
+        if type(kind) is not str:
+            self.malformed(b"", ProtocolError("body.type must be a string"), msg)
+            return
         if kind in metrics.msgs_in:
             metrics.msgs_in[kind] += 1
         else:
