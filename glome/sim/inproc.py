@@ -39,7 +39,7 @@ from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
 from glome.sim.network import Network, Receive
-from glome.sim.vclock import VirtualClock, VirtualTimeLoop
+from glome.sim.vclock import HandleInternals, VirtualClock, VirtualTimeLoop, handle_internals
 
 _host_ids = itertools.count()
 
@@ -88,12 +88,12 @@ class _NodeSlot:
         self.paused = False
         self.held: list[tuple[int, str, str, Any]] = []
         """Messages that reached the node while it was paused, delivered on resume."""
-        self.frozen: dict[int, tuple[asyncio.Handle, Any, Any]] = {}
+        self.frozen: dict[int, tuple[HandleInternals, Callable[..., object], tuple[Any, ...]]] = {}
         """Pending loop callbacks of the paused node: id -> (handle, real callback, args).
         Keyed by id: a TimerHandle compares (and hashes) by its time and callback."""
         self.deliver: Receive | None = None
         """The node's ``Network`` receiver (``register_receiver``)."""
-        self.fired: list[asyncio.Handle] = []
+        self.fired: list[HandleInternals] = []
         """Frozen callbacks that came due during the pause, in order, run on resume."""
 
 
@@ -263,18 +263,18 @@ class InProcessHost:
         loop = asyncio.get_running_loop()
         if isinstance(loop, VirtualTimeLoop):
             handles = loop.pending_handles()  # its timer heap holds keys, not handles
-        elif isinstance(getattr(loop, "_ready", None), deque) and isinstance(
-            getattr(loop, "_scheduled", None), list
+        elif isinstance(ready := getattr(loop, "_ready", None), deque) and isinstance(
+            scheduled := getattr(loop, "_scheduled", None), list
         ):
-            handles = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
+            handles = [handle_internals(h) for h in (*ready, *scheduled)]  # asyncio's own loop
         else:
             raise NotImplementedError("pausing in-process nodes needs asyncio's own event loop")
         slot.paused = True
         for handle in handles:
             if handle.cancelled() or not self._belongs(handle, node_id):
                 continue
-            slot.frozen[id(handle)] = (handle, handle._callback, handle._args)  # type: ignore[attr-defined]
-            handle._callback = self._came_due  # type: ignore[attr-defined]
+            slot.frozen[id(handle)] = (handle, handle._callback, handle._args)
+            handle._callback = self._came_due
             handle._args = (slot, handle)
 
     async def resume(self, node_id: str) -> None:
@@ -282,13 +282,13 @@ class InProcessHost:
         the messages that arrived meanwhile, in arrival order."""
         self._thaw(self._slots[node_id], replay=True)
 
-    def _belongs(self, handle: asyncio.Handle, node_id: str) -> bool:
-        context = getattr(handle, "_context", None)
+    def _belongs(self, handle: HandleInternals, node_id: str) -> bool:
+        context = handle._context
         current = context.get(_CURRENT_NODE) if context is not None else None
         return current is not None and current[0] is self and current[1] == node_id
 
     @staticmethod
-    def _came_due(slot: _NodeSlot, handle: asyncio.Handle) -> None:
+    def _came_due(slot: _NodeSlot, handle: HandleInternals) -> None:
         slot.fired.append(handle)
 
     def _thaw(self, slot: _NodeSlot, *, replay: bool) -> None:
@@ -302,11 +302,11 @@ class InProcessHost:
         fired_ids = {id(handle) for handle in fired}
         for key, (handle, callback, args) in frozen.items():
             if key not in fired_ids and not handle.cancelled():
-                handle._callback, handle._args = callback, args  # type: ignore[attr-defined]
+                handle._callback, handle._args = callback, args
         loop = asyncio.get_running_loop()
         for handle in fired:  # even for a kill: its tasks must be able to unwind
             _, callback, args = frozen[id(handle)]
-            loop.call_soon(callback, *args, context=handle._context)  # type: ignore[attr-defined]
+            loop.call_soon(callback, *args, context=handle._context)
         if replay and held and slot.deliver is not None:
             loop.call_soon(_deliver_all, slot.deliver, held)
 
