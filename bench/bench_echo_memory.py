@@ -34,7 +34,7 @@ by_line = not hasattr(MemoryTransport, "deliver_line")
 
 
 async def main() -> None:
-    transport = MemoryTransport((lambda line: None) if by_line else (lambda message, body: None))
+    transport = MemoryTransport((lambda line: None) if by_line else (lambda *sent: None))
     node = Echo(seed=1)
     task = asyncio.ensure_future(node.serve(transport))
     await asyncio.sleep(0)

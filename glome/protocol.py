@@ -118,13 +118,13 @@ def dumps_body(body: dict[str, Any]) -> bytes:
 
 
 # -------------------------------------------------------------------------------- envelopes
-def encode(message: Message) -> bytes:
+def encode(src: str, dest: str, body: dict[str, Any], msg_id: int | None = None) -> bytes:
     """One message as its line (without the newline). Raises ``TypeError`` as ``dumps_body``."""
-    envelope = message.to_json() if message.id is None else {"id": message.id, **message.to_json()}
+    envelope = {"src": src, "dest": dest, "body": body}
     try:
-        return orjson.dumps(envelope)
+        return orjson.dumps(envelope if msg_id is None else {"id": msg_id, **envelope})
     except TypeError:  # a key that is not a string, or what JSON cannot hold: as dumps_body
-        return envelope_line(message.src, message.dest, dumps_body(message.body), message.id)
+        return envelope_line(src, dest, dumps_body(body), msg_id)
 
 
 def envelope_line(src: str, dest: str, body_json: bytes, msg_id: int | None = None) -> bytes:

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 import orjson
 
-from glome.protocol import Message
 from glome.runtime.node import Node
 from glome.runtime.transport import MemoryTransport
 
@@ -72,8 +71,9 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0, step: float = 0.
         await asyncio.sleep(step)
 
 
-def _envelope(message: Message, body_json: bytes) -> Envelope:
-    return {"src": message.src, "dest": message.dest, "body": orjson.loads(body_json)}
+def _envelope(src: str, dest: str, body: Any, body_json: bytes) -> Envelope:
+    """What a node sent, with a body of the test's own (parsed from the bytes it was sent as)."""
+    return {"src": src, "dest": dest, "body": orjson.loads(body_json)}
 
 
 class Driver:
@@ -95,8 +95,8 @@ class Driver:
         self.task: asyncio.Task[None] | None = None
         self._next_msg_id = 0
 
-    def _sent(self, message: Message, body_json: bytes) -> None:
-        envelope = _envelope(message, body_json)
+    def _sent(self, src: str, dest: str, body: Any, body_json: bytes) -> None:
+        envelope = _envelope(src, dest, body, body_json)
         self.sent.append(envelope)
         self.sent_at.append(asyncio.get_running_loop().time())
         if self.on_send is not None:
@@ -270,7 +270,7 @@ class Cluster:
         for nid in [node_id] if node_id else self.ids:
             state = self.tmp / nid if self.tmp else None
             node = self.node_class(seed=next(self.seeds), state_dir=state)
-            transport = MemoryTransport(lambda message, body: self.route(_envelope(message, body)))
+            transport = MemoryTransport(lambda *sent: self.route(_envelope(*sent)))
             self.nodes[nid], self.transports[nid] = node, transport
             self.tasks[nid] = asyncio.get_running_loop().create_task(node.serve(transport))
             await asyncio.sleep(0)  # serve() starts the transport

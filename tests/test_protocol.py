@@ -76,7 +76,7 @@ def test_lines_and_sizes_are_what_orjson_writes(body: dict[str, Any], msg_id: in
     line = envelope_line("n\u00e90", "c12", orjson.dumps(body), msg_id)
     assert line == expected
     assert envelope_size("n\u00e90", "c12", orjson.dumps(body), msg_id) == len(expected)
-    assert encode(Message("n\u00e90", "c12", body, msg_id)) == expected
+    assert encode("n\u00e90", "c12", body, msg_id) == expected
 
 
 def test_a_body_is_sent_as_the_receiver_reads_it() -> None:

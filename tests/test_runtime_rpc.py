@@ -42,8 +42,8 @@ class FakeServices:
         self.script: dict[str, Any] = {}
         self.transport = MemoryTransport(self._receive)
 
-    def _receive(self, message: Message, body_json: bytes) -> None:
-        msg = {"src": message.src, "dest": message.dest, "body": orjson.loads(body_json)}
+    def _receive(self, src: str, dest: str, body: Any, body_json: bytes) -> None:
+        msg = {"src": src, "dest": dest, "body": orjson.loads(body_json)}
         self.seen.append(msg)
         body, dest = msg["body"], msg["dest"]
         if dest in self.script:

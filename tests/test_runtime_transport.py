@@ -73,12 +73,13 @@ def test_pollable(path: str, pollable: bool, tmp_path: Path) -> None:
         os.close(w)
 
 
-def note(text: str) -> Message:
-    return Message("n1", "c1", {"type": text})
+def note(text: str) -> tuple[str, str, dict[str, Any]]:
+    """(src, dest, body) of a message whose type is ``text``."""
+    return "n1", "c1", {"type": text}
 
 
 def line(text: str) -> bytes:
-    return encode(note(text))
+    return encode(*note(text))
 
 
 class Inbox:
@@ -111,10 +112,10 @@ def test_stdio_transport_over_pipes_batches_replies_and_flushes_on_close() -> No
         ended = asyncio.Event()
 
         def on_message(message: Message) -> None:
-            transport.send(note("got " + message.body["type"]))
+            transport.send(*note("got " + message.body["type"]))
 
         transport.start(Inbox(on_message, ended.set))
-        transport.send(note("hello"))  # before the writer is connected
+        transport.send(*note("hello"))  # before the writer is connected
         os.write(in_w, line("a") + b"\n" + line("b") + b"\n" + line("c") + b"\n")
         os.close(in_w)
         await asyncio.wait_for(ended.wait(), 5)
@@ -134,7 +135,7 @@ def test_stdio_transport_close_right_after_start_still_delivers_output() -> None
     async def main() -> None:
         transport = tr.StdioTransport(in_r, out_w)
         transport.start(Inbox(lambda message: None))
-        transport.send(note("said before stdout was connected"))
+        transport.send(*note("said before stdout was connected"))
         await transport.close()
 
     run_restoring_stdout(main)
@@ -156,7 +157,7 @@ def test_stdio_transport_coalesces_writes_without_reordering() -> None:
 
         def on_message(message: Message) -> None:
             for i in range(3):
-                transport.send(note(message.body["type"] + str(i)))
+                transport.send(*note(message.body["type"] + str(i)))
 
         def lines(*texts: str) -> bytes:
             return b"".join(line(text) + b"\n" for text in texts)
@@ -165,12 +166,12 @@ def test_stdio_transport_coalesces_writes_without_reordering() -> None:
         transport._feed(lines("a", "b"))
         assert writes == [lines("a0", "a1", "a2", "b0", "b1", "b2")]
         for i in range(3):
-            transport.send(note(f"late{i}"))
+            transport.send(*note(f"late{i}"))
         assert writes[1:] == [lines("late0")]
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert writes[1:] == [lines("late0"), lines("late1", "late2")]
-        transport.send(note("next pass"))
+        transport.send(*note("next pass"))
         assert writes[-1] == lines("next pass")
         await transport.close()
 

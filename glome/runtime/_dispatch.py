@@ -272,7 +272,7 @@ class Dispatcher:
     def write(self, dest: str, body: dict[str, Any], src: str) -> bool:
         """Send one message; False (logged, counted) when its body cannot be serialised."""
         try:
-            size = self.transport.send(Message(src, dest, body))
+            size = self.transport.send(src, dest, body)
         except TypeError as e:  # orjson.JSONEncodeError is a TypeError
             self.unserialisable(dest, body, src, e)
             return False

@@ -3,8 +3,8 @@
 A transport carries ``Message`` objects. ``start(inbox)`` makes it deliver each incoming
 message to ``inbox.receive(message, size)`` (``size``: the length of its line), a line that is
 not a valid envelope to ``inbox.malformed(line, error)`` and end of input to ``inbox.end()``.
-``send(message)`` sends one message and returns the bytes it took on the wire (its line and
-newline); it raises ``TypeError`` for a body JSON cannot hold. Two exist:
+``send(src, dest, body)`` sends one message and returns the bytes it took on the wire (its line
+and newline); it raises ``TypeError`` for a body JSON cannot hold. Two exist:
 
 - ``StdioTransport``: a real Maelstrom binary, JSON lines over asyncio pipes on fd 0 and 1.
 - ``MemoryTransport``: the simulator's and the tests' (``glome.testing``); messages are handed
@@ -21,7 +21,7 @@ import selectors
 import stat
 import sys
 from collections.abc import Callable
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from glome.errors import ProtocolError
 from glome.protocol import BadEnvelope, Message, dumps_body, dumps_exact, envelope_size, parse
@@ -46,7 +46,7 @@ class Inbox(Protocol):
 
 class Transport(Protocol):
     def start(self, inbox: Inbox) -> None: ...
-    def send(self, message: Message) -> int: ...
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -60,13 +60,13 @@ def read_line(inbox: Inbox, line: bytes) -> None:
     inbox.receive(message, len(line))
 
 
-Outbox = Callable[[Message, bytes], None]
-"""``outbox(message, body_json)``: a message a node sent, and its body as JSON bytes."""
+Outbox = Callable[[str, str, dict[str, Any], bytes], None]
+"""``outbox(src, dest, body, body_json)``: a message a node sent, and its body as JSON bytes."""
 
 
 class MemoryTransport:
     """Messages in and out as objects: ``deliver(message)`` feeds the node, and every message
-    it sends goes to ``outbox(message, body_json)``.
+    it sends goes to ``outbox(src, dest, body, body_json)``.
 
     The body is serialised once, when it is sent (so what the sender does with its dict later
     changes nothing, and a body JSON cannot hold fails at the sender, as over stdio). The
@@ -107,11 +107,11 @@ class MemoryTransport:
         if self._inbox is not None and not self.closed:
             self._inbox.end()
 
-    def send(self, message: Message) -> int:
-        body_json = dumps_body(message.body)
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int:
+        body_json = dumps_body(body)
         if not self.closed:
-            self._outbox(message, body_json)
-        return envelope_size(message.src, message.dest, body_json) + 1
+            self._outbox(src, dest, body, body_json)
+        return envelope_size(src, dest, body_json) + 1
 
     async def close(self) -> None:
         self.closed = True
@@ -322,8 +322,8 @@ class StdioTransport:
             if opened:
                 self._flush()
 
-    def send(self, message: Message) -> int:
-        line = encode_line(message)
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int:
+        line = encode_line(src, dest, body)
         if self._batch is not None:
             self._batch.append(line + b"\n")
         elif self._burst:  # already wrote in this pass of the loop: gather the rest

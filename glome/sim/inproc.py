@@ -203,16 +203,16 @@ class InProcessHost:
         task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
 
-    def _route(self, node_id: str, message: Message, body_json: bytes) -> None:
+    def _route(self, node_id: str, src: str, dest: str, body: Any, body_json: bytes) -> None:
         """A message the node sent: onto the network, unless it is not a valid envelope."""
-        src, dest = message.src, message.dest
-        if type(src) is str and type(dest) is str and type(message.body) is dict:
+        if type(src) is str and type(dest) is str and type(body) is dict:
             self.network.send(src, dest, None, body_json)
             return
-        _, problem = envelope_problem(message.to_json()) or ("", "not an envelope")
+        envelope = {"src": src, "dest": dest, "body": body}
+        _, problem = envelope_problem(envelope) or ("", "not an envelope")
         self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
         self.log_line(
-            node_id, f"glome: dropping a malformed message ({problem}): {message.to_json()!r:.200}"
+            node_id, f"glome: dropping a malformed message ({problem}): {envelope!r:.200}"
         )
 
     def _serve_done(self, slot: _NodeSlot, task: asyncio.Task[None]) -> None:

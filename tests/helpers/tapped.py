@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from glome.errors import ProtocolError
 from glome.protocol import Message
@@ -34,8 +35,8 @@ class Tapped:
     def start(self, inbox: Inbox) -> None:
         self.transport.start(_TappedInbox(inbox, self.tap))
 
-    def send(self, message: Message) -> int:
-        return self.transport.send(message)
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int:
+        return self.transport.send(src, dest, body)
 
     async def close(self) -> None:
         await self.transport.close()
