@@ -1,6 +1,7 @@
 """Echo round trips per second through one node process over pipes, against a bare ceiling.
 
     .venv/bin/python bench/bench_echo.py [--rounds 40] [--burst 1000] [--window 64]
+    .venv/bin/python bench/bench_echo.py --base /tmp/base   # also another checkout's node
 
 Every binary is driven by the same driver, in the same run:
 
@@ -11,6 +12,8 @@ Every binary is driven by the same driver, in the same run:
   Python 3.11, an eager task on 3.12+, where the plain ``def`` handler runs inline;
 - ``ceiling``: a bare loop that reads a line from stdin, ``orjson.loads`` it, builds the reply
   and ``orjson.dumps`` it to stdout with a flush. No runtime can do less per message in Python.
+- ``base (asyncio)`` / ``base (uvloop)``, with ``--base PATH``: the echo node of another
+  checkout (``git worktree add PATH COMMIT``), for a side-by-side comparison in one run;
 - ``asyncio floor``: the least an asyncio program can do (``add_reader``, ``os.read``, orjson,
   one ``os.write`` per chunk): what the event loop itself costs, for scale.
 
@@ -91,7 +94,7 @@ class AsyncEcho(Node):
         return {"type": "echo_ok", "echo": msg.body.get("echo")}
 AsyncEcho.main()
 """
-BINARIES: dict[str, tuple[list[str], dict[str, str]]] = {
+BINARIES: dict[str, tuple[list[str], dict[str, str]] | tuple[list[str], dict[str, str], Path]] = {
     "node (asyncio)": (NODE, {"GLOME_LOOP": "asyncio"}),
     "node (uvloop)": (NODE, {"GLOME_LOOP": "uvloop"}),
     "async handler": ([sys.executable, "-c", ASYNC_ECHO_SOURCE], {"GLOME_LOOP": "asyncio"}),
@@ -105,7 +108,7 @@ if importlib.util.find_spec("uvloop") is None:
 class Peer:
     """One binary under test, driven over raw pipe file descriptors (no Python buffering)."""
 
-    def __init__(self, argv: list[str], extra_env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], extra_env: dict[str, str], cwd: Path = ROOT) -> None:
         pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, "GLOME_LOG_LEVEL": "WARNING", "PYTHONPATH": pythonpath, **extra_env}
         self.proc = subprocess.Popen(
@@ -115,7 +118,7 @@ class Peer:
             stderr=subprocess.DEVNULL,
             bufsize=0,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
@@ -247,7 +250,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--burst", type=int, default=1000, help="round trips per turn")
     parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--base", type=Path, help="another checkout whose echo node to run too")
     args = parser.parse_args()
+    if args.base is not None:
+        base = args.base.resolve()
+        for loop in ("asyncio", "uvloop"):
+            if f"node ({loop})" in BINARIES:
+                env = {"GLOME_LOOP": loop, "PYTHONPATH": str(base)}
+                BINARIES[f"base ({loop})"] = (NODE, env, base)
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, {platform.processor() or '?'}; "

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glome.nodes.echo import Echo
-from glome.runtime import MemoryTransport
+from glome.testing import Driver
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID_SRC = "cv"  # only valid requests come from here; hostile lines use other sources
@@ -355,27 +355,25 @@ def test_fuzz_echo_in_memory(items: list[tuple[Any, ...]]) -> None:
     async def main() -> None:
         said: list[dict[str, Any]] = []
 
-        def outbox(line: bytes) -> None:
-            msg = orjson.loads(line)
+        def outbox(msg: dict[str, Any]) -> None:
             assert_protocol(msg)
             said.append(msg)
 
-        transport = MemoryTransport(outbox)
-        task = asyncio.create_task(Echo(seed=0).serve(transport))
-        await asyncio.sleep(0)
-        transport.deliver(orjson.dumps(INIT))
+        driver = Driver(Echo(seed=0))
+        driver.on_send = outbox
+        await driver.start(init=False)
+        driver.deliver_line(orjson.dumps(INIT))
         while not said:
             await asyncio.sleep(0)
         batch = Batch(items, 1)
         for line in batch.lines:
-            transport.deliver(line)
-            assert not task.done(), "the node stopped serving"
+            driver.deliver_line(line)
+            assert driver.task is not None and not driver.task.done(), "the node stopped serving"
         while not any(
             m["body"].get("in_reply_to") == batch.sentinel and m["dest"] == VALID_SRC for m in said
         ):
             await asyncio.sleep(0)
         batch.check([m for m in said if m["dest"] == VALID_SRC])
-        transport.end()
-        await asyncio.wait_for(task, 5)
+        await driver.stop()
 
     asyncio.run(asyncio.wait_for(main(), 10))

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers.node_driver import NodeDriver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +31,7 @@ from glome.sim import run
 from glome.sim.inproc import InProcessHost
 from glome.sim.network import Network
 from glome.sim.vclock import run_virtual
+from glome.testing import Driver
 
 
 # ------------------------------------------------------------------------------ RangeSet
@@ -126,12 +126,12 @@ def test_hardened_retransmits_with_backoff_until_acked() -> None:
         ae_interval = ae_interval_degraded = 1000.0  # isolate the link protocol
 
     async def main() -> tuple[list[float], list[float], int]:
-        d = NodeDriver(Quiet(seed=1), ["n0", "n1"])
+        d = Driver(Quiet(seed=1), "n0", ["n0", "n1"])
         await d.start()
-        d.request({"type": "broadcast", "message": 7})
+        d.send_request({"type": "broadcast", "message": 7})
         await asyncio.sleep(7.5)  # n1 never answers
         sends = [t for t, b in d.to("n1", "gossip") if b["values"]]
-        d.deliver("n1", {"type": "gossip", "values": [], "have": [[7, 7]]})  # finally: the ack
+        d.deliver({"type": "gossip", "values": [], "have": [[7, 7]]}, src="n1")  # finally: the ack
         await asyncio.sleep(5)
         after = [t for t, b in d.to("n1", "gossip") if b["values"]]
         await d.stop()
@@ -153,17 +153,17 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
         ae_interval = ae_interval_degraded = 1000.0
 
     async def main() -> list[list[list[int]]]:
-        d = NodeDriver(Small(seed=2), ["n0", "n1"])
+        d = Driver(Small(seed=2), "n0", ["n0", "n1"])
         await d.start()
         for v in range(0, 40, 2):  # 20 values, 20 ranges: no two adjacent
-            d.request({"type": "broadcast", "message": v})
+            d.send_request({"type": "broadcast", "message": v})
         await asyncio.sleep(0.5)
         # n1 acknowledges whatever it got so far, repeatedly
         for _ in range(10):
             got = RangeSet()
             for _, body in d.to("n1", "gossip"):
                 got.update(RangeSet.from_json(body["values"]))
-            d.deliver("n1", {"type": "gossip", "values": [], "have": got.to_json()})
+            d.deliver({"type": "gossip", "values": [], "have": got.to_json()}, src="n1")
             await asyncio.sleep(0.3)
         await d.stop()
         return [b["values"] for _, b in d.to("n1", "gossip") if b["values"]]
@@ -178,18 +178,18 @@ def test_hardened_batches_are_bounded_and_nothing_starves() -> None:
 
 def test_hardened_reads_and_rejects_non_integer_broadcasts() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = NodeDriver(Hardened(seed=3), ["n0"])
+        d = Driver(Hardened(seed=3), "n0", ["n0"])
         await d.start()
-        d.request({"type": "broadcast", "message": "seven"})
-        d.request({"type": "broadcast", "message": 2})
-        d.request({"type": "broadcast", "message": 1})
-        d.request({"type": "read"})
-        d.deliver("n9", {"type": "gossip", "values": [[5, 5]]})  # not a peer: ignored
-        d.deliver("n0", {"type": "gossip", "values": "junk"})  # malformed: ignored
-        d.request({"type": "read"})
+        d.send_request({"type": "broadcast", "message": "seven"})
+        d.send_request({"type": "broadcast", "message": 2})
+        d.send_request({"type": "broadcast", "message": 1})
+        d.send_request({"type": "read"})
+        d.deliver({"type": "gossip", "values": [[5, 5]]}, src="n9")  # not a peer: ignored
+        d.deliver({"type": "gossip", "values": "junk"}, src="n0")  # malformed: ignored
+        d.send_request({"type": "read"})
         await asyncio.sleep(0.01)
         await d.stop()
-        return [m["body"] for _, m in d.sent if m["dest"] == "c1"]
+        return [body for _, body in d.to("c1")]
 
     replies = run_virtual(main())
     assert replies[0]["type"] == "error" and replies[0]["code"] == 12

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.node_driver import NodeDriver
 
 from glome.nodes.counter import (
     DeltaCounter,
@@ -26,10 +25,11 @@ from glome.nodes.counter import (
 )
 from glome.sim import run
 from glome.sim.vclock import run_virtual
+from glome.testing import Driver
 
 
 # ------------------------------------------------------------------------- seq-kv protocol
-def _fake_seq_kv(d: NodeDriver, store: dict[str, Any], drop_first_write_of: str | None) -> None:
+def _fake_seq_kv(d: Driver, store: dict[str, Any], drop_first_write_of: str | None) -> None:
     """Answer the node's seq-kv requests from ``store``; optionally drop one write."""
     dropped: set[str] = set()
 
@@ -48,21 +48,21 @@ def _fake_seq_kv(d: NodeDriver, store: dict[str, Any], drop_first_write_of: str 
             reply.update(type="read_ok", value=store[body["key"]])
         else:
             reply.update(type="error", code=20, text="key does not exist")
-        asyncio.get_running_loop().call_soon(d.deliver, "seq-kv", reply)
+        asyncio.get_running_loop().call_soon(lambda: d.deliver(reply, src="seq-kv"))
 
     d.on_send = serve
 
 
 def test_seqkv_add_writes_absolute_totals_so_a_retry_never_double_counts() -> None:
     async def main() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-        d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1", "n2"])
+        d = Driver(SeqKVCounter(seed=1), "n0", ["n0", "n1", "n2"])
         store: dict[str, Any] = {"counter-n1": 4}
         _fake_seq_kv(d, store, drop_first_write_of="counter-n0")
         await d.start()
-        d.request({"type": "add", "delta": 5})
+        d.send_request({"type": "add", "delta": 5})
         await asyncio.sleep(2.5)  # the first write times out (1 s) and is retried
-        d.request({"type": "add", "delta": 2})
-        d.request({"type": "read"})
+        d.send_request({"type": "add", "delta": 2})
+        d.send_request({"type": "read"})
         await asyncio.sleep(0.5)
         await d.stop()
         writes = [b for _, b in d.to("seq-kv") if b["type"] == "write"]
@@ -78,11 +78,11 @@ def test_seqkv_add_writes_absolute_totals_so_a_retry_never_double_counts() -> No
 
 def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = NodeDriver(SeqKVCounter(seed=1), ["n0", "n1"])
+        d = Driver(SeqKVCounter(seed=1), "n0", ["n0", "n1"])
         _fake_seq_kv(d, {}, drop_first_write_of=None)
         await d.start()
         for _ in range(3):
-            d.request({"type": "read"})
+            d.send_request({"type": "read"})
             await asyncio.sleep(0.1)
         await d.stop()
         return [b for _, b in d.to("seq-kv")]
@@ -102,11 +102,11 @@ def test_seqkv_read_first_writes_a_unique_scratch_value() -> None:
 
 def test_add_rejects_non_integer_delta() -> None:
     async def main() -> list[dict[str, Any]]:
-        d = NodeDriver(DeltaCounter(seed=1), ["n0"])
+        d = Driver(DeltaCounter(seed=1), "n0", ["n0"])
         await d.start()
-        d.request({"type": "add", "delta": "3"})
-        d.request({"type": "add", "delta": 3})
-        d.request({"type": "read"})
+        d.send_request({"type": "add", "delta": "3"})
+        d.send_request({"type": "add", "delta": 3})
+        d.send_request({"type": "read"})
         await asyncio.sleep(0.01)
         await d.stop()
         return [b for _, b in d.to("c1")]
@@ -119,19 +119,19 @@ def test_add_rejects_non_integer_delta() -> None:
 # -------------------------------------------------------------------------- delta CRDTs
 def test_delta_counter_resends_until_acked_with_backoff() -> None:
     async def main() -> tuple[list[float], int, int]:
-        d = NodeDriver(DeltaCounter(seed=1), ["n0", "n1"])
+        d = Driver(DeltaCounter(seed=1), "n0", ["n0", "n1"])
         await d.start()
-        d.request({"type": "add", "delta": 3})
+        d.send_request({"type": "add", "delta": 3})
         await asyncio.sleep(6)  # n1 is unreachable: nothing comes back
         sends = [t for t, b in d.to("n1", "counter_gossip") if b["counters"]]
-        d.deliver("n1", {"type": "counter_gossip", "counters": {}, "vv": {"n0": 1}})
+        d.deliver({"type": "counter_gossip", "counters": {}, "vv": {"n0": 1}}, src="n1")
         await asyncio.sleep(3)
         after = len([b for _, b in d.to("n1", "counter_gossip") if b["counters"]])
         # and it merges n1's entries, acknowledging them
-        d.deliver("n1", {"type": "counter_gossip", "counters": {"n1": [2, 10]}, "vv": {}})
+        d.deliver({"type": "counter_gossip", "counters": {"n1": [2, 10]}, "vv": {}}, src="n1")
         await asyncio.sleep(0.5)
         acks = [b for _, b in d.to("n1", "counter_gossip") if not b["counters"]]
-        d.request({"type": "read"})
+        d.send_request({"type": "read"})
         await asyncio.sleep(0.01)
         await d.stop()
         value = [b for _, b in d.to("c1")][-1]["value"]
@@ -151,9 +151,9 @@ def test_delta_counter_resends_until_acked_with_backoff() -> None:
 
 def test_mark_on_send_delta_counter_never_resends_a_dropped_delta() -> None:
     async def main() -> int:
-        d = NodeDriver(MarkOnSendDeltaCounter(seed=1), ["n0", "n1"])
+        d = Driver(MarkOnSendDeltaCounter(seed=1), "n0", ["n0", "n1"])
         await d.start()
-        d.request({"type": "add", "delta": 3})
+        d.send_request({"type": "add", "delta": 3})
         await asyncio.sleep(3)  # the first gossip was "dropped": n1 never saw it
         await d.stop()
         return len([b for _, b in d.to("n1", "counter_gossip") if b["counters"]])
@@ -163,9 +163,9 @@ def test_mark_on_send_delta_counter_never_resends_a_dropped_delta() -> None:
 
 def test_full_state_counter_sends_everything_every_tick() -> None:
     async def main() -> int:
-        d = NodeDriver(FullStateGossipCounter(seed=1), ["n0", "n1", "n2"])
+        d = Driver(FullStateGossipCounter(seed=1), "n0", ["n0", "n1", "n2"])
         await d.start()
-        d.request({"type": "add", "delta": 1})
+        d.send_request({"type": "add", "delta": 1})
         await asyncio.sleep(1.0)
         await d.stop()
         return len(d.to("n1", "counter_gossip")) + len(d.to("n2", "counter_gossip"))

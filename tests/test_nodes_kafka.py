@@ -1,6 +1,6 @@
 """Kafka reference nodes (glome.nodes.kafka): handler logic, WAL, ack de-dup, fencing, restart.
 
-The nodes are driven over ``MemoryTransport`` by the harness in ``helpers.memory_cluster``:
+The nodes are driven over ``MemoryTransport`` by ``glome.testing.Cluster``:
 messages between nodes are delivered on the next loop turn unless a test's ``rule`` holds or
 drops them, and ``lin-kv`` is a dict behind a function (a test double, not a simulator).
 Seeded whole-run tests on the in-process runner are at the end and skip while the kafka
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.memory_cluster import Cluster, run, settle, until
 
 from glome.nodes.kafka import (
     DedupAckStaticLeaderKafka,
@@ -30,6 +29,7 @@ from glome.nodes.kafka import (
 )
 from glome.nodes.kafka.common import owner_of
 from glome.runtime import Node
+from glome.testing import Cluster, run, settle, until
 
 
 def types_sent(cluster: Cluster, type_: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Transaction reference nodes (glome.nodes.txn): divergence, Lamport order, G1b, convergence.
 
-Nodes run over ``MemoryTransport`` (the harness in ``helpers.memory_cluster``); a test's
+Nodes run over ``MemoryTransport`` (``glome.testing.Cluster``); a test's
 ``rule`` decides whether each node-to-node message is delivered, held (for reordering) or
 dropped (a partition). Seeded whole-run tests
 on the in-process runner are at the end and skip while the txn workload is not there yet.
@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers.memory_cluster import Cluster, run, settle, until
 
 from glome.nodes.txn import (
     CommitTsTxn,
@@ -24,6 +23,7 @@ from glome.nodes.txn import (
     SingleNodeTxn,
 )
 from glome.runtime import Node
+from glome.testing import Cluster, run, settle, until
 
 
 class TxnCluster(Cluster):

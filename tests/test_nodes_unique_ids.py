@@ -6,7 +6,6 @@ import asyncio
 import math
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,8 +21,9 @@ from glome.nodes.unique_ids import (
     name_hash_10,
     node_index,
 )
-from glome.runtime import MemoryTransport, Node
+from glome.runtime import Node
 from glome.sim import run
+from glome.testing import Driver
 
 NOW_MS = 1_700_000_000_000
 
@@ -170,33 +170,18 @@ def _run_node(
     out: list[dict[str, Any]] = []
 
     async def main() -> None:
-        transport = MemoryTransport(lambda line: out.append(orjson.loads(line)["body"]))
-        task = asyncio.ensure_future(node.serve(transport))
-        await asyncio.sleep(0)  # let serve() start the transport
-        transport.deliver(
-            orjson.dumps(
-                {
-                    "src": "c0",
-                    "dest": node_ids[0],
-                    "body": {
-                        "type": "init",
-                        "msg_id": 1,
-                        "node_id": node_ids[0],
-                        "node_ids": node_ids,
-                    },
-                }
-            )
-        )
+        driver = Driver(node, node_ids[0], node_ids)
+        driver.on_send = lambda envelope: out.append(envelope["body"])
+        await driver.start(init=False)
+        init = {"type": "init", "msg_id": 1, "node_id": node_ids[0], "node_ids": node_ids}
+        driver.deliver(init, src="c0")
         for i, body in enumerate(requests):
-            transport.deliver(
-                orjson.dumps({"src": "c1", "dest": node_ids[0], "body": {**body, "msg_id": i + 2}})
-            )
+            driver.deliver({**body, "msg_id": i + 2})
         for _ in range(200):
             await asyncio.sleep(0.001)
             if len(out) >= len(requests) + 1:
                 break
-        transport.end()
-        await asyncio.wait_for(task, 5)
+        await driver.stop()
 
     asyncio.run(main())
     return out

@@ -20,13 +20,8 @@ from typing import Any
 import pytest
 
 from glome.errors import NodeStartError, RunnerError
-from glome.sim.processes import (
-    ProcessHost,
-    ProcessLimits,
-    _LineSplitter,
-    parse_envelope,
-    resolve_command,
-)
+from glome.sim.process_pipes import LineSplitter, ProcessLimits, resolve_command
+from glome.sim.processes import ProcessHost, parse_envelope
 
 NODES = Path(__file__).resolve().parent / "nodes"
 PLAIN = [sys.executable, str(NODES / "plain_node.py")]
@@ -621,7 +616,7 @@ def test_parse_envelope_accepts_spec_messages() -> None:
 def test_line_splitter_handles_chunks_and_overlong_lines() -> None:
     lines: list[bytes] = []
     overlong: list[int] = []
-    splitter = _LineSplitter(10, lines.append, overlong.append)
+    splitter = LineSplitter(10, lines.append, overlong.append)
     for chunk in (b"ab", b"c\nde", b"f\n", b"0123456789012", b"345\nok\n", b"x" * 30 + b"\nlast"):
         splitter.feed(chunk)
     splitter.end()
@@ -904,7 +899,7 @@ def test_cli_node_that_exits_mid_run_exits_255_with_a_plain_message(tmp_path: Pa
 
 
 def test_excerpt_is_bounded_and_decodes_only_the_head() -> None:
-    from glome.sim.processes import excerpt
+    from glome.sim.process_pipes import excerpt
 
     assert excerpt(b"short") == "short"
     long = excerpt(b"a" * 10_000_000)

@@ -10,79 +10,17 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-import orjson
 import pytest
 
 from glome.errors import ErrorCode, KeyDoesNotExist, TxnConflict
-from glome.runtime import MemoryTransport, Message, Node, handler
+from glome.runtime import Message, Node, handler
+from glome.testing import Driver
 
 BOUND = 5.0  # seconds: the most any test waits for anything
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(asyncio.wait_for(coro, BOUND))
-
-
-class Harness:
-    """Drives one node over a MemoryTransport and records what it sends."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.sent: list[dict[str, Any]] = []
-        self.transport = MemoryTransport(lambda line: self.sent.append(orjson.loads(line)))
-        self.task: asyncio.Task[None] | None = None
-        self._next_id = 1000
-
-    async def start(
-        self,
-        *,
-        init: bool = True,
-        node_id: str = "n1",
-        node_ids: tuple[str, ...] = ("n1", "n2", "n3"),
-    ) -> None:
-        self.task = asyncio.create_task(self.node.serve(self.transport))
-        await asyncio.sleep(0)
-        if init:
-            reply = await self.request(
-                {"type": "init", "node_id": node_id, "node_ids": list(node_ids)}, src="c0"
-            )
-            assert reply["body"]["type"] == "init_ok"
-
-    def deliver(self, body: dict[str, Any], src: str = "c1", dest: str = "n1") -> None:
-        self.transport.deliver(orjson.dumps({"src": src, "dest": dest, "body": body}))
-
-    def send_request(self, body: dict[str, Any], src: str = "c1") -> int:
-        self._next_id += 1
-        self.deliver({**body, "msg_id": self._next_id}, src=src)
-        return self._next_id
-
-    async def reply_to(self, msg_id: int, dest: str = "c1") -> dict[str, Any]:
-        """Wait for the message the node sends to ``dest`` in reply to ``msg_id``."""
-        while True:
-            for m in self.sent:
-                if m["dest"] == dest and m["body"].get("in_reply_to") == msg_id:
-                    return m
-            await asyncio.sleep(0.001)
-
-    async def request(self, body: dict[str, Any], src: str = "c1") -> dict[str, Any]:
-        return await self.reply_to(self.send_request(body, src), dest=src)
-
-    async def sent_to(self, dest: str, count: int = 1) -> list[dict[str, Any]]:
-        """Wait until the node has sent ``count`` messages to ``dest``; return them."""
-        while True:
-            found = [m for m in self.sent if m["dest"] == dest]
-            if len(found) >= count:
-                return found
-            await asyncio.sleep(0.001)
-
-    async def settle(self) -> None:
-        for _ in range(20):
-            await asyncio.sleep(0)
-
-    async def stop(self) -> None:
-        self.transport.end()
-        assert self.task is not None
-        await asyncio.wait_for(self.task, BOUND)
 
 
 class Echo(Node):
@@ -101,7 +39,7 @@ def test_init_sets_id_and_node_ids_and_answers_init_ok() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start(init=False)
         assert node.id == ""
         reply = await h.request(
@@ -110,7 +48,7 @@ def test_init_sets_id_and_node_ids_and_answers_init_ok() -> None:
         assert reply == {
             "src": "n2",
             "dest": "c0",
-            "body": {"type": "init_ok", "in_reply_to": h._next_id},
+            "body": {"type": "init_ok", "in_reply_to": h._next_msg_id},
         }
         assert node.id == "n2"
         assert node.node_ids == ["n1", "n2", "n3"]
@@ -124,7 +62,7 @@ def test_init_sets_id_and_node_ids_and_answers_init_ok() -> None:
 def test_malformed_init_gets_error_12_and_a_later_good_init_works() -> None:
     async def main() -> None:
         node = Echo(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start(init=False)
         bad = await h.request({"type": "init", "node_id": 7}, src="c0")
         assert bad["body"]["code"] == ErrorCode.MALFORMED_REQUEST
@@ -147,7 +85,7 @@ def test_second_init_is_answered_without_rerunning_on_init() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         again = await h.request({"type": "init", "node_id": "n1", "node_ids": ["n1"]}, src="c0")
         assert again["body"]["type"] == "init_ok"
@@ -166,7 +104,7 @@ def test_failing_on_init_answers_error_13_not_init_ok() -> None:
             raise RuntimeError("no disk")
 
     async def main() -> None:
-        h = Harness(N(seed=1))
+        h = Driver(N(seed=1))
         await h.start(init=False)
         reply = await h.request({"type": "init", "node_id": "n1", "node_ids": ["n1"]}, src="c0")
         assert reply["body"]["code"] == ErrorCode.CRASH
@@ -178,7 +116,7 @@ def test_failing_on_init_answers_error_13_not_init_ok() -> None:
 
 def test_requests_before_init_are_buffered_then_served_after_init_ok() -> None:
     async def main() -> None:
-        h = Harness(Echo(seed=1))
+        h = Driver(Echo(seed=1))
         await h.start(init=False)
         early = [h.send_request({"type": "echo", "echo": i}) for i in range(3)]
         await h.settle()
@@ -195,7 +133,7 @@ def test_requests_before_init_are_buffered_then_served_after_init_ok() -> None:
 # ------------------------------------------------------------------------------- handlers
 def test_handler_return_value_is_the_reply_body() -> None:
     async def main() -> None:
-        h = Harness(Echo(seed=1))
+        h = Driver(Echo(seed=1))
         await h.start()
         reply = await h.request({"type": "echo", "echo": {"nested": [1, 2.5, None]}}, src="c7")
         assert reply == {
@@ -204,7 +142,7 @@ def test_handler_return_value_is_the_reply_body() -> None:
             "body": {
                 "type": "echo_ok",
                 "echo": {"nested": [1, 2.5, None]},
-                "in_reply_to": h._next_id,
+                "in_reply_to": h._next_msg_id,
             },
         }
         await h.stop()
@@ -223,13 +161,13 @@ def test_explicit_reply_and_sync_handlers_registered_with_handle() -> None:
         node.handle("b", lambda msg: {"type": "b_ok", "n": msg.body["n"] + 1})
         with pytest.raises(ValueError, match="init"):
             node.handle("init", explicit)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         assert (await h.request({"type": "a"}))["body"]["type"] == "a_ok"
         assert (await h.request({"type": "b", "n": 41}))["body"] == {
             "type": "b_ok",
             "n": 42,
-            "in_reply_to": h._next_id,
+            "in_reply_to": h._next_msg_id,
         }
         await h.settle()
         assert sum(1 for m in h.sent if m["body"]["type"] == "a_ok") == 1  # exactly one reply
@@ -248,7 +186,7 @@ def test_request_without_msg_id_is_handled_but_not_answered() -> None:
             return {"type": "gossip_ok"}
 
     async def main() -> None:
-        h = Harness(N(seed=1))
+        h = Driver(N(seed=1))
         await h.start()
         h.deliver({"type": "gossip", "n": 5}, src="n2")
         await h.settle()
@@ -269,7 +207,7 @@ def test_every_request_runs_in_its_own_task() -> None:
             return {"type": "slow_ok", "peer_said": body["type"]}
 
     async def main() -> None:
-        h = Harness(N(seed=1))
+        h = Driver(N(seed=1))
         await h.start()
         slow_id = h.send_request({"type": "slow"})
         (ping,) = await h.sent_to("n2")
@@ -299,7 +237,7 @@ def test_in_flight_bound_refuses_with_error_11_then_recovers() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         held = [h.send_request({"type": "hold"}) for _ in range(2)]
         await h.settle()
@@ -325,7 +263,7 @@ def test_unknown_type_with_msg_id_gets_error_10_without_is_only_logged(
 ) -> None:
     async def main() -> Node:
         node = Echo(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         reply = await h.request({"type": "frobnicate"})
         assert reply["body"]["code"] == ErrorCode.NOT_SUPPORTED
@@ -351,7 +289,7 @@ def test_handler_exception_is_error_13_and_the_node_keeps_serving() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         for _ in range(3):
             reply = await h.request({"type": "boom"})
@@ -376,14 +314,14 @@ def test_handler_raising_an_rpc_error_answers_with_its_code() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         conflict = await h.request({"type": "txn"})
         assert conflict["body"] == {
             "type": "error",
             "code": 30,
             "text": "key 3 changed",
-            "in_reply_to": h._next_id,
+            "in_reply_to": h._next_msg_id,
         }
         missing = await h.request({"type": "read"})
         assert missing["body"]["code"] == 20
@@ -410,7 +348,7 @@ def test_unserialisable_reply_is_logged_and_replaced_by_error_13() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         for kind in ("weird", "huge"):
             reply = await h.request({"type": kind})
@@ -450,10 +388,10 @@ def test_unserialisable_reply_is_logged_and_replaced_by_error_13() -> None:
 def test_malformed_lines_are_skipped(line: bytes) -> None:
     async def main() -> Node:
         node = Echo(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         before = len(h.sent)
-        h.transport.deliver(line)
+        h.deliver_line(line)
         await h.settle()
         assert len(h.sent) == before
         assert (await h.request({"type": "echo", "echo": "ok"}))["body"]["echo"] == "ok"
@@ -469,7 +407,7 @@ def test_bool_in_reply_to_is_not_a_msg_id() -> None:
 
     async def main() -> None:
         node = Echo(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         call = asyncio.ensure_future(node.rpc("n2", {"type": "ping"}, timeout=BOUND))
         (ping,) = await h.sent_to("n2")
@@ -501,14 +439,14 @@ def test_eof_ends_serve_within_grace_even_with_a_stuck_handler() -> None:
 
     async def main() -> Node:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         node.every(0.01, lambda: None)  # a periodic task never delays the end
         h.send_request({"type": "stuck"})
         await h.settle()
         await h.stop()
         assert h.transport.closed
-        assert not node._tasks  # everything was cancelled
+        assert not node._serving().tasks  # everything was cancelled
         return node
 
     run(main())
@@ -525,7 +463,7 @@ def test_eof_lets_in_flight_handlers_finish_within_grace() -> None:
             return {"type": "slowish_ok"}
 
     async def main() -> None:
-        h = Harness(N(seed=1))
+        h = Driver(N(seed=1))
         await h.start()
         msg_id = h.send_request({"type": "slowish"})
         await h.stop()  # EOF arrives while the handler sleeps
@@ -543,14 +481,14 @@ def test_cancelling_serve_kills_the_node_without_on_stop() -> None:
 
     async def main() -> None:
         node = N(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         node.every(0.01, lambda: None)
         assert h.task is not None
         h.task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await h.task
-        assert not node._tasks
+        assert not node._serving().tasks
 
     run(main())
     assert stopped == []
@@ -574,7 +512,7 @@ def test_every_applies_jitter_and_survives_exceptions() -> None:
 
     async def main() -> RecordingSleep:
         node = RecordingSleep(seed=7)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
 
         async def tick() -> None:
@@ -597,7 +535,7 @@ def test_every_applies_jitter_and_survives_exceptions() -> None:
 def test_every_is_deterministic_for_a_seed() -> None:
     async def waits(seed: int) -> list[float]:
         node = RecordingSleep(seed=seed)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
         node.every(0.5, lambda: None)
         while len(node.waits) < 5:
@@ -612,7 +550,7 @@ def test_every_is_deterministic_for_a_seed() -> None:
 def test_spawned_task_failure_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         node = Echo(seed=1)
-        h = Harness(node)
+        h = Driver(node)
         await h.start()
 
         async def fail() -> None:
@@ -654,7 +592,7 @@ def test_an_overridden_reply_is_used_for_returned_bodies() -> None:
             super().reply(request, {**body, "stamped": True})
 
     async def main() -> None:
-        h = Harness(Stamped(seed=1))
+        h = Driver(Stamped(seed=1))
         await h.start()
         assert (await h.request({"type": "sync_echo"}))["body"]["stamped"] is True
         assert (await h.request({"type": "echo", "echo": 1}))["body"]["stamped"] is True

@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from glome.runtime import MemoryTransport, Message, Node, handler
+from glome.runtime import Message, Node, handler
 from glome.runtime import logs as glome_logs
+from glome.testing import Driver
 
 BOUND = 5.0
 
@@ -48,10 +49,8 @@ class Echo(Node):
 
 async def exercise(node: Node) -> list[bytes]:
     """init, two echoes, an unknown type, a crash, a stray reply, a bad line, then EOF."""
-    out: list[bytes] = []
-    transport = MemoryTransport(out.append)
-    task = asyncio.create_task(node.serve(transport))
-    await asyncio.sleep(0)
+    driver = Driver(node, "n1", ["n1"])
+    await driver.start(init=False)
     bodies = [
         {"type": "init", "node_id": "n1", "node_ids": ["n1"], "msg_id": 1},
         {"type": "echo", "echo": "a", "msg_id": 2},
@@ -61,13 +60,11 @@ async def exercise(node: Node) -> list[bytes]:
         {"type": "read_ok", "in_reply_to": 77},
     ]
     for body in bodies:
-        transport.deliver(orjson.dumps({"src": "c1", "dest": "n1", "body": body}))
-        for _ in range(5):
-            await asyncio.sleep(0)
-    transport.deliver(b"{oops")
-    transport.end()
-    await asyncio.wait_for(task, BOUND)
-    return out
+        driver.deliver(body)
+        await driver.settle(5)
+    driver.deliver_line(b"{oops")
+    await driver.stop()
+    return [orjson.dumps(envelope) for envelope in driver.sent]
 
 
 def test_logs_are_json_lines_with_protocol_fields(json_log: io.StringIO) -> None:
@@ -108,14 +105,11 @@ def test_metrics_json_line_is_the_last_record_at_stop(json_log: io.StringIO) -> 
 def test_hostile_type_names_cannot_grow_the_counters_without_bound() -> None:
     async def main() -> Node:
         node = Echo(seed=1)
-        transport = MemoryTransport(lambda line: None)
-        task = asyncio.create_task(node.serve(transport))
-        await asyncio.sleep(0)
+        driver = Driver(node, "n1", ["n1"])
+        await driver.start(init=False)
         for i in range(2000):
-            body = {"type": f"t{i}", "in_reply_to": i}
-            transport.deliver(orjson.dumps({"src": "c1", "dest": "n1", "body": body}))
-        transport.end()
-        await asyncio.wait_for(task, BOUND)
+            driver.deliver({"type": f"t{i}", "in_reply_to": i})
+        await driver.stop()
         return node
 
     node = asyncio.run(main())

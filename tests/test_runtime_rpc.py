@@ -42,8 +42,8 @@ class FakeServices:
         self.script: dict[str, Any] = {}
         self.transport = MemoryTransport(self._receive)
 
-    def _receive(self, line: bytes) -> None:
-        msg = orjson.loads(line)
+    def _receive(self, src: str, dest: str, body: Any, body_json: bytes) -> None:
+        msg = {"src": src, "dest": dest, "body": orjson.loads(body_json)}
         self.seen.append(msg)
         body, dest = msg["body"], msg["dest"]
         if dest in self.script:
@@ -61,7 +61,7 @@ class FakeServices:
                 "dest": msg["src"],
                 "body": {**answer, "in_reply_to": body["msg_id"]},
             }
-            asyncio.get_running_loop().call_soon(self.transport.deliver, orjson.dumps(reply))
+            asyncio.get_running_loop().call_soon(self.transport.deliver_line, orjson.dumps(reply))
 
     @staticmethod
     def _kv(store: dict[Any, Any], body: dict[str, Any], *, lww: bool) -> dict[str, Any] | None:
@@ -99,7 +99,7 @@ async def serving(node: Node) -> tuple[FakeServices, asyncio.Task[None]]:
         "dest": "n1",
         "body": {"type": "init", "node_id": "n1", "node_ids": ["n1", "n2"], "msg_id": 1},
     }
-    services.transport.deliver(orjson.dumps(init))
+    services.transport.deliver_line(orjson.dumps(init))
     while node.id != "n1":
         await asyncio.sleep(0)
     return services, task
@@ -195,11 +195,11 @@ def test_timeout_raises_rpc_timeout_and_the_late_reply_is_dropped() -> None:
             "dest": "n1",
             "body": {"type": "pong", "in_reply_to": ping["body"]["msg_id"]},
         }
-        services.transport.deliver(orjson.dumps(late))
+        services.transport.deliver_line(orjson.dumps(late))
         await asyncio.sleep(0)
         assert node.metrics.late_replies == 1
         assert handled == []  # a reply never reaches a handler, even one for its type
-        assert not node._pending
+        assert not node._serving().replies
         await stop(services, task)
 
     run(main())
@@ -230,7 +230,7 @@ def test_replies_are_routed_by_in_reply_to_only() -> None:
             "dest": "n1",
             "body": {"type": "read_ok", "value": 1, "in_reply_to": 999},
         }
-        services.transport.deliver(orjson.dumps(stray))
+        services.transport.deliver_line(orjson.dumps(stray))
         await asyncio.sleep(0)
         assert handled == []
         assert node.metrics.late_replies == 1
@@ -245,7 +245,7 @@ def test_unserialisable_rpc_body_raises_at_once() -> None:
         services, task = await serving(node)
         with pytest.raises(TypeError, match="serialised"):
             await node.rpc("n2", {"type": "ping", "x": object()})
-        assert not node._pending
+        assert not node._serving().replies
         await stop(services, task)
 
     run(main())
@@ -261,7 +261,7 @@ def test_rpc_cancelled_leaves_nothing_pending() -> None:
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        assert not node._pending
+        assert not node._serving().replies
         await stop(services, task)
 
     run(main())
@@ -447,7 +447,7 @@ def test_kv_inside_a_handler_propagates_its_error_code() -> None:
             if key == "present":
                 await LinKV(node).write(key, 5)
             req = {"src": "c1", "dest": "n1", "body": {"type": "get", "key": key, "msg_id": 9}}
-            services.transport.deliver(orjson.dumps(req))
+            services.transport.deliver_line(orjson.dumps(req))
             while not [m for m in services.seen if m["dest"] == "c1"]:
                 await asyncio.sleep(0)
             (reply,) = [m for m in services.seen if m["dest"] == "c1"]

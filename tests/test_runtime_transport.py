@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from glome.errors import ProtocolError
+from glome.protocol import Message, encode
 from glome.runtime import transport as tr
 
 
@@ -71,6 +73,34 @@ def test_pollable(path: str, pollable: bool, tmp_path: Path) -> None:
         os.close(w)
 
 
+def note(text: str) -> tuple[str, str, dict[str, Any]]:
+    """(src, dest, body) of a message whose type is ``text``."""
+    return "n1", "c1", {"type": text}
+
+
+def line(text: str) -> bytes:
+    return encode(*note(text))
+
+
+class Inbox:
+    """What a node's runtime is to a transport, for tests: a callback per message."""
+
+    def __init__(
+        self, on_message: Callable[[Message], None], on_end: Callable[[], None] = lambda: None
+    ) -> None:
+        self.on_message, self.on_end = on_message, on_end
+        self.bad: list[bytes] = []
+
+    def receive(self, message: Message, size: int) -> None:
+        self.on_message(message)
+
+    def malformed(self, line: bytes, error: ProtocolError) -> None:
+        self.bad.append(line)
+
+    def end(self) -> None:
+        self.on_end()
+
+
 def test_stdio_transport_over_pipes_batches_replies_and_flushes_on_close() -> None:
     """Lines in, replies out; output sent before stdout connects is not lost at close; the
     fds get their blocking mode back."""
@@ -81,18 +111,19 @@ def test_stdio_transport_over_pipes_batches_replies_and_flushes_on_close() -> No
         transport = tr.StdioTransport(in_r, out_w)
         ended = asyncio.Event()
 
-        def on_line(line: bytes) -> None:
-            transport.send(b"got " + line)
+        def on_message(message: Message) -> None:
+            transport.send(*note("got " + message.body["type"]))
 
-        transport.start(on_line, ended.set)
-        transport.send(b"hello")  # before the writer is connected
-        os.write(in_w, b"a\nb\nc\n")
+        transport.start(Inbox(on_message, ended.set))
+        transport.send(*note("hello"))  # before the writer is connected
+        os.write(in_w, line("a") + b"\n" + line("b") + b"\n" + line("c") + b"\n")
         os.close(in_w)
         await asyncio.wait_for(ended.wait(), 5)
         await transport.close()
 
     run_restoring_stdout(main)
-    assert read_to_end(out_r, out_w) == b"hello\ngot a\ngot b\ngot c\n"
+    expected = [line("hello"), line("got a"), line("got b"), line("got c")]
+    assert read_to_end(out_r, out_w) == b"".join(x + b"\n" for x in expected)
     assert os.get_blocking(in_r)
     os.close(in_r)
 
@@ -103,12 +134,12 @@ def test_stdio_transport_close_right_after_start_still_delivers_output() -> None
 
     async def main() -> None:
         transport = tr.StdioTransport(in_r, out_w)
-        transport.start(lambda line: None, lambda: None)
-        transport.send(b"said before stdout was connected")
+        transport.start(Inbox(lambda message: None))
+        transport.send(*note("said before stdout was connected"))
         await transport.close()
 
     run_restoring_stdout(main)
-    assert read_to_end(out_r, out_w) == b"said before stdout was connected\n"
+    assert read_to_end(out_r, out_w) == line("said before stdout was connected") + b"\n"
     os.close(in_r)
     os.close(in_w)
 
@@ -124,21 +155,24 @@ def test_stdio_transport_coalesces_writes_without_reordering() -> None:
         transport = tr.StdioTransport(in_r, out_w)
         transport._emit = writes.append  # type: ignore[method-assign]
 
-        def on_line(line: bytes) -> None:
+        def on_message(message: Message) -> None:
             for i in range(3):
-                transport.send(line + str(i).encode())
+                transport.send(*note(message.body["type"] + str(i)))
 
-        transport.start(on_line, lambda: None)
-        transport._feed(b"a\nb\n")
-        assert writes == [b"a0\na1\na2\nb0\nb1\nb2\n"]
+        def lines(*texts: str) -> bytes:
+            return b"".join(line(text) + b"\n" for text in texts)
+
+        transport.start(Inbox(on_message))
+        transport._feed(lines("a", "b"))
+        assert writes == [lines("a0", "a1", "a2", "b0", "b1", "b2")]
         for i in range(3):
-            transport.send(b"late%d" % i)
-        assert writes[1:] == [b"late0\n"]
+            transport.send(*note(f"late{i}"))
+        assert writes[1:] == [lines("late0")]
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        assert writes[1:] == [b"late0\n", b"late1\nlate2\n"]
-        transport.send(b"next pass")
-        assert writes[-1] == b"next pass\n"
+        assert writes[1:] == [lines("late0"), lines("late1", "late2")]
+        transport.send(*note("next pass"))
+        assert writes[-1] == lines("next pass")
         await transport.close()
 
     run_restoring_stdout(main)

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from helpers.tapped import Tapped
 
-from glome.runtime import Message, Node, handler
+from glome.protocol import dumps_exact, loads_exact
+from glome.runtime import Message, Node, Transport, handler
 from glome.sim.inproc import InProcessHost
-from glome.sim.network import Network, dumps_exact, loads_exact
+from glome.sim.network import Network
 from glome.sim.vclock import run_virtual
 
 BIG = 123456789012345678901234567890  # a 128-bit id
@@ -22,8 +24,7 @@ BIG = 123456789012345678901234567890  # a 128-bit id
 class Ticker(Node):
     """Counts its own timer ticks; answers ``count`` with them and the messages it saw."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.ticks = 0
         self.seen: list[int] = []
 
@@ -57,16 +58,18 @@ class LoudDeath(Node):
 
 
 class BreaksOnSecondMessage(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.received = 0
 
-    def _on_line(self, line: bytes) -> None:
+    async def serve(self, transport: Transport) -> None:
+        await super().serve(Tapped(transport, self._tap))
+
+    def _tap(self, message: Message) -> bool:
         self.received += 1
         if self.received == 2 and not (self.state_dir / "broke").exists():
             (self.state_dir / "broke").write_text("x")
             raise RuntimeError("the node object broke")
-        super()._on_line(line)
+        return True
 
 
 def host_run(tmp_path: Path, node: type[Node], scenario: Any, node_ids: list[str]) -> Any:
@@ -158,16 +161,14 @@ def test_kill_while_paused_drops_the_held_messages(tmp_path: Path) -> None:
     assert host_run(tmp_path, Ticker, scenario, ["n0"]) == ([], 0)
 
 
-def test_integers_beyond_64_bits_stay_exact(tmp_path: Path) -> None:
+def test_integers_beyond_64_bits_reach_a_node_exactly(tmp_path: Path) -> None:
     async def scenario(loop: Any, network: Network, host: InProcessHost, inbox: Any) -> Any:
-        inbox.clear()
-        line = b'{"src":"n0","dest":"c9","body":{"type":"generate_ok","id":%d}}' % BIG
-        host._route("n0", line)  # what a node writing such an id sends
-        await asyncio.sleep(0)
-        return list(inbox)
+        network.send("c9", "n0", {"type": "note", "n": BIG})
+        await asyncio.sleep(0.01)
+        return host.node("n0").seen  # type: ignore[union-attr]
 
     [received] = host_run(tmp_path, Ticker, scenario, ["n0"])
-    assert received["body"]["id"] == BIG and type(received["body"]["id"]) is int
+    assert received == BIG and type(received) is int
 
 
 def test_the_journal_keeps_big_integers(tmp_path: Path) -> None:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from glome.runtime import Message, Node, handler
+from helpers.tapped import Tapped
+
+from glome.runtime import Message, Node, Transport, handler
 
 
 class Flood(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values: set[int] = set()
         self.neighbours: list[str] = []
 
@@ -58,8 +59,7 @@ class Gossip(Node):
 
     interval = 0.2
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values: set[int] = set()
         self.neighbours: list[str] = []
         self.pending: dict[str, set[int]] = {}
@@ -113,8 +113,7 @@ class Forgetful(Flood):
 
 
 class GCounter(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.counts: dict[str, int] = {}
 
     async def on_init(self) -> None:
@@ -140,15 +139,19 @@ class GCounter(Node):
 
 
 class Crasher(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    """Its object breaks (not a handler: the runtime would answer that) on the 5th message."""
+
+    def setup(self) -> None:
         self.received = 0
 
-    def _on_line(self, line: bytes) -> None:
+    async def serve(self, transport: Transport) -> None:
+        await super().serve(Tapped(transport, self._tap))
+
+    def _tap(self, message: Message) -> bool:
         self.received += 1
         if self.received == 5:
             raise RuntimeError("the node object broke")
-        super()._on_line(line)
+        return True
 
     @handler("echo")
     async def echo(self, msg: Message) -> dict[str, Any]:
@@ -156,8 +159,10 @@ class Crasher(Node):
 
 
 class Silent(Node):
-    def _on_line(self, line: bytes) -> None:
-        pass
+    """Hears nothing (init included)."""
+
+    async def serve(self, transport: Transport) -> None:
+        await super().serve(Tapped(transport, lambda message: False))
 
 
 def test_nodes_are_node_classes() -> None:

@@ -309,13 +309,11 @@ def test_node_logs_are_captured_per_node(tmp_path: Path) -> None:
 
 
 class Noisy(Node):
-    """Writes a non-JSON line and an envelope with an extra key before each echo reply."""
+    """Sends a message to an address that is not a string before each echo reply."""
 
     @handler("echo")
     def echo(self, msg: Message) -> dict[str, Any]:
-        assert self._transport is not None
-        self._transport.send(b"this is not json")
-        self._transport.send(b'{"src": "n0", "dest": "c9", "body": {"type": "x"}, "extra": 1}')
+        self.send(7, {"type": "x"})  # type: ignore[arg-type]
         return {"type": "echo_ok", "echo": msg.body["echo"]}
 
 
@@ -324,8 +322,7 @@ def test_bad_output_lines_are_dropped_logged_and_reported(tmp_path: Path) -> Non
     assert result.valid is True
     assert result.warnings and "not valid envelopes" in result.warnings[0]
     log = (result.store_path / "node-logs" / "n0.log").read_text()
-    assert "dropping a line that is not JSON" in log
-    assert "unexpected top-level keys ['extra']" in log
+    assert "dropping a malformed message (src and dest must be strings)" in log
     assert "not valid envelopes" in (result.store_path / "jepsen.log").read_text()
 
 

@@ -195,8 +195,7 @@ def _is_int(x: object) -> bool:
 class BroadcastBase(Node):
     """Client side of every variant: values in a ``RangeSet``, reads answered from a cache."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values = RangeSet()
         self.topology: dict[str, list[str]] = {}
         self._read_cache: list[int] | None = None
@@ -244,8 +243,8 @@ class _RandomPeersGossip(BroadcastBase):
     fanout: ClassVar[int] = 4
     interval: ClassVar[float] = 0.1
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.gossip_peers: list[str] = []
 
     async def on_init(self) -> None:
@@ -294,8 +293,8 @@ class MarkOnSendDelta(_RandomPeersGossip):
     mark_on_send: ClassVar[bool] = True
     batch_limit: ClassVar[int] = 1024
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.peer_seen: dict[str, set[int]] = {}
 
     def gossip(self) -> None:
@@ -420,8 +419,8 @@ class Hardened(BroadcastBase):
     max_digest_ranges: ClassVar[int] = 256
     jitter: ClassVar[float] = 0.1
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.neighbours: list[str] = []
         self.links: dict[str, PeerLink] = {}
         self.next_ae_at = 0.0

@@ -65,8 +65,7 @@ class SeqKVCounter(Node):
     resync_interval: ClassVar[float] = 0.5
     """How often a total that failed to reach seq-kv is written again."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.kv: SeqKV | None = None
         self.mine = 0
         """This node's own total: authoritative, since no other node writes its key."""
@@ -162,8 +161,7 @@ class _GossipCounter(Node):
 
     interval: ClassVar[float] = 0.1
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.counters: dict[str, tuple[int, int]] = {}
 
     async def on_init(self) -> None:
@@ -228,8 +226,8 @@ class MarkOnSendDeltaCounter(_GossipCounter):
     """glome-rs 1d36ea4: per-peer known versions, bumped when a delta is *sent* (the flaw)
     and when the peer's gossip arrives."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.peer_known: dict[str, dict[str, int]] = {}
 
     def gossip(self) -> None:
@@ -265,8 +263,8 @@ class DeltaCounter(_GossipCounter):
     rto_initial: ClassVar[float] = 0.5
     rto_max: ClassVar[float] = 2.0
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.acked: dict[str, dict[str, int]] = {}
         self.last_sent: dict[str, dict[str, int]] = {}
         self.sent_at: dict[str, float] = {}

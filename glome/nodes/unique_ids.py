@@ -112,8 +112,7 @@ class ReviewSnowflakeIds(Node):
     """The review's Snowflake-lite as glome-rs shipped it: duplicates on hash collisions,
     sequence overflow, and clock steps backwards."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.gen: ReviewSnowflakeGenerator | None = None
 
     async def on_init(self) -> None:
@@ -223,8 +222,7 @@ class SnowflakeIds(Node):
     overflow_wait_s: ClassVar[float] = 0.001
     """How long to sleep when a millisecond's 4096 ids are used up."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.gen: SnowflakeGenerator | None = None
 
     async def on_init(self) -> None:

@@ -4,9 +4,9 @@ Imports nothing heavier than orjson: node processes start fast.
 """
 
 from glome.errors import ErrorCode, RPCError, RPCTimeout
+from glome.protocol import Message
 from glome.runtime.clock import Clock, LoopClock
 from glome.runtime.kv import KV, LWWKV, TSO, LinKV, SeqKV
-from glome.runtime.message import Message
 from glome.runtime.metrics import Metrics
 from glome.runtime.node import Node, handler
 from glome.runtime.transport import MemoryTransport, StdioTransport, Transport

@@ -1,10 +1,14 @@
-"""Transports: how a node's lines get in and out. Node code never sees stdin or stdout.
+"""Transports: how a node's messages get in and out. Node code never sees stdin or stdout.
 
-A transport is push-based: ``start(on_line, on_eof)`` delivers each incoming line (bytes,
-without the newline) by calling ``on_line``, and ``send(line)`` writes one line. Two exist:
+A transport carries ``Message`` objects. ``start(inbox)`` makes it deliver each incoming
+message to ``inbox.receive(message, size)`` (``size``: the length of its line), a line that is
+not a valid envelope to ``inbox.malformed(line, error)`` and end of input to ``inbox.end()``.
+``send(src, dest, body)`` sends one message and returns the bytes it took on the wire (its line
+and newline); it raises ``TypeError`` for a body JSON cannot hold. Two exist:
 
-- ``StdioTransport``: a real Maelstrom binary, asyncio pipes on fd 0 and 1, no threads.
-- ``MemoryTransport``: the simulator's; lines go straight to and from its network.
+- ``StdioTransport``: a real Maelstrom binary, JSON lines over asyncio pipes on fd 0 and 1.
+- ``MemoryTransport``: the simulator's and the tests' (``glome.testing``); messages are handed
+  over as objects, with their body's JSON, and never turned into lines and back.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ import selectors
 import stat
 import sys
 from collections.abc import Callable
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
+
+from glome.errors import ProtocolError
+from glome.protocol import BadEnvelope, Message, dumps_body, dumps_exact, envelope_size, parse
+from glome.protocol import encode as encode_line
 
 log = logging.getLogger("glome.transport")
 
@@ -28,65 +36,82 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 """A longer line is dropped (logged) rather than buffered without bound."""
 
 
+class Inbox(Protocol):
+    """Where a transport delivers: the node's runtime (``glome.runtime._dispatch``)."""
+
+    def receive(self, message: Message, size: int) -> None: ...
+    def malformed(self, line: bytes, error: ProtocolError) -> None: ...
+    def end(self) -> None: ...
+
+
 class Transport(Protocol):
-    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None: ...
-    def send(self, line: bytes) -> None: ...
+    def start(self, inbox: Inbox) -> None: ...
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int: ...
     async def close(self) -> None: ...
 
 
-EnvelopeOutbox = Callable[[bytes, str, str], None]
-"""``outbox(line, src, dest)``: a line the runtime built from ``{"src", "dest", "body"}``."""
+def read_line(inbox: Inbox, line: bytes) -> None:
+    """Parse one incoming line and hand the result to ``inbox``."""
+    try:
+        message = parse(line)
+    except BadEnvelope as e:
+        inbox.malformed(line, e)
+        return
+    inbox.receive(message, len(line))
+
+
+Outbox = Callable[[str, str, dict[str, Any], bytes], None]
+"""``outbox(src, dest, body, body_json)``: a message a node sent, and its body as JSON bytes."""
 
 
 class MemoryTransport:
-    """The simulator's transport: ``deliver(line)`` feeds the node, ``outbox`` receives its lines.
+    """Messages in and out as objects: ``deliver(message)`` feeds the node, and every message
+    it sends goes to ``outbox(src, dest, body, body_json)``.
 
-    With ``envelope_outbox`` the node's runtime sends its well-formed messages through
-    ``send_envelope(line, src, dest)`` instead: the same line, plus the string ``src`` and
-    ``dest`` it was built from, and the promise that the body is a JSON object serialised by
-    ``orjson.dumps`` without options (so the in-process host can cut it out of the line instead
-    of parsing the line back).
+    The body is serialised once, when it is sent (so what the sender does with its dict later
+    changes nothing, and a body JSON cannot hold fails at the sender, as over stdio). The
+    receiving side parses ``body_json`` into its own copy. No line is ever built: the sizes the
+    node counts are those of the lines the messages stand for.
     """
 
-    def __init__(
-        self, outbox: Callable[[bytes], None], envelope_outbox: EnvelopeOutbox | None = None
-    ) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
-        self._envelope_outbox = envelope_outbox
-        self.takes_envelopes = envelope_outbox is not None
-        """Whether the runtime may call ``send_envelope``."""
-        self._on_line: LineHandler | None = None
-        self._on_eof: EofHandler | None = None
+        self._inbox: Inbox | None = None
         self.closed = False
 
-    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
-        self._on_line, self._on_eof = on_line, on_eof
-
-    def deliver(self, line: bytes) -> None:
-        if self._on_line is not None and not self.closed:
-            self._on_line(line)
+    def start(self, inbox: Inbox) -> None:
+        self._inbox = inbox
 
     @property
     def accepting(self) -> bool:
         """Would ``deliver`` reach the node (started and not closed)?"""
-        return self._on_line is not None and not self.closed
+        return self._inbox is not None and not self.closed
+
+    def deliver(self, message: Message, size: int | None = None) -> None:
+        """Hand the node one message (the node takes its body over). ``size`` is the length
+        of the line it stands for; by default that of ``message`` with its own ``id``."""
+        inbox = self._inbox
+        if inbox is not None and not self.closed:
+            if size is None:
+                body_json = dumps_exact(message.body)
+                size = envelope_size(message.src, message.dest, body_json, message.id)
+            inbox.receive(message, size)
+
+    def deliver_line(self, line: bytes) -> None:
+        """Hand the node one line, parsed as a stdio transport would (malformed ones too)."""
+        if self._inbox is not None and not self.closed:
+            read_line(self._inbox, line)
 
     def end(self) -> None:
         """End of input, as EOF on stdin."""
-        if self._on_eof is not None and not self.closed:
-            self._on_eof()
+        if self._inbox is not None and not self.closed:
+            self._inbox.end()
 
-    def send(self, line: bytes) -> None:
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int:
+        body_json = dumps_body(body)
         if not self.closed:
-            self._outbox(line)
-
-    def send_envelope(self, line: bytes, src: str, dest: str) -> None:
-        """``send(line)`` for a line ``{"src":src,"dest":dest,"body":{...}}`` (see the class)."""
-        if not self.closed:
-            if self._envelope_outbox is not None:
-                self._envelope_outbox(line, src, dest)
-            else:
-                self._outbox(line)
+            self._outbox(src, dest, body, body_json)
+        return envelope_size(src, dest, body_json) + 1
 
     async def close(self) -> None:
         self.closed = True
@@ -243,9 +268,9 @@ class StdioTransport:
         self._burst = False
         self._protocol: _LineReader | None = None
 
-    def start(self, on_line: LineHandler, on_eof: EofHandler) -> None:
+    def start(self, inbox: Inbox) -> None:
         loop = asyncio.get_running_loop()
-        protocol = self._protocol = _LineReader(on_line, on_eof)
+        protocol = self._protocol = _LineReader(lambda line: read_line(inbox, line), inbox.end)
         sys.stdout = sys.stderr
         for fd in sorted({self._in_fd, self._out_fd}):
             with contextlib.suppress(OSError):
@@ -297,7 +322,8 @@ class StdioTransport:
             if opened:
                 self._flush()
 
-    def send(self, line: bytes) -> None:
+    def send(self, src: str, dest: str, body: dict[str, Any]) -> int:
+        line = encode_line(src, dest, body)
         if self._batch is not None:
             self._batch.append(line + b"\n")
         elif self._burst:  # already wrote in this pass of the loop: gather the rest
@@ -306,6 +332,7 @@ class StdioTransport:
             self._emit(line + b"\n")
             self._burst = True
             asyncio.get_running_loop().call_soon(self._end_burst)
+        return len(line) + 1
 
     def _end_burst(self) -> None:
         self._burst = False

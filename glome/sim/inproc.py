@@ -2,11 +2,12 @@
 
 Each node id gets one object of the node class, built as
 ``node_class(seed=<node seed>, clock=VirtualClock(loop), state_dir=<store>/state/<id>)`` and
-served over a ``MemoryTransport`` wired to the ``Network``: lines the node writes are parsed and
-routed (a line that is not a valid message is logged to the node's log and dropped; Maelstrom
-would instead stop routing that node's output altogether; the lines the runtime builds itself
-skip the parse, see ``_route_envelope``); delivered envelopes are fed to it as JSON lines, with
-Maelstrom's ``id`` field (or already parsed, ``Node.receive``).
+served over a ``MemoryTransport`` wired to the ``Network``. Messages cross it as objects with
+their body's JSON, never as lines: what a node sends goes to ``network.send`` with the body's
+bytes (journaled as they are, parsed into the receiver's own copy at delivery); what the network
+delivers is handed to the node's transport with Maelstrom's ``id``. A message whose ``src`` or
+``dest`` is not a string is logged to the node's log and dropped (Maelstrom would instead stop
+routing that node's output altogether).
 
 The node's log records go to ``node-logs/<id>.log`` as JSON lines, the format the runtime
 writes to stderr in a real process: ``node.log`` is pointed at a per-node logger, and each node
@@ -32,24 +33,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from glome.protocol import Message, dumps_exact, envelope_problem, envelope_size, loads_exact
 from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import (
-    _DIGITS_AS_ZERO,
-    _LONG_NUMBER,
-    Network,
-    Receive,
-    dumps_exact,
-    loads_exact,
-)
-from glome.sim.vclock import VirtualClock, VirtualTimeLoop
+from glome.sim.network import Network, Receive
+from glome.sim.vclock import HandleInternals, VirtualClock, VirtualTimeLoop, handle_internals
 
-_ENVELOPE_KEYS = frozenset({"id", "src", "dest", "body"})
-_loads = orjson.loads
 _host_ids = itertools.count()
 
 STOP_GRACE = 5.0
@@ -97,12 +88,12 @@ class _NodeSlot:
         self.paused = False
         self.held: list[tuple[int, str, str, Any]] = []
         """Messages that reached the node while it was paused, delivered on resume."""
-        self.frozen: dict[int, tuple[asyncio.Handle, Any, Any]] = {}
+        self.frozen: dict[int, tuple[HandleInternals, Callable[..., object], tuple[Any, ...]]] = {}
         """Pending loop callbacks of the paused node: id -> (handle, real callback, args).
         Keyed by id: a TimerHandle compares (and hashes) by its time and callback."""
         self.deliver: Receive | None = None
         """The node's ``Network`` receiver (``register_receiver``)."""
-        self.fired: list[asyncio.Handle] = []
+        self.fired: list[HandleInternals] = []
         """Frozen callbacks that came due during the pause, in order, run on resume."""
 
 
@@ -175,19 +166,14 @@ class InProcessHost:
         slot.incarnation += 1
         node = self.node_class(seed=seed, clock=VirtualClock(loop), state_dir=state_dir)
         node.log = NodeLog(self._logger(node_id), {"node": node_id})
-        transport = MemoryTransport(functools.partial(self._route, node_id), self._route_envelope)
+        transport = MemoryTransport(functools.partial(self._route, node_id))
         slot.node, slot.transport, slot.stopping = node, transport, False
 
         context = contextvars.copy_context()
         context.run(_CURRENT_NODE.set, (self, node_id))
         slot.context = context
         run_in_node = context.run
-
         nodes = self._slots
-        # A node class that keeps the runtime's line reader gets messages already parsed
-        # (Node.receive); one that overrides it (a test's broken node) gets JSON lines.
-        receive: Callable[..., None] | None = getattr(node, "receive", None)
-        parsed = receive is not None and getattr(type(node), "_on_line", None) is Node._on_line
 
         def deliver(msg_id: int, src: str, dest: str, body: Any, body_json: bytes | None) -> None:
             """The network's ``receive`` for this node (``body_json``: as journaled)."""
@@ -195,12 +181,6 @@ class InProcessHost:
                 slot.held.append((msg_id, src, dest, body))
                 return
             try:
-                if not parsed or receive is None:
-                    envelope = {"id": msg_id, "src": src, "dest": dest, "body": body}
-                    run_in_node(transport.deliver, dumps_exact(envelope))
-                    return
-                if transport._on_line is None or transport.closed:  # not accepting
-                    return
                 if body_json is None:
                     body_json = dumps_exact(body)
                 if src not in nodes:
@@ -208,9 +188,8 @@ class InProcessHost:
                     # parsing a line (the sender may keep the body: history values, kv state).
                     # A node's body was parsed from its bytes by the network: nobody else's.
                     body = loads_exact(body_json)
-                # bytes_in counts the line this stands for: {"id":..,"src":..,"dest":..,"body":..}
-                size = 30 + len(str(msg_id)) + _quoted_len(src) + _quoted_len(dest) + len(body_json)
-                run_in_node(receive, src, dest, body, msg_id, size)
+                size = envelope_size(src, dest, body_json, msg_id)
+                run_in_node(transport.deliver, Message(src, dest, body, msg_id), size)
             except Exception as e:  # the node object itself broke: it is dead now
                 self._mark_crashed(node_id, f"{type(e).__name__}: {e} while receiving a message")
                 self._logger(node_id).exception("node crashed while receiving a message")
@@ -224,42 +203,17 @@ class InProcessHost:
         task.add_done_callback(functools.partial(self._serve_done, slot))
         slot.task = task
 
-    def _route(self, node_id: str, line: bytes) -> None:
-        try:
-            # Integers beyond 64 bits stay exact, as JSON has them (loads_exact, inlined).
-            if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
-                data = loads_exact(line)
-            else:
-                data = _loads(line)
-        except ValueError as e:
-            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
-            self.log_line(node_id, f"glome: dropping a line that is not JSON: {e}: {line[:200]!r}")
+    def _route(self, node_id: str, src: str, dest: str, body: Any, body_json: bytes) -> None:
+        """A message the node sent: onto the network, unless it is not a valid envelope."""
+        if type(src) is str and type(dest) is str and type(body) is dict:
+            self.network.send(src, dest, None, body_json)
             return
-        if (
-            type(data) is dict
-            and data.keys() <= _ENVELOPE_KEYS
-            and type(data.get("src")) is str
-            and type(data.get("dest")) is str
-            and type(data.get("body")) is dict
-        ):
-            self.network.send(data["src"], data["dest"], data["body"])
-            return
-        problem = _envelope_problem(data)
-        if problem is not None:
-            self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
-            self.log_line(
-                node_id, f"glome: dropping a malformed message ({problem}): {line[:200]!r}"
-            )
-            return
-        self.network.send(data["src"], data["dest"], data["body"])
-
-    def _route_envelope(self, line: bytes, src: str, dest: str) -> None:
-        """``_route`` for a line the runtime built from ``src``, ``dest`` and a dict body,
-        serialised by ``orjson.dumps`` without options (``MemoryTransport.send_envelope``):
-        the body's bytes are cut out of ``{"src":..,"dest":..,"body":...}`` and the network
-        parses them once, at delivery, instead of the whole line being parsed here."""
-        start = 23 + _quoted_len(src) + _quoted_len(dest)
-        self.network.send(src, dest, None, line[start:-1])
+        envelope = {"src": src, "dest": dest, "body": body}
+        _, problem = envelope_problem(envelope) or ("", "not an envelope")
+        self._bad_lines[node_id] = self._bad_lines.get(node_id, 0) + 1
+        self.log_line(
+            node_id, f"glome: dropping a malformed message ({problem}): {envelope!r:.200}"
+        )
 
     def _serve_done(self, slot: _NodeSlot, task: asyncio.Task[None]) -> None:
         if slot.task is not task or slot.stopping:
@@ -309,18 +263,18 @@ class InProcessHost:
         loop = asyncio.get_running_loop()
         if isinstance(loop, VirtualTimeLoop):
             handles = loop.pending_handles()  # its timer heap holds keys, not handles
-        elif isinstance(getattr(loop, "_ready", None), deque) and isinstance(
-            getattr(loop, "_scheduled", None), list
+        elif isinstance(ready := getattr(loop, "_ready", None), deque) and isinstance(
+            scheduled := getattr(loop, "_scheduled", None), list
         ):
-            handles = [*loop._ready, *loop._scheduled]  # type: ignore[attr-defined]
+            handles = [handle_internals(h) for h in (*ready, *scheduled)]  # asyncio's own loop
         else:
             raise NotImplementedError("pausing in-process nodes needs asyncio's own event loop")
         slot.paused = True
         for handle in handles:
             if handle.cancelled() or not self._belongs(handle, node_id):
                 continue
-            slot.frozen[id(handle)] = (handle, handle._callback, handle._args)  # type: ignore[attr-defined]
-            handle._callback = self._came_due  # type: ignore[attr-defined]
+            slot.frozen[id(handle)] = (handle, handle._callback, handle._args)
+            handle._callback = self._came_due
             handle._args = (slot, handle)
 
     async def resume(self, node_id: str) -> None:
@@ -328,13 +282,13 @@ class InProcessHost:
         the messages that arrived meanwhile, in arrival order."""
         self._thaw(self._slots[node_id], replay=True)
 
-    def _belongs(self, handle: asyncio.Handle, node_id: str) -> bool:
-        context = getattr(handle, "_context", None)
+    def _belongs(self, handle: HandleInternals, node_id: str) -> bool:
+        context = handle._context
         current = context.get(_CURRENT_NODE) if context is not None else None
         return current is not None and current[0] is self and current[1] == node_id
 
     @staticmethod
-    def _came_due(slot: _NodeSlot, handle: asyncio.Handle) -> None:
+    def _came_due(slot: _NodeSlot, handle: HandleInternals) -> None:
         slot.fired.append(handle)
 
     def _thaw(self, slot: _NodeSlot, *, replay: bool) -> None:
@@ -348,11 +302,11 @@ class InProcessHost:
         fired_ids = {id(handle) for handle in fired}
         for key, (handle, callback, args) in frozen.items():
             if key not in fired_ids and not handle.cancelled():
-                handle._callback, handle._args = callback, args  # type: ignore[attr-defined]
+                handle._callback, handle._args = callback, args
         loop = asyncio.get_running_loop()
         for handle in fired:  # even for a kill: its tasks must be able to unwind
             _, callback, args = frozen[id(handle)]
-            loop.call_soon(callback, *args, context=handle._context)  # type: ignore[attr-defined]
+            loop.call_soon(callback, *args, context=handle._context)
         if replay and held and slot.deliver is not None:
             loop.call_soon(_deliver_all, slot.deliver, held)
 
@@ -407,26 +361,9 @@ class InProcessHost:
         return self._slots[node_id].node
 
 
-@functools.lru_cache(maxsize=4096)
-def _quoted_len(endpoint: str) -> int:
-    return len(orjson.dumps(endpoint))
-
-
 def _deliver_all(deliver: Receive, messages: list[tuple[int, str, str, Any]]) -> None:
     for msg_id, src, dest, body in messages:
         deliver(msg_id, src, dest, body, None)
-
-
-def _envelope_problem(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if not data.keys() <= _ENVELOPE_KEYS:
-        return f"unexpected top-level keys {sorted(set(data) - _ENVELOPE_KEYS)}"
-    if not isinstance(data.get("src"), str) or not isinstance(data.get("dest"), str):
-        return "src and dest must be strings"
-    if not isinstance(data.get("body"), dict):
-        return "body must be an object"
-    return None
 
 
 class _LineHandler(logging.Handler):

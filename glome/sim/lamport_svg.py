@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from glome.edn import Str, dumps
-from glome.sim.network import is_client
+from glome.protocol import is_client
 
 if TYPE_CHECKING:
     from glome.sim.store import Store

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import heapq
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from typing import IO, Any
 
 import orjson
 
+from glome.protocol import dumps_exact, is_client
 from glome.sim.options import LATENCY_DISTS
 
 Deliver = Callable[[dict[str, Any]], Any]
@@ -63,41 +63,6 @@ _SETTLED_LINE = (
 )
 """Any message's journal line, for a body already serialised."""
 _loads = orjson.loads
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
-"""A run of 19 digits may be an integer beyond 64 bits (translate + find: 2-10x a regex)."""
-
-
-def loads_exact(line: bytes) -> Any:
-    """``orjson.loads``, except that integers beyond 64 bits stay exact integers.
-
-    orjson turns them into floats; JSON (and Maelstrom) keeps them, so a line that may hold one
-    (a run of 19 digits) is read with the standard library instead. Raises ``ValueError``
-    (``orjson.JSONDecodeError`` is one) for a line that is not JSON.
-    """
-    if _LONG_NUMBER in line.translate(_DIGITS_AS_ZERO):
-        return json.loads(line, parse_constant=_reject_constant)
-    return orjson.loads(line)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def dumps_exact(value: Any, newline: bool = False) -> bytes:
-    """``orjson.dumps`` (non-string keys allowed), falling back to the standard library for
-    what orjson refuses: integers beyond 64 bits (kept exact) and lone surrogates (escaped)."""
-    try:
-        return _dumps(value, option=_JOURNAL_OPTS if newline else orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        # backslashreplace writes a lone surrogate as the JSON escape \udXXX itself.
-        return text.encode("utf-8", "backslashreplace") + (b"\n" if newline else b"")
-
-
-def is_client(endpoint_id: str) -> bool:
-    """Maelstrom's test everywhere: the id starts with ``c``."""
-    return endpoint_id.startswith("c")
 
 
 class Network:
@@ -215,12 +180,7 @@ class Network:
         self._next_id = msg_id + 1
         self.sent += 1
         now = self.loop.time()
-        if src[:1] == "c" or dest[:1] == "c" or self.latency_ms == 0:
-            deadline = now
-        elif self.latency_dist == "constant":
-            deadline = now + self.latency_ms / 1000.0  # _draw_latency's, inlined
-        else:
-            deadline = now + self._draw_latency()
+        deadline = now + self.latency_for(src, dest)
         send_ns = round((now - self.origin) * 1e9)
         heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, send_ns, body_json))
         if deadline <= now:

@@ -17,15 +17,18 @@ virtual time, instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import heapq
 import selectors
 import threading
 import time as _time
+from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, TypeVarTuple, cast
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 WALL_EPOCH_MS = 1_700_000_000_000
 """Virtual wall clock at virtual time 0 (fixed so node output does not depend on the date)."""
@@ -42,6 +45,50 @@ _MAXIMUM_SELECT_TIMEOUT = 24 * 3600
 """asyncio's constants (``base_events``), for ``VirtualTimeLoop._run_once``."""
 
 
+class HandleInternals(Protocol):
+    """The private attributes of asyncio's ``Handle`` and ``TimerHandle`` this simulator uses
+    (Python 3.11 to 3.13): the loop copy below, and pausing an in-process node (``inproc``),
+    which swaps a callback for one that sets it aside."""
+
+    _callback: Callable[..., object]
+    _args: tuple[Any, ...]
+    _context: contextvars.Context
+    _cancelled: bool
+    _when: float
+    _scheduled: bool
+    _source_traceback: Any
+
+    def _run(self) -> None: ...
+    def cancelled(self) -> bool: ...
+
+
+def handle_internals(handle: asyncio.Handle) -> HandleInternals:
+    """``handle``, typed with its private attributes (no conversion: the same object)."""
+    return cast(HandleInternals, handle)
+
+
+class _LoopInternals(Protocol):
+    """The private attributes of asyncio's ``BaseEventLoop`` the copy of ``_run_once`` uses."""
+
+    _ready: deque[HandleInternals]
+    _scheduled: list[_TimerKey]
+    _stopping: bool
+    _debug: bool
+    _selector: selectors.BaseSelector
+    _clock_resolution: float
+    _timer_cancelled_count: int
+    _current_handle: HandleInternals | None
+
+    def _check_closed(self) -> None: ...
+    def _check_thread(self) -> None: ...
+    def _check_callback(self, callback: Any, method: str) -> None: ...
+    def _process_events(self, event_list: Any) -> None: ...
+
+
+def _loop_internals(loop: asyncio.AbstractEventLoop) -> _LoopInternals:
+    return cast(_LoopInternals, loop)
+
+
 class _TimerKey(float):
     """A timer's entry in the loop's heap: its time, carrying its ``TimerHandle``.
 
@@ -53,7 +100,7 @@ class _TimerKey(float):
 
     __slots__ = ("handle",)
 
-    handle: asyncio.TimerHandle
+    handle: HandleInternals
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -144,95 +191,100 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     # asyncio's call_at and _run_once (Python 3.11 to 3.13, whose logic is the same), with the
     # heap holding _TimerKey entries; the rest of asyncio never looks inside ``_scheduled``.
-    def call_at(  # type: ignore[override]
+    # Why a copy stays: docs/design.md, "The virtual clock" (measured).
+    def call_at(
         self,
         when: float,
-        callback: Callable[..., object],
-        *args: Any,
-        context: Any = None,
+        callback: Callable[[*Ts], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
+        loop = _loop_internals(self)
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()  # type: ignore[attr-defined]
-        if self._debug:  # type: ignore[attr-defined]
-            self._check_thread()  # type: ignore[attr-defined]
-            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        loop._check_closed()
+        if loop._debug:
+            loop._check_thread()
+            loop._check_callback(callback, "call_at")
         timer = asyncio.TimerHandle(when, callback, args, self, context)
-        if timer._source_traceback:  # type: ignore[attr-defined]
-            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        internals = handle_internals(timer)
+        if internals._source_traceback:
+            del internals._source_traceback[-1]
         key = _TimerKey(when)
-        key.handle = timer
-        heapq.heappush(self._scheduled, key)
-        timer._scheduled = True  # type: ignore[attr-defined]
+        key.handle = internals
+        heapq.heappush(loop._scheduled, key)
+        internals._scheduled = True
         return timer
 
     def _run_once(self) -> None:
         """One iteration: as asyncio's, with the selector asked only for what it must do."""
-        scheduled: list[_TimerKey] = self._scheduled  # type: ignore[has-type]
+        loop = _loop_internals(self)
+        scheduled = loop._scheduled
         sched_count = len(scheduled)
         if (
             sched_count > _MIN_SCHEDULED_TIMER_HANDLES
-            and self._timer_cancelled_count / sched_count  # type: ignore[has-type]
-            > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
+            and loop._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
         ):
             # Remove delayed calls that were cancelled if their number is too high.
             kept = []
             for key in scheduled:
                 if key.handle._cancelled:
-                    key.handle._scheduled = False  # type: ignore[attr-defined]
+                    key.handle._scheduled = False
                 else:
                     kept.append(key)
             heapq.heapify(kept)
-            self._scheduled = scheduled = kept
-            self._timer_cancelled_count = 0
+            loop._scheduled = scheduled = kept
+            loop._timer_cancelled_count = 0
         else:
             # Remove delayed calls that were cancelled from the head of the queue.
             while scheduled and scheduled[0].handle._cancelled:
-                self._timer_cancelled_count -= 1
-                heapq.heappop(scheduled).handle._scheduled = False  # type: ignore[attr-defined]
+                loop._timer_cancelled_count -= 1
+                heapq.heappop(scheduled).handle._scheduled = False
 
-        ready = self._ready  # type: ignore[attr-defined]
+        ready = loop._ready
         timeout: float | None = None
-        if ready or self._stopping:  # type: ignore[attr-defined]
+        if ready or loop._stopping:
             timeout = 0
         elif scheduled:
-            when = scheduled[0].handle._when  # type: ignore[attr-defined]
+            when = scheduled[0].handle._when
             timeout = min(max(0, when - self._virtual_now), _MAXIMUM_SELECT_TIMEOUT)
 
-        event_list = self._selector.select(timeout)  # type: ignore[attr-defined]
+        event_list: Any = loop._selector.select(timeout)
         if event_list:
-            self._process_events(event_list)  # type: ignore[attr-defined]
+            loop._process_events(event_list)
         event_list = None  # break cycles when an exception occurs
 
         # Handle 'later' callbacks that are ready.
-        end_time = self._virtual_now + self._clock_resolution  # type: ignore[attr-defined]
+        end_time = self._virtual_now + loop._clock_resolution
         while scheduled:
-            handle = scheduled[0].handle
-            if handle._when >= end_time:  # type: ignore[attr-defined]
+            timer = scheduled[0].handle
+            if timer._when >= end_time:
                 break
             heapq.heappop(scheduled)
-            handle._scheduled = False  # type: ignore[attr-defined]
-            ready.append(handle)
+            timer._scheduled = False
+            ready.append(timer)
 
         # Run what is ready now; callbacks scheduled by these wait for the next iteration.
         popleft = ready.popleft
+        handle: HandleInternals | None = None
         for _ in range(len(ready)):
             handle = popleft()
             if handle._cancelled:
                 continue
-            if self._debug:  # type: ignore[attr-defined]
+            if loop._debug:
                 try:
-                    self._current_handle = handle
+                    loop._current_handle = handle
                     handle._run()
                 finally:
-                    self._current_handle = None
+                    loop._current_handle = None
             else:
                 handle._run()
-        handle = None  # type: ignore[assignment]  # break cycles when an exception occurs
+        handle = None  # break cycles when an exception occurs
 
-    def pending_handles(self) -> list[asyncio.Handle]:
+    def pending_handles(self) -> list[HandleInternals]:
         """Every callback waiting in the loop: the ready ones, then the timers (heap order)."""
-        return [*self._ready, *(key.handle for key in self._scheduled)]  # type: ignore[attr-defined]
+        loop = _loop_internals(self)
+        return [*loop._ready, *(key.handle for key in loop._scheduled)]
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward (never backwards)."""
@@ -263,9 +315,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self.call_soon(self._on_overrun)
 
     def advance_to_next_timer(self) -> None:
-        scheduled = self._scheduled
+        scheduled = _loop_internals(self)._scheduled
         if scheduled:
-            self.advance(scheduled[0].handle.when() - self._virtual_now)
+            self.advance(scheduled[0].handle._when - self._virtual_now)
 
 
 class VirtualClock:
@@ -274,12 +326,8 @@ class VirtualClock:
     def __init__(self, loop: asyncio.AbstractEventLoop, wall_epoch_ms: int = WALL_EPOCH_MS) -> None:
         self._loop = loop
         self._wall_epoch_ms = wall_epoch_ms
-        # The loop's own method, bound: nodes read the clock twice per message (handler
-        # latency), and a wrapper frame per read is measurable.
-        self.monotonic = loop.time  # type: ignore[method-assign]
-
-    def monotonic(self) -> float:
-        return self._loop.time()
+        self.monotonic: Callable[[], float] = loop.time
+        """Virtual seconds: the loop's own clock (its method, so a read costs no extra frame)."""
 
     def wall_ms(self) -> int:
         return self._wall_epoch_ms + int(self._loop.time() * 1000)

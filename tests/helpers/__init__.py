@@ -1,1 +1,1 @@
-"""Shared test helpers: harnesses that drive nodes over MemoryTransport, test doubles."""
+"""Shared test helpers: the Maelstrom corpus, history builders, a transport wrapper for test nodes."""

@@ -17,8 +17,7 @@ from glome.runtime import LinKV, Message, Node, handler
 
 
 class ProxyLinKV(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.kv = LinKV(self, timeout=0.5)
 
     @handler("read")
@@ -37,8 +36,7 @@ class ProxyLinKV(Node):
 
 
 class MemRegister(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.values: dict[Any, Any] = {}
 
     def current(self, key: Any) -> Any:
@@ -66,8 +64,8 @@ class MemRegister(Node):
 
 
 class StaleCacheLinKV(ProxyLinKV):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.cache: dict[Any, Any] = {}
 
     @handler("read")
@@ -94,8 +92,8 @@ class SilentProxyLinKV(ProxyLinKV):
     """Correct, but every third write or cas is applied without a reply: the client times out
     and records the op as ``:info`` (it did happen), so the checker must place open ops."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.updates = 0
 
     def silent(self) -> bool:

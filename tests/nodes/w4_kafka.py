@@ -20,8 +20,7 @@ POLL_BATCH = 5
 
 
 class MemKafka(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.logs: dict[str, list[Any]] = {}
         self.committed: dict[str, int] = {}
 
@@ -57,8 +56,8 @@ class MemKafka(Node):
 
 
 class DurableKafka(MemKafka):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.path = self.state_dir / "kafka.json"
         if self.path.exists():
             saved = json.loads(self.path.read_text())

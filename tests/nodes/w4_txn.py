@@ -13,8 +13,7 @@ from glome.runtime import Message, Node, handler
 
 
 class TxnNode(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.data: dict[Any, Any] = {}
 
     def apply(self, mop: list[Any]) -> list[Any]:

@@ -51,8 +51,7 @@ class LinKVKafka(Node):
     poll_batch = 32
     """Offsets read per key per poll (keys hold at most --max-writes-per-key messages)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.kv = LinKV(self, timeout=self.kv_timeout)
         self.cas_conflicts = 0
 

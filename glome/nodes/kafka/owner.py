@@ -37,8 +37,7 @@ class OwnerKafka(Node):
     forward_timeout = 2.0
     """Seconds to wait for an owner; below the client's 5 s so a slow owner is still reported."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.logs = Logs()
         self.forwarded_sends = 0
 

@@ -19,8 +19,7 @@ from glome.runtime import Message, Node, handler
 class SingleNodeKafka(Node):
     """5a: one node, one in-memory log per key."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.logs = Logs()
 
     @handler("send")

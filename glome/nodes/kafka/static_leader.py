@@ -62,8 +62,7 @@ class StaticLeaderKafka(Node):
     resend_interval = 0.2
     """Seconds between re-sends of ``replicate`` for entries still short of quorum."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.logs = Logs()
         self.offset_counter: dict[str, int] = {}
         self.pending: dict[tuple[str, int], Pending] = {}

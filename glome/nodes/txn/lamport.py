@@ -60,8 +60,7 @@ Write = tuple[Key, Any, Version]
 class LamportLWWTxn(Node):
     """6b hardened: (Lamport, node) versions, final writes only, fire-and-forget replication."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.data: dict[Key, Any] = {}
         self.versions: dict[Key, Version] = {}
         self.lamport = 0
@@ -111,8 +110,8 @@ class ReadCommittedTxn(LamportLWWTxn):
     backoff_cap = 2.0
     max_batch = 512
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
+        super().setup()
         self.outbox: dict[str, dict[Key, tuple[Any, Version]]] = {}
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.replication_failures = 0

@@ -46,8 +46,7 @@ def parse_list_txn(body: dict[str, Any]) -> list[Mop]:
 class PerKeyListAppend(Node):
     """Naive: one lin-kv operation per micro-op, so transactions are not atomic."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.kv = LinKV(self, timeout=KV_TIMEOUT)
 
     @handler("txn")
@@ -77,8 +76,7 @@ class PerKeyListAppend(Node):
 class RootListAppend(Node):
     """Hardened: the whole database is one lin-kv value, replaced by compare-and-set."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.kv = LinKV(self, timeout=KV_TIMEOUT)
 
     @handler("txn")

@@ -41,8 +41,7 @@ from glome.runtime import Message, Node, handler
 class NaiveReplicatedTxn(Node):
     """tarut: apply in arrival order, no versions, fire-and-forget replication."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.data: dict[Key, Any] = {}
 
     @handler("txn")
@@ -65,8 +64,7 @@ class NaiveReplicatedTxn(Node):
 class CommitTsTxn(Node):
     """glome-rs 57d5ccf: LWW by a per-node ``commit_ts`` that never learns from peers."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.data: dict[Key, Any] = {}
         self.versions: dict[Key, int] = {}
         self.commit_ts = 0

@@ -18,8 +18,7 @@ from glome.runtime import Message, Node, handler
 class SingleNodeTxn(Node):
     """6a: one dict; each txn runs to completion before the next starts."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def setup(self) -> None:
         self.data: dict[Key, Any] = {}
 
     @handler("txn")

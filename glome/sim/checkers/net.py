@@ -18,15 +18,11 @@ from typing import Any
 
 import orjson
 
+from glome.protocol import is_client
 from glome.sim.checkers import History, jfloat
 from glome.sim.options import TestOptions
 
 Journal = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
-
-
-def is_client(node_id: Any) -> bool:
-    """Clients are ``c1``, ``c2``, ...; nodes ``n*`` and services (``lin-kv``) are not."""
-    return isinstance(node_id, str) and node_id.startswith("c")
 
 
 def read_journal(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -69,7 +65,8 @@ def journal_stats(messages: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, 
         if "id" not in record:
             raise ValueError(f"journal record without an id: {record!r}")
         all_.add(record)
-        if is_client(record.get("src")) or is_client(record.get("dest")):
+        src, dest = record.get("src"), record.get("dest")
+        if (isinstance(src, str) and is_client(src)) or (isinstance(dest, str) and is_client(dest)):
             clients.add(record)
         else:
             servers.add(record)
