@@ -33,11 +33,14 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from glome.sim.options import LATENCY_DISTS
+
+if TYPE_CHECKING:
+    from glome.sim.processing import Processing
 
 Deliver = Callable[[dict[str, Any]], Any]
 """Hands a message to an endpoint; returning ``False`` means it could not be accepted."""
@@ -112,6 +115,7 @@ class Network:
         rng: random.Random | None = None,
         journal: IO[bytes] | None = None,
         on_undeliverable: Callable[[str], None] | None = None,
+        processing: Processing | None = None,
     ) -> None:
         if latency_dist not in LATENCY_DISTS:
             raise ValueError(
@@ -131,6 +135,8 @@ class Network:
         self._journal_buffer: list[bytes] = []
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
+        self.processing = processing
+        """Puts served endpoints behind a single server (``glome.sim.processing``)."""
         self._endpoints: dict[str, tuple[Deliver, Receive | None]] = {}
         """Endpoint -> (deliver, receive); the network calls ``receive`` when there is one."""
         self._queue: list[tuple[float, int, str, str, Any, int, bytes | None]] = []
@@ -155,6 +161,8 @@ class Network:
         """Make ``endpoint_id`` reachable; ``deliver(envelope)`` receives its messages."""
         if endpoint_id in self._endpoints:
             raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+        if self.processing is not None:
+            deliver = self.processing.serve(endpoint_id, deliver, self._context)
         self._endpoints[endpoint_id] = (deliver, None)
 
     def register_receiver(self, endpoint_id: str, receive: Receive) -> None:
@@ -162,6 +170,8 @@ class Network:
         envelope dict, and the body's JSON as journaled (or None without a journal)."""
         if endpoint_id in self._endpoints:
             raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+        if self.processing is not None:
+            receive = self.processing.serve(endpoint_id, receive, self._context)
 
         def deliver(envelope: dict[str, Any]) -> Any:
             body = envelope["body"]
@@ -172,6 +182,8 @@ class Network:
     def unregister(self, endpoint_id: str) -> None:
         """Remove an endpoint; messages still addressed to it will be journaled undelivered."""
         self._endpoints.pop(endpoint_id, None)
+        if self.processing is not None:
+            self.processing.forget(endpoint_id)
 
     def is_registered(self, endpoint_id: str) -> bool:
         return endpoint_id in self._endpoints
@@ -415,6 +427,8 @@ class Network:
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
+        if self.processing is not None:
+            self.processing.close()
         while self._queue:
             _, msg_id, src, dest, body, send_ns, body_json = heapq.heappop(self._queue)
             self.undelivered += 1

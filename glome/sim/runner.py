@@ -50,6 +50,7 @@ from glome.sim.lamport_svg import write_messages_svg
 from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
 from glome.sim.network import Network
 from glome.sim.options import TestOptions
+from glome.sim.processing import Processing
 from glome.sim.services import SERVICE_IDS, start_services
 from glome.sim.store import Store, pretty_results, verdict_line
 from glome.sim.timeline import write_timeline
@@ -240,6 +241,21 @@ async def _progress(loop: asyncio.AbstractEventLoop, start: float, total: float)
             shown = now
 
 
+def _processing(
+    opts: TestOptions, loop: asyncio.AbstractEventLoop, virtual: bool
+) -> Processing | None:
+    """Single servers for nodes and services on the virtual clock (``glome.sim.processing``);
+    None when messages cost nothing, or in real time, where processes pay their own costs."""
+    spec = opts.processing
+    if not (virtual and spec.enabled):
+        return None
+    return Processing(spec, loop, stream(opts.seed, "processing"), served=_is_server)
+
+
+def _is_server(endpoint_id: str) -> bool:
+    return not endpoint_id.startswith("c")
+
+
 async def run_test(
     opts: TestOptions,
     host_builder: HostBuilder,
@@ -296,6 +312,7 @@ async def run_test(
         rng=stream(opts.seed, "network"),
         journal=store.journal,
         on_undeliverable=note_undeliverable,
+        processing=_processing(opts, loop, virtual),
     )
     store.log(
         "Starting services: (" + " ".join(SERVICE_IDS) + ")",
