@@ -10,8 +10,9 @@ quantiles) beside the real run's (read with ``analysis.load``; the corpus is fou
 ``GLOME_CORPUS`` or by walking up to ``shared/maelstrom-runs``).
 ``gossip``: challenge 3d's configuration, naive full-state gossip against the hardened node,
 same seeds: p99 op latency and messages per op.
-``speed``: CPU time (``time.process_time``) of the 3d run with processing on and off, side by
-side in this one process, alternating, best of ``--repeat``.
+``speed``: CPU time (``time.process_time``) of ``bench_sim.py``'s 3d run (its acknowledged
+gossip node) with processing on and off, side by side in this one process, alternating, best
+of ``--repeat``; also per message sent, since the two runs' schedules differ.
 """
 
 from __future__ import annotations
@@ -149,16 +150,26 @@ def gossip(seeds: list[int]) -> None:
 
 
 def speed(repeat: int) -> None:
+    from bench_sim import CONFIG, SimpleGossip
+
     off = {"processing_time": 0, "processing_per_byte": 0}
     times: dict[str, list[float]] = {"off": [], "on": []}
+    sent: dict[str, int] = {}
     for _ in range(repeat):
         for label, extra in (("off", off), ("on", {})):
+            store_root = Path(tempfile.mkdtemp(prefix="bench-processing-"))
             started = time.process_time()
-            simulate(NAIVE, GOSSIP_3D, 1, **extra)
+            result = run(SimpleGossip, seed=1, store_dir=store_root, **CONFIG, **extra)
             times[label].append(time.process_time() - started)
+            sent[label] = (result.results or {})["net"]["all"]["send-count"]
     best_off, best_on = min(times["off"]), min(times["on"])
-    print(f"3d naive gossip, seed 1, CPU s (best of {repeat}):")
+    print(f"bench_sim 3d (SimpleGossip), seed 1, CPU s per run (best of {repeat}):")
     print(f"  processing off {best_off:.2f}   on {best_on:.2f}   ratio {best_on / best_off:.3f}")
+    per_off, per_on = best_off / sent["off"] * 1e6, best_on / sent["on"] * 1e6
+    print(
+        f"  per message sent: off {per_off:.1f} us ({sent['off']} msgs)   on {per_on:.1f} us "
+        f"({sent['on']} msgs)   ratio {per_on / per_off:.3f}"
+    )
     print(f"  all runs: off {times['off']}  on {times['on']}")
 
 

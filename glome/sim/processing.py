@@ -163,7 +163,7 @@ def _body_size(args: tuple[Any, ...]) -> int:
 class Server:
     """One endpoint: a FIFO of (arguments, service time); the head is in service."""
 
-    __slots__ = ("model", "endpoint_id", "callback", "context", "queue", "timer", "closed")
+    __slots__ = ("callback", "closed", "context", "endpoint_id", "model", "queue", "timer")
 
     def __init__(
         self,

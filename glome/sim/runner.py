@@ -43,6 +43,7 @@ from glome.errors import NodeCrashed, NodeStartError, RPCError, RunnerError
 from glome.sim.checkers import compose
 from glome.sim.checkers.net import read_journal
 from glome.sim.client import Clients, ClientTimeout
+from glome.sim.explain import failing_reasons
 from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
 from glome.sim.history import History
 from glome.sim.hosts import NodeHost, stream
@@ -547,6 +548,8 @@ async def run_test(
         echo(summary)
         echo("")
         echo(verdict_line(valid))
+        for reason in failing_reasons(results):
+            echo(f"  {reason}")
     return result
 
 
