@@ -1,4 +1,5 @@
-"""The ``glome`` command: ``glome test``, ``glome analyze``, ``glome challenge``.
+"""The ``glome`` command: ``glome test``, ``glome analyze``, ``glome challenge``,
+``glome check`` (``glome.check``).
 
 ``glome test`` takes Maelstrom's ``test`` flags with Maelstrom's defaults (spec 5.1) and either
 
@@ -331,7 +332,18 @@ def cmd_challenge(argv: Sequence[str]) -> int:
     return int(code or 0)
 
 
-COMMANDS = {"test": cmd_test, "analyze": cmd_analyze, "challenge": cmd_challenge}
+def cmd_check(argv: Sequence[str]) -> int:
+    from glome import check  # lazy: reads stores with analysis (pandas)
+
+    return check.main(list(argv))
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "analyze": cmd_analyze,
+    "challenge": cmd_challenge,
+    "check": cmd_check,
+}
 
 USAGE = """usage: glome COMMAND [ARGS...]
 
@@ -339,6 +351,7 @@ commands:
   test       run a Maelstrom test (glome test -w echo --node glome.nodes.echo:Echo ...)
   analyze    read store directories (glome analyze store/latest)
   challenge  Gossip Glomers challenges and their grader
+  check      re-judge a store run (Maelstrom's or glome's) with glome's checkers
 """
 
 

@@ -33,7 +33,11 @@ def failing_reasons(results: Mapping[Any, Any] | None) -> list[str]:
     if not results:
         return ["no results: the analysis did not run"]
     names = sorted(
-        (str(k) for k in results if str(k) != "valid?" and isinstance(results[k], Mapping)),
+        (
+            str(k)
+            for k in results
+            if str(k) != "valid?" and "/" not in str(k) and isinstance(results[k], Mapping)
+        ),
         key=lambda n: (CHECKER_ORDER.index(n) if n in CHECKER_ORDER else len(CHECKER_ORDER), n),
     )
     lines = []
@@ -95,9 +99,16 @@ def show(value: Any) -> str:
 
 
 def show_list(items: list[Any], limit: int = SHOWN) -> str:
-    shown = ", ".join(show(v) for v in items[:limit])
+    """``[a, b, ... (N more)]``; strings quoted, so an empty one is seen."""
+    shown = ", ".join(_quoted(v) for v in items[:limit])
     more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
     return f"[{shown}{more}]"
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str) and type(value).__name__ not in ("Keyword", "Symbol"):
+        return '"' + value.replace('"', '\\"') + '"'
+    return show(value)
 
 
 def show_op(op: Mapping[Any, Any]) -> str:
@@ -195,8 +206,11 @@ def _counter(sub: Mapping[Any, Any]) -> str:
 
 def _unique_ids(sub: Mapping[Any, Any]) -> str:
     duplicated = _get(sub, "duplicated") or {}
-    ids = list(duplicated)[:SHOWN] if isinstance(duplicated, Mapping) else []
-    return f"{_count(sub, 'duplicated-count')} id(s) handed out more than once {show_list(ids)}"
+    pairs = list(duplicated.items()) if isinstance(duplicated, Mapping) else []
+    shown = ", ".join(f"{_quoted(k)} x{n}" for k, n in pairs[:SHOWN])
+    more = f", ... ({len(pairs) - SHOWN} more)" if len(pairs) > SHOWN else ""
+    count = _count(sub, "duplicated-count")
+    return f"{count} id(s) handed out more than once [{shown}{more}]"
 
 
 def _anomalies(sub: Mapping[Any, Any]) -> str:
@@ -260,7 +274,20 @@ def _unknown(sub: Mapping[Any, Any]) -> str:
     for key in ("error", "cause"):
         if _get(sub, key):
             return "could not decide: " + _first_line(show(_get(sub, key)))
-    inner = [str(k) for k, v in sub.items() if isinstance(v, Mapping) and _valid(v) is not True]
+    if "anomaly-types" in sub:  # Elle: e.g. :empty-transaction-graph, nothing to analyse
+        types = ", ".join(f":{t}" for t in _get(sub, "anomaly-types") or [])
+        return f"could not decide: {types or 'no anomaly types reported'}"
+    if "stable-count" in sub and not _count(sub, "stable-count"):
+        # set-full: unknown when no element was ever seen stable (nothing was read back)
+        return (
+            f"could not decide: no element was read back ({_count(sub, 'attempt-count')} "
+            f"attempted, {_count(sub, 'never-read-count')} never read)"
+        )
+    inner = [
+        str(k)
+        for k, v in sub.items()
+        if isinstance(v, Mapping) and "valid?" in v and _valid(v) is not True
+    ]
     if inner:
         return f"could not decide ({', '.join(inner)} unknown)"
     return "could not decide"

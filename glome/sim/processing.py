@@ -110,8 +110,6 @@ class Processing:
             self._draw = lambda: rng.uniform(0.0, 2.0 * mean_s)
         else:
             self._draw = lambda: rng.expovariate(1.0 / mean_s)
-        self.busy_s: dict[str, float] = {}
-        """Endpoint -> total service time so far (seconds), for utilisation figures."""
 
     def serve(
         self,
@@ -185,10 +183,9 @@ class Server:
         if self.closed:
             return
         cost = self.model.cost(args)
-        model = self.model
-        model.busy_s[self.endpoint_id] = model.busy_s.get(self.endpoint_id, 0.0) + cost
-        self.queue.append((args, cost))
-        if len(self.queue) == 1:
+        queue = self.queue
+        queue.append((args, cost))
+        if len(queue) == 1:
             self._start(cost)
 
     def _start(self, cost: float) -> None:
