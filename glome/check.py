@@ -175,12 +175,12 @@ def infer_options(run_dir: Path, workload: str | None) -> tuple[dict[str, Any], 
             from glome.sim.options import TestOptions
 
             known = set(TestOptions.__dataclass_fields__)
-            options = {k: v for k, v in data.items() if k in known and k != "node_ids"}
-            options["nodes"] = data["node_ids"]
+            stored = {k: v for k, v in data.items() if k in known and k != "node_ids"}
+            stored["nodes"] = data["node_ids"]
             for name in ("nemesis", "consistency_models"):
-                if isinstance(options.get(name), list):
-                    options[name] = tuple(options[name])
-            return options, "test.json"
+                if isinstance(stored.get(name), list):
+                    stored[name] = tuple(stored[name])
+            return stored, "test.json"
     log = run_dir / "jepsen.log"
     options: dict[str, Any] = {"workload": workload or run_dir.parent.name}
     if not log.exists():
