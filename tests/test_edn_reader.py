@@ -22,7 +22,19 @@ from hypothesis import strategies as st
 from analysis import edn
 from analysis.edn import EdnError, EdnSet, FrozenDict, Keyword, Symbol, Tagged
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+def _runs() -> Path:
+    """The corpus: GLOME_CORPUS, or the nearest parent's shared/maelstrom-runs (worktrees sit
+    deeper than the main checkout)."""
+    env = os.environ.get("GLOME_CORPUS")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "maelstrom-runs").is_dir():
+            return parent / "shared" / "maelstrom-runs"
+    return Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+
+
+RUNS = _runs()
 CORPUS = sorted(RUNS.glob("**/*.edn")) if RUNS.is_dir() else []
 
 
