@@ -41,6 +41,7 @@ from typing import Any
 from analysis.edn_json import _HEAD, _HEAD_LINES, _TAIL, _fast_tails
 from analysis.edn_restore import _NO_VALUE, _ops, _restore_rows
 from analysis.edn_tokens import (
+    _TOKEN,
     _atom,
     _make_map,
     _make_set,
@@ -110,7 +111,25 @@ def loads_all(text: str) -> list[Any]:
             values = _cedn.loads_all(text)
             if values is not None:
                 return values
-        return _parse_tokens(_tokens(text))
+        try:
+            return _parse_tokens(_tokens(text))
+        except EdnError as err:
+            raise _with_line(err, text) from None
+
+
+def _with_line(err: EdnError, text: str) -> EdnError:
+    """``err`` with the line (and column) of its token in ``text`` in front."""
+    if err.token is None:
+        return err
+    for n, match in enumerate(_TOKEN.finditer(text)):
+        if n == err.token:
+            start = match.start(1)
+            line = text.count("\n", 0, start) + 1
+            column = start - (text.rfind("\n", 0, start) + 1) + 1
+            located = EdnError(f"line {line}, column {column}: {err}")
+            located.token = err.token
+            return located
+    return err
 
 
 def loads(text: str) -> Any:

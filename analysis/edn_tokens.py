@@ -146,72 +146,101 @@ def _make_set(items: list[Any]) -> frozenset[Any] | EdnSet:
 
 
 def _parse_tokens(tokens: list[str]) -> list[Any]:
-    """Build the top-level values from a token list with an explicit stack."""
+    """Build the top-level values from a token list with an explicit stack. An ``EdnError``
+    carries the index of the token where reading failed (``token``): for input that ends
+    inside a form, the token that opened the innermost unclosed one."""
+    try:
+        return _build(tokens)
+    except EdnError as err:
+        if err.token is None:
+            err.token = _unclosed_at(tokens)
+        raise
+
+
+def _unclosed_at(tokens: list[str]) -> int:
+    """Index of the token that opened the innermost form left open at the end."""
+    opened: list[int] = []
+    for n, tok in enumerate(tokens):
+        if tok in _OPEN:
+            opened.append(n)
+        elif tok and tok in "])}" and opened:
+            opened.pop()
+    return opened[-1] if opened else max(len(tokens) - 1, 0)
+
+
+def _build(tokens: list[str]) -> list[Any]:
     out: list[Any] = []
     # Each frame is [kind, payload]: collections collect items in payload; a tag frame (payload
     # = the tag) wraps the next value; a discard frame swallows it.
     stack: list[list[Any]] = []
     atom = _atom
-    for n, tok in enumerate(tokens):
-        c = tok[0]
-        if c == ":":
-            value: Any = Keyword(tok[1:]) if len(tok) > 1 else atom(tok)
-        elif c in "[({":
-            stack.append([_OPEN[tok], []])
-            continue
-        elif c in "])}":
-            if not stack or stack[-1][0] not in _CLOSES:
-                raise EdnError(f"unexpected {tok!r} at token {n}")
-            kind, items = stack.pop()
-            if _CLOSES[kind] != tok:
-                raise EdnError(f"mismatched {tok!r} at token {n}")
-            if kind in (_VEC, _LIST):
-                value = items
-            elif kind == _MAP:
-                value = _make_map(items)
+    n = 0
+    try:
+        for n, tok in enumerate(tokens):
+            c = tok[0]
+            if c == ":":
+                value: Any = Keyword(tok[1:]) if len(tok) > 1 else atom(tok)
+            elif c in "[({":
+                stack.append([_OPEN[tok], []])
+                continue
+            elif c in "])}":
+                if not stack or stack[-1][0] not in _CLOSES:
+                    raise EdnError(f"unexpected {tok!r} at token {n}")
+                kind, items = stack.pop()
+                if _CLOSES[kind] != tok:
+                    raise EdnError(f"mismatched {tok!r} at token {n}")
+                if kind in (_VEC, _LIST):
+                    value = items
+                elif kind == _MAP:
+                    value = _make_map(items)
+                else:
+                    value = _make_set(items)
+            elif c == '"':
+                if len(tok) == 1:
+                    raise EdnError(f"unterminated string at token {n}")
+                value = _string(tok)
+            elif c == "#":
+                if tok == "#{":
+                    stack.append([_SET, []])
+                    continue
+                if tok == "#_":
+                    stack.append([_DISCARD, None])
+                    continue
+                if tok in _SYMBOLIC:
+                    value = _SYMBOLIC[tok]
+                elif len(tok) > 1 and tok[1].isalpha():
+                    stack.append([_TAG, tok[1:]])
+                    continue
+                else:
+                    raise EdnError(f"unsupported dispatch {tok!r} at token {n}")
+            elif c == "\\":
+                if len(tok) == 1:
+                    raise EdnError(f"backslash with no character at token {n}")
+                value = _char(tok)
             else:
-                value = _make_set(items)
-        elif c == '"':
-            if len(tok) == 1:
-                raise EdnError(f"unterminated string at token {n}")
-            value = _string(tok)
-        elif c == "#":
-            if tok == "#{":
-                stack.append([_SET, []])
-                continue
-            if tok == "#_":
-                stack.append([_DISCARD, None])
-                continue
-            if tok in _SYMBOLIC:
-                value = _SYMBOLIC[tok]
-            elif len(tok) > 1 and tok[1].isalpha():
-                stack.append([_TAG, tok[1:]])
-                continue
-            else:
-                raise EdnError(f"unsupported dispatch {tok!r} at token {n}")
-        elif c == "\\":
-            if len(tok) == 1:
-                raise EdnError(f"backslash with no character at token {n}")
-            value = _char(tok)
-        else:
-            value = atom(tok)
-        # Attach the value to the innermost frame, applying pending tags and discards.
-        while stack:
-            top = stack[-1]
-            kind = top[0]
-            if kind == _TAG:
-                stack.pop()
-                value = _tagged(top[1], value)
-                continue
-            if kind == _DISCARD:
-                stack.pop()
+                value = atom(tok)
+            # Attach the value to the innermost frame, applying pending tags and discards.
+            while stack:
+                top = stack[-1]
+                kind = top[0]
+                if kind == _TAG:
+                    stack.pop()
+                    value = _tagged(top[1], value)
+                    continue
+                if kind == _DISCARD:
+                    stack.pop()
+                    break
+                top[1].append(value)
                 break
-            top[1].append(value)
-            break
-        else:
-            out.append(value)
+            else:
+                out.append(value)
+    except EdnError as err:  # where it failed, for the caller to name the line
+        err.token = n
+        raise
     if stack:
-        raise EdnError(f"input ended inside an open form ({len(stack)} unclosed)")
+        raise EdnError(
+            f"input ended inside an open form ({len(stack)} unclosed): the text looks truncated"
+        )
     return out
 
 

@@ -9,6 +9,9 @@ from typing import Any
 class EdnError(ValueError):
     """Malformed EDN. The message says what was wrong and where (token number or line)."""
 
+    token: int | None = None
+    """Index of the token where reading failed (the general reader sets it)."""
+
 
 class Keyword(str):
     """An EDN keyword. Equal to (and hashes like) its name without the colon."""

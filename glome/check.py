@@ -199,6 +199,18 @@ def infer_options(run_dir: Path, workload: str | None) -> tuple[dict[str, Any], 
     return options, "jepsen.log"
 
 
+def _journal_problem(path: Path) -> str | None:
+    """What is wrong with a journal file (its file and line), or None when it reads."""
+    from glome.sim.checkers.net import read_journal
+
+    try:
+        for _ in read_journal(path):
+            pass
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _journal(run_dir: Path) -> Path | None:
     path = run_dir / "net-journal.jsonl"
     return path if path.is_file() else None
@@ -229,7 +241,11 @@ def check_run(
         raise CheckInputError(f"{run.path}: {why}; there is nothing to check")
     broken = [p for p in run.problems if p.startswith("history.edn line")]
     if broken:
-        raise CheckInputError(f"{run.path}/{broken[0]}")
+        what = broken[0].removesuffix(": skipped")
+        more = f" (and {len(broken) - 1} more line(s))" if len(broken) > 1 else ""
+        raise CheckInputError(
+            f"{run.path}/{what}{more}; glome check needs every op of the history"
+        )
     options, source = infer_options(run.path, run.workload)
     options.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
@@ -239,11 +255,12 @@ def check_run(
         raise CheckInputError(f"options inferred from {source} are not usable: {e}") from None
     history = history_ops(run.raw_history)
     journal = _journal(run.path)
+    journal_problem = _journal_problem(journal) if journal is not None else None
     ours = compose.check(
         history,
         opts,
         workload=get_workload(opts.workload).check,  # no store_dir: writes nothing there
-        journal=journal if journal is not None else [],
+        journal=journal if journal is not None and journal_problem is None else [],
     )
     not_compared: dict[str, str] = {}
     if journal is None:
@@ -252,6 +269,9 @@ def check_run(
             "no net-journal.jsonl in this store (Maelstrom's journal is binary Fressian, "
             "which glome does not read): message counts not re-derived"
         )
+    elif journal_problem is not None:
+        del ours["net"]
+        not_compared["net"] = f"the journal cannot be read: {journal_problem}"
     real = run.raw_results
     for name in CHECKERS:
         if real is not None and name not in real and name not in not_compared:
@@ -271,12 +291,13 @@ def check_run(
         real=real,
         ours=edn.loads(text),
         not_compared=not_compared,
-        problems=list(run.problems),
+        problems=[
+            *(m for m in run.missing if m.startswith(("results.edn", "history.edn"))),
+            *run.problems,
+        ],
     )
-    if real is None:
-        comparison.problems.append(
-            "results.edn is missing or unreadable: no verdict of the run's own to compare"
-        )
+    if real is None and not any("results.edn" in p for p in comparison.problems):
+        comparison.problems.append("results.edn is unreadable: no verdict to compare")
     comparison.explained = explain_differences(comparison, history, opts)
     if write:
         comparison.results_path = run.path / RESULTS_FILE

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from helpers.locate import corpus_root
 
 from glome.check import RESULTS_FILE, CheckInputError, check_run, main
 from glome.sim import run
 
 
 def _corpus() -> Path | None:
-    env = os.environ.get("GLOME_CORPUS")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "maelstrom-runs"
-        if candidate.is_dir():
-            return candidate
-    return None
+    root = corpus_root()
+    return root if root.is_dir() else None
 
 
 CORPUS = _corpus()

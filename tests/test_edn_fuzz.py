@@ -4,12 +4,12 @@ every malformed input raises ``EdnError`` (a ``ValueError``), never anything els
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from helpers.locate import corpus_root
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,14 +18,8 @@ from analysis.edn import EdnError
 
 
 def _corpus() -> Path | None:
-    env = os.environ.get("GLOME_CORPUS")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "maelstrom-runs"
-        if candidate.is_dir():
-            return candidate
-    return None
+    root = corpus_root()
+    return root if root.is_dir() else None
 
 
 BUILT_IN = [

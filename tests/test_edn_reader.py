@@ -16,25 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.locate import corpus_root
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis import edn
 from analysis.edn import EdnError, EdnSet, FrozenDict, Keyword, Symbol, Tagged
 
-def _runs() -> Path:
-    """The corpus: GLOME_CORPUS, or the nearest parent's shared/maelstrom-runs (worktrees sit
-    deeper than the main checkout)."""
-    env = os.environ.get("GLOME_CORPUS")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "maelstrom-runs").is_dir():
-            return parent / "shared" / "maelstrom-runs"
-    return Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
-
-
-RUNS = _runs()
+RUNS = corpus_root()
 CORPUS = sorted(RUNS.glob("**/*.edn")) if RUNS.is_dir() else []
 
 
