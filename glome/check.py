@@ -243,9 +243,7 @@ def check_run(
     if broken:
         what = broken[0].removesuffix(": skipped")
         more = f" (and {len(broken) - 1} more line(s))" if len(broken) > 1 else ""
-        raise CheckInputError(
-            f"{run.path}/{what}{more}; glome check needs every op of the history"
-        )
+        raise CheckInputError(f"{run.path}/{what}{more}; glome check needs every op of the history")
     options, source = infer_options(run.path, run.workload)
     options.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:

@@ -26,6 +26,7 @@ def _served_network(
         spec, loop, random.Random(1), served=lambda endpoint: not endpoint.startswith("c")
     )
     net = Network(loop, processing=processing)
+    net.set_origin(loop.time())  # the history's clock starts: so does processing time
     for endpoint in ids:
         net.register(
             endpoint,
@@ -62,6 +63,25 @@ def test_an_idle_server_starts_at_arrival_and_per_byte_cost_adds() -> None:
 
     run_virtual(main())
     assert received == [(1.014, "n1", 0), (501.014, "n1", 1)]
+
+
+def test_setup_before_the_origin_costs_nothing() -> None:
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        spec = ProcessingSpec(5.0, "constant", 0.0)
+        processing = Processing(spec, loop, random.Random(1), served=lambda e: e == "n1")
+        net = Network(loop, processing=processing)
+        net.register("n1", lambda env: received.append((loop.time() * 1000, "n1", 0)))
+        net.send("c1", "n1", {"type": "init"})
+        await asyncio.sleep(0.001)
+        net.set_origin(loop.time())
+        net.send("c1", "n1", {"type": "echo"})
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(0.0, "n1", 0), (6.0, "n1", 0)]
 
 
 def test_killing_an_endpoint_drops_its_queue() -> None:

@@ -190,8 +190,10 @@ class Network:
 
     # -------------------------------------------------------------------------------- time
     def set_origin(self, origin: float) -> None:
-        """Loop time that is 0 on the history's clock."""
+        """Loop time that is 0 on the history's clock; processing time starts counting."""
         self.origin = origin
+        if self.processing is not None:
+            self.processing.start()
 
     def now_ns(self) -> int:
         return round((self.loop.time() - self.origin) * 1e9)

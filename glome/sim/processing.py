@@ -28,7 +28,9 @@ costs). The network journals a message when it reaches the endpoint's queue, as 
 journal records a write to a node's stdin; the node handles it when its service ends. Killing
 an endpoint (``Network.unregister``) drops its queue, as a killed process loses its pipe.
 A paused in-process node still "serves" its queue: the messages are held by the host and
-handed over on resume, in order.
+handed over on resume, in order. Setup (``init``, before the history's clock starts, when the
+network's origin is set) costs nothing: it is not part of any measured operation, and the
+journal's times stay in send order.
 """
 
 from __future__ import annotations
@@ -100,16 +102,11 @@ class Processing:
         self.served = served
         """Which endpoint ids get a server (the others are called on arrival, as before)."""
         self._servers: dict[str, Server] = {}
-        mean_s = spec.time_ms / 1000.0
-        self._per_byte_s = spec.per_byte_us / 1e6
-        if spec.time_ms == 0:
-            self._draw: Callable[[], float] = lambda: 0.0
-        elif spec.dist == "constant":
-            self._draw = lambda: mean_s
-        elif spec.dist == "uniform":
-            self._draw = lambda: rng.uniform(0.0, 2.0 * mean_s)
-        else:
-            self._draw = lambda: rng.expovariate(1.0 / mean_s)
+        self.cost: Callable[[tuple[Any, ...]], float] = _cost_function(spec, rng)
+        """Service time in seconds of the message a network callback was given."""
+        self.active = False
+        """Off during setup (``init``): the model starts with the history's clock (``start``),
+        so setup stays instantaneous and the journal's times keep their order."""
 
     def serve(
         self,
@@ -135,12 +132,29 @@ class Processing:
         for endpoint_id in list(self._servers):
             self.forget(endpoint_id)
 
-    def cost(self, args: tuple[Any, ...]) -> float:
-        """Service time in seconds of the message a network callback was given."""
-        seconds = self._draw()
-        if self._per_byte_s:
-            seconds += self._per_byte_s * _body_size(args)
-        return seconds
+    def start(self) -> None:
+        """From now on messages cost service time (the network calls this at its origin)."""
+        self.active = True
+
+
+def _cost_function(spec: ProcessingSpec, rng: random.Random) -> Callable[[tuple[Any, ...]], float]:
+    """The draw for ``spec``: a service time in seconds from a network callback's arguments.
+    One function per configuration, so a message costs one call (this runs for every one)."""
+    mean_s = spec.time_ms / 1000.0
+    per_byte_s = spec.per_byte_us / 1e6
+    uniform, expovariate = rng.random, rng.expovariate
+    draw: Callable[[], float]
+    if spec.time_ms == 0:
+        draw = float
+    elif spec.dist == "constant":
+        draw = lambda: mean_s  # noqa: E731
+    elif spec.dist == "uniform":
+        draw = lambda: uniform() * 2.0 * mean_s  # noqa: E731
+    else:
+        draw = lambda: expovariate(1.0 / mean_s)  # noqa: E731
+    if per_byte_s == 0:
+        return lambda _args: draw()
+    return lambda args: draw() + per_byte_s * _body_size(args)
 
 
 def _body_size(args: tuple[Any, ...]) -> int:
@@ -178,10 +192,12 @@ class Server:
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
 
-    def __call__(self, *args: Any) -> None:
+    def __call__(self, *args: Any) -> Any:
         """A message arrives: queue it; start its service if the server is idle."""
         if self.closed:
-            return
+            return None
+        if not self.model.active:
+            return self.callback(*args)
         cost = self.model.cost(args)
         queue = self.queue
         queue.append((args, cost))
