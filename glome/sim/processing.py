@@ -175,7 +175,19 @@ def _body_size(args: tuple[Any, ...]) -> int:
 class Server:
     """One endpoint: a FIFO of (arguments, service time); the head is in service."""
 
-    __slots__ = ("callback", "closed", "context", "endpoint_id", "model", "queue", "timer")
+    __slots__ = (
+        "call_at",
+        "callback",
+        "closed",
+        "context",
+        "cost",
+        "done",
+        "endpoint_id",
+        "model",
+        "queue",
+        "time",
+        "timer",
+    )
 
     def __init__(
         self,
@@ -191,6 +203,11 @@ class Server:
         self.queue: deque[tuple[tuple[Any, ...], float]] = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        # Looked up once: these run for every message.
+        self.cost = model.cost
+        self.call_at = model.loop.call_at
+        self.time = model.loop.time
+        self.done = self._done
 
     def __call__(self, *args: Any) -> Any:
         """A message arrives: queue it; start its service if the server is idle."""
@@ -198,28 +215,26 @@ class Server:
             return None
         if not self.model.active:
             return self.callback(*args)
-        cost = self.model.cost(args)
+        cost = self.cost(args)
         queue = self.queue
         queue.append((args, cost))
         if len(queue) == 1:
-            self._start(cost)
-
-    def _start(self, cost: float) -> None:
-        loop = self.model.loop
-        self.timer = loop.call_at(loop.time() + cost, self._done, context=self.context)
+            self.timer = self.call_at(self.time() + cost, self.done, context=self.context)
+        return None
 
     def _done(self) -> None:
         """The head's service ended: hand it to the endpoint, start the next one."""
         self.timer = None
-        if self.closed or not self.queue:
+        queue = self.queue
+        if self.closed or not queue:
             return
-        args, _ = self.queue.popleft()
+        args, _ = queue.popleft()
         try:
             self.callback(*args)
         except Exception:  # an endpoint's bug must not stop its server (as in the network)
             log.exception("endpoint %s failed to handle a message", self.endpoint_id)
-        if self.queue and not self.closed:
-            self._start(self.queue[0][1])
+        if queue and not self.closed:
+            self.timer = self.call_at(self.time() + queue[0][1], self.done, context=self.context)
 
     def close(self) -> None:
         self.closed = True
