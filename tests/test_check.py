@@ -108,3 +108,30 @@ def test_a_truncated_history_names_file_and_line(
     assert main([str(result.store_path)]) == 254
     err = capsys.readouterr().err
     assert "history.edn line 6" in err and "Traceback" not in err
+
+
+def test_load_names_file_and_line_of_corrupt_results_and_journal(tmp_path: Path) -> None:
+    import analysis
+
+    result = run(
+        "glome.nodes.echo:Echo",
+        workload="echo",
+        node_count=1,
+        time_limit=2,
+        seed=1,
+        store_dir=tmp_path,
+    )
+    store = result.store_path
+    results = (store / "results.edn").read_text()
+    (store / "results.edn").write_text(results[: len(results) // 2])
+    journal = (store / "net-journal.jsonl").read_text().splitlines()
+    journal[3] = journal[3][:25]
+    (store / "net-journal.jsonl").write_text("\n".join(journal) + "\n")
+    loaded = analysis.load(store)
+    assert loaded.raw_results is None
+    assert len(loaded.messages) > 0  # read lazily: the broken line is skipped and noted
+    problems = "\n".join(loaded.problems)
+    assert "results.edn could not be read (line " in problems and "truncated" in problems
+    assert "net-journal.jsonl line 4 is not JSON" in problems
+    comparison = check_run(store, write=False)
+    assert "net-journal.jsonl:4" in comparison.not_compared["net"]
