@@ -194,7 +194,8 @@ class Run:
         ops: list[dict[Any, Any]] = []
         for lineno, value in edn.loads_lines(path.read_text(errors="replace")):
             if isinstance(value, edn.EdnError):
-                self.problems.append(f"history.edn line {lineno} is broken ({value}): skipped")
+                reason = str(value).removeprefix(f"line {lineno}: ")
+                self.problems.append(f"history.edn line {lineno} is broken ({reason}): skipped")
             elif not isinstance(value, dict):
                 self.problems.append(f"history.edn line {lineno} is not an op map: skipped")
             else:

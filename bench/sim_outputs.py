@@ -14,6 +14,10 @@ each ``jepsen.log`` line's leading time stamp, ``test.json``'s ``start-time`` li
 store name and time in ``timeline.html``. ``timeline.html`` and ``messages.svg`` are rendered
 from the history and the journal: when only they differ, their renderer changed, not the run.
 
+``--no-processing`` runs every configuration with zero-cost message delivery
+(``processing_time=0, processing_per_byte=0``): the simulator as it was before the
+processing-time model, to check that the model's hook leaves that mode byte-identical.
+
 Exit status 0 when every file matches, 1 otherwise (the differing files are listed).
 """
 
@@ -136,9 +140,15 @@ def _store_files(store: Path) -> dict[str, bytes]:
     return files
 
 
-def simulate(config: str, seed: int, dest: Path) -> tuple[Path, float]:
-    """Run ``config`` with ``seed``; its store ends up as ``dest``. Returns it and wall s."""
-    options = dict(CONFIGS[config])
+NO_PROCESSING = {"processing_time": 0, "processing_per_byte": 0}
+
+
+def simulate(
+    config: str, seed: int, dest: Path, extra: dict[str, Any] | None = None
+) -> tuple[Path, float]:
+    """Run ``config`` with ``seed`` (and ``extra`` options); its store ends up as ``dest``.
+    Returns it and wall s."""
+    options = dict(CONFIGS[config]) | (extra or {})
     node = options.pop("node")
     if dest.exists():
         shutil.rmtree(dest)
@@ -166,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("/tmp/simref"))
     parser.add_argument("--seeds", default="1-5")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument(
+        "--no-processing", action="store_true", help="zero-cost delivery (processing time 0)"
+    )
     args = parser.parse_args(argv)
     seeds = _seeds(args.seeds)
     configs = [c for c in args.configs.split(",") if c]
@@ -176,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for config in configs:
         for seed in seeds:
-            store, wall = simulate(config, seed, out_root / config / str(seed))
+            store, wall = simulate(
+                config,
+                seed,
+                out_root / config / str(seed),
+                NO_PROCESSING if args.no_processing else None,
+            )
             new = _store_files(store)
             line = f"{config:24} seed {seed}: {len(new):3} files, {wall:6.2f} s"
             if args.action == "compare":

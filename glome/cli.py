@@ -1,4 +1,5 @@
-"""The ``glome`` command: ``glome test``, ``glome analyze``, ``glome challenge``.
+"""The ``glome`` command: ``glome test``, ``glome analyze``, ``glome challenge``,
+``glome check`` (``glome.check``).
 
 ``glome test`` takes Maelstrom's ``test`` flags with Maelstrom's defaults (spec 5.1) and either
 
@@ -62,6 +63,7 @@ def _test_parser() -> _Parser:
     p.add_argument(
         "--latency-dist", default="constant", choices=("constant", "uniform", "exponential")
     )
+    _add_processing_flags(p)
     p.add_argument(
         "--nemesis",
         default="",
@@ -107,6 +109,39 @@ def _test_parser() -> _Parser:
     )
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     return p
+
+
+def _add_processing_flags(p: argparse.ArgumentParser) -> None:
+    """In-process nodes and services as single servers (``glome.sim.processing``)."""
+    from glome.sim.processing import (
+        DEFAULT_PROCESSING_DIST,
+        DEFAULT_PROCESSING_PER_BYTE,
+        DEFAULT_PROCESSING_TIME,
+        PROCESSING_DISTS,
+    )
+
+    p.add_argument(
+        "--processing-time",
+        type=float,
+        default=DEFAULT_PROCESSING_TIME,
+        metavar="MS",
+        help="mean service time of a message at an in-process node or a service, ms "
+        f"(default {DEFAULT_PROCESSING_TIME:g}; 0 with --processing-per-byte 0: free)",
+    )
+    p.add_argument(
+        "--processing-dist",
+        default=DEFAULT_PROCESSING_DIST,
+        choices=PROCESSING_DISTS,
+        help=f"service time distribution (default {DEFAULT_PROCESSING_DIST})",
+    )
+    p.add_argument(
+        "--processing-per-byte",
+        type=float,
+        default=DEFAULT_PROCESSING_PER_BYTE,
+        metavar="US",
+        help="extra service time per byte of message body, microseconds "
+        f"(default {DEFAULT_PROCESSING_PER_BYTE:g})",
+    )
 
 
 def _warn(text: str) -> None:
@@ -172,6 +207,9 @@ def _keywords(ns: argparse.Namespace) -> dict[str, Any]:
         "rate": ns.rate,
         "latency": int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
         "latency_dist": ns.latency_dist,
+        "processing_time": ns.processing_time,
+        "processing_dist": ns.processing_dist,
+        "processing_per_byte": ns.processing_per_byte,
         "nemesis_interval": ns.nemesis_interval,
         "availability": parse_availability(ns.availability),
         "consistency_models": parse_consistency_models(ns.consistency_models),
@@ -236,8 +274,13 @@ def cmd_test(argv: Sequence[str]) -> int:
     for attempt in range(max(1, ns.test_count)):
         if attempt:
             opts.seed += 1
-        if ns.seed is None or attempt:
-            print(f"glome: seed {opts.seed} (replay with --seed {opts.seed})", file=sys.stderr)
+        if ns.seed is None or attempt or ns.bin is not None:
+            from glome.sim.explain import seed_note
+
+            print(
+                f"glome: seed {opts.seed} ({seed_note(ns.bin is not None, opts.seed)})",
+                file=sys.stderr,
+            )
         try:
             if ns.node is not None:
                 result = run_options(
@@ -255,9 +298,13 @@ def cmd_test(argv: Sequence[str]) -> int:
             print(f"Test aborted: {e}")
             return EXIT_CRASH
         if ns.quiet:
+            from glome.sim.explain import failing_reasons
             from glome.sim.store import verdict_line
 
             print(f"Test aborted: {result.error}" if result.error else verdict_line(result.valid))
+            if not result.error and result.valid is not True:
+                for reason in failing_reasons(result.results):
+                    print(f"  {reason}")
         print(f"glome: store {result.store_path}", file=sys.stderr)
         code = result.exit_code
         if code != 0:
@@ -285,7 +332,18 @@ def cmd_challenge(argv: Sequence[str]) -> int:
     return int(code or 0)
 
 
-COMMANDS = {"test": cmd_test, "analyze": cmd_analyze, "challenge": cmd_challenge}
+def cmd_check(argv: Sequence[str]) -> int:
+    from glome import check  # lazy: reads stores with analysis (pandas)
+
+    return check.main(list(argv))
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "analyze": cmd_analyze,
+    "challenge": cmd_challenge,
+    "check": cmd_check,
+}
 
 USAGE = """usage: glome COMMAND [ARGS...]
 
@@ -293,6 +351,7 @@ commands:
   test       run a Maelstrom test (glome test -w echo --node glome.nodes.echo:Echo ...)
   analyze    read store directories (glome analyze store/latest)
   challenge  Gossip Glomers challenges and their grader
+  check      re-judge a store run (Maelstrom's or glome's) with glome's checkers
 """
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.locate import corpus_root
 
 import analysis
 from analysis.load import find_runs, load, resolve_run_dir
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = corpus_root()
 CORPUS = [p.name for p in sorted(RUNS.iterdir()) if p.is_dir()] if RUNS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not CORPUS, reason="../shared/maelstrom-runs is absent")
 

@@ -10,13 +10,14 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
+from helpers.locate import corpus_root
 from test_analysis_load import make_glome_store
 
 import analysis
 from analysis import cli
 from analysis.plots import all_plots
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = corpus_root()
 needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
 
 PLOTS = sorted(all_plots().items())

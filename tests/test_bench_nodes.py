@@ -35,7 +35,8 @@ def test_quick_run_of_challenge_1_gives_one_passing_row_per_variant() -> None:
     assert row["msgs/op"] == 0  # echo never talks to another server
     assert row["ok-fraction"] == 1
     assert row["latency of"] == "ok ops"
-    assert row["median ms"] == 0 and row["max ms"] == 0  # no --latency: instant links
+    # no --latency: instant links, so an op costs one service time (uniform in [0, 8 ms))
+    assert 0 < row["median ms"] <= row["max ms"] < 8.1
 
     table = bench_nodes.markdown_table(rows)
     assert table[0] == "| " + " | ".join(bench_nodes.COLUMNS) + " |"

@@ -63,7 +63,10 @@ def test_invalid_run_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         "--quiet",
     )
     assert code == 1
-    assert out.strip() == "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻"
+    verdict, *reasons = out.strip().splitlines()
+    assert verdict == "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻"
+    assert [r.split(":")[0].strip() for r in reasons] == ["workload"]  # why, even when quiet
+    assert "value(s) lost" in reasons[0]
 
 
 def test_crash_exits_255(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -256,3 +259,30 @@ def test_run_keywords_parse_flags_as_glome_test_does() -> None:
     assert kw["availability"] == "total" and kw["nemesis"] == "partition"
     with pytest.raises(ValueError, match="cannot parse"):
         cli.run_keywords(["--rate", "fast"])
+
+
+def test_processing_flags_parse() -> None:
+    keywords = cli.run_keywords(
+        [
+            "--processing-time",
+            "2.5",
+            "--processing-dist",
+            "exponential",
+            "--processing-per-byte",
+            "0",
+        ]
+    )
+    assert keywords["processing_time"] == 2.5
+    assert keywords["processing_dist"] == "exponential"
+    assert keywords["processing_per_byte"] == 0
+
+
+def test_bin_runs_say_what_the_seed_replays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, err = run_cli(
+        capsys,
+        *("test", "--bin", "/bin/true", "-w", "echo", "--node-count", "1"),
+        *("--time-limit", "1", "--seed", "3", "--quiet", "--store", str(tmp_path)),
+    )
+    assert "--seed 3 replays the schedule" in err and "not the processes' own timing" in err

@@ -250,10 +250,13 @@ def test_single_node_passes_3a(tmp_path: Path) -> None:
 
 def test_mark_on_send_delta_loses_values_where_hardened_does_not(tmp_path: Path) -> None:
     """3c, seed 0: the review's delta gossip (delivered-on-send) loses values for good."""
-    flawed = _run(MarkOnSendDelta, tmp_path, nemesis="partition")
+    # Zero-cost delivery: both nodes then see the same operations (compared below); with
+    # processing time each node's speed shapes the schedule.
+    zero_cost = {"processing_time": 0, "processing_per_byte": 0}
+    flawed = _run(MarkOnSendDelta, tmp_path, nemesis="partition", **zero_cost)
     workload = flawed.results["workload"]
     assert flawed.valid is False and workload["lost-count"] > 0
-    hardened = _run(Hardened, tmp_path, nemesis="partition")
+    hardened = _run(Hardened, tmp_path, nemesis="partition", **zero_cost)
     assert hardened.valid is True and hardened.results["workload"]["lost-count"] == 0
     assert hardened.results["workload"]["attempt-count"] == workload["attempt-count"]
 

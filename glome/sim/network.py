@@ -32,12 +32,15 @@ import heapq
 import logging
 import random
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from glome.protocol import dumps_exact, is_client
 from glome.sim.options import LATENCY_DISTS
+
+if TYPE_CHECKING:
+    from glome.sim.processing import Processing
 
 Deliver = Callable[[dict[str, Any]], Any]
 """Hands a message to an endpoint; returning ``False`` means it could not be accepted."""
@@ -77,6 +80,7 @@ class Network:
         rng: random.Random | None = None,
         journal: IO[bytes] | None = None,
         on_undeliverable: Callable[[str], None] | None = None,
+        processing: Processing | None = None,
     ) -> None:
         if latency_dist not in LATENCY_DISTS:
             raise ValueError(
@@ -96,6 +100,8 @@ class Network:
         self._journal_buffer: list[bytes] = []
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
+        self.processing = processing
+        """Puts served endpoints behind a single server (``glome.sim.processing``)."""
         self._endpoints: dict[str, tuple[Deliver, Receive | None]] = {}
         """Endpoint -> (deliver, receive); the network calls ``receive`` when there is one."""
         self._queue: list[tuple[float, int, str, str, Any, int, bytes | None]] = []
@@ -120,6 +126,8 @@ class Network:
         """Make ``endpoint_id`` reachable; ``deliver(envelope)`` receives its messages."""
         if endpoint_id in self._endpoints:
             raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+        if self.processing is not None:
+            deliver = self.processing.serve(endpoint_id, deliver, self._context)
         self._endpoints[endpoint_id] = (deliver, None)
 
     def register_receiver(self, endpoint_id: str, receive: Receive) -> None:
@@ -127,6 +135,8 @@ class Network:
         envelope dict, and the body's JSON as journaled (or None without a journal)."""
         if endpoint_id in self._endpoints:
             raise ValueError(f"endpoint {endpoint_id!r} is already registered")
+        if self.processing is not None:
+            receive = self.processing.serve(endpoint_id, receive, self._context)
 
         def deliver(envelope: dict[str, Any]) -> Any:
             body = envelope["body"]
@@ -137,14 +147,18 @@ class Network:
     def unregister(self, endpoint_id: str) -> None:
         """Remove an endpoint; messages still addressed to it will be journaled undelivered."""
         self._endpoints.pop(endpoint_id, None)
+        if self.processing is not None:
+            self.processing.forget(endpoint_id)
 
     def is_registered(self, endpoint_id: str) -> bool:
         return endpoint_id in self._endpoints
 
     # -------------------------------------------------------------------------------- time
     def set_origin(self, origin: float) -> None:
-        """Loop time that is 0 on the history's clock."""
+        """Loop time that is 0 on the history's clock; processing time starts counting."""
         self.origin = origin
+        if self.processing is not None:
+            self.processing.start()
 
     def now_ns(self) -> int:
         return round((self.loop.time() - self.origin) * 1e9)
@@ -375,6 +389,8 @@ class Network:
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
+        if self.processing is not None:
+            self.processing.close()
         while self._queue:
             _, msg_id, src, dest, body, send_ns, body_json = heapq.heappop(self._queue)
             self.undelivered += 1

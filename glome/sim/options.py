@@ -6,6 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from glome.sim.processing import (
+    DEFAULT_PROCESSING_DIST,
+    DEFAULT_PROCESSING_PER_BYTE,
+    DEFAULT_PROCESSING_TIME,
+    ProcessingSpec,
+)
+
 TOPOLOGIES = ("grid", "line", "tree", "tree2", "tree3", "tree4", "total")
 LATENCY_DISTS = ("constant", "uniform", "exponential")
 NEMESES = ("partition", "kill", "pause")
@@ -39,6 +46,16 @@ class TestOptions:
     extra_args: list[str] = field(default_factory=list)
     lww_converge: bool = False
     """lww-kv replicas merge as intended instead of Maelstrom's never-converging pair."""
+    processing_time: float = DEFAULT_PROCESSING_TIME
+    """Mean service time (ms) of a message at an in-process node or a service; with
+    ``processing_per_byte`` 0 too, messages cost nothing (``glome.sim.processing``)."""
+    processing_dist: str = DEFAULT_PROCESSING_DIST
+    """``constant``, ``uniform`` (in [0, 2 x mean)) or ``exponential``."""
+    processing_per_byte: float = DEFAULT_PROCESSING_PER_BYTE
+    """Extra service time per byte of the message body as JSON, microseconds."""
+
+    def __post_init__(self) -> None:
+        self.processing  # noqa: B018 (validates the processing options: ValueError)
 
     @property
     def node_count(self) -> int:
@@ -48,8 +65,18 @@ class TestOptions:
     def worker_count(self) -> int:
         return self.concurrency if self.concurrency is not None else self.node_count
 
+    @property
+    def processing(self) -> ProcessingSpec:
+        """The processing-time options, validated (ValueError)."""
+        return ProcessingSpec(self.processing_time, self.processing_dist, self.processing_per_byte)
+
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.processing.enabled:
+            # Zero-cost delivery: the test map of a run from before the option existed.
+            for name in ("processing_time", "processing_dist", "processing_per_byte"):
+                del data[name]
+        return data
 
 
 def parse_concurrency(text: str, node_count: int) -> int:

@@ -43,6 +43,7 @@ from glome.errors import NodeCrashed, NodeStartError, RPCError, RunnerError
 from glome.sim.checkers import compose
 from glome.sim.checkers.net import read_journal
 from glome.sim.client import Clients, ClientTimeout
+from glome.sim.explain import failing_reasons
 from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
 from glome.sim.history import History
 from glome.sim.hosts import NodeHost, stream
@@ -50,6 +51,7 @@ from glome.sim.lamport_svg import write_messages_svg
 from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
 from glome.sim.network import Network
 from glome.sim.options import TestOptions
+from glome.sim.processing import Processing
 from glome.sim.services import SERVICE_IDS, start_services
 from glome.sim.store import Store, pretty_results, verdict_line
 from glome.sim.timeline import write_timeline
@@ -240,6 +242,21 @@ async def _progress(loop: asyncio.AbstractEventLoop, start: float, total: float)
             shown = now
 
 
+def _processing(
+    opts: TestOptions, loop: asyncio.AbstractEventLoop, virtual: bool
+) -> Processing | None:
+    """Single servers for nodes and services on the virtual clock (``glome.sim.processing``);
+    None when messages cost nothing, or in real time, where processes pay their own costs."""
+    spec = opts.processing
+    if not (virtual and spec.enabled):
+        return None
+    return Processing(spec, loop, stream(opts.seed, "processing"), served=_is_server)
+
+
+def _is_server(endpoint_id: str) -> bool:
+    return not endpoint_id.startswith("c")
+
+
 async def run_test(
     opts: TestOptions,
     host_builder: HostBuilder,
@@ -296,6 +313,7 @@ async def run_test(
         rng=stream(opts.seed, "network"),
         journal=store.journal,
         on_undeliverable=note_undeliverable,
+        processing=_processing(opts, loop, virtual),
     )
     store.log(
         "Starting services: (" + " ".join(SERVICE_IDS) + ")",
@@ -530,6 +548,8 @@ async def run_test(
         echo(summary)
         echo("")
         echo(verdict_line(valid))
+        for reason in failing_reasons(results):
+            echo(f"  {reason}")
     return result
 
 

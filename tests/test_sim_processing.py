@@ -1,0 +1,202 @@
+"""Processing time: single FIFO servers for in-process nodes and services."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glome.sim import options as sim_options
+from glome.sim import run
+from glome.sim.network import Network
+from glome.sim.processing import Processing, ProcessingSpec
+from glome.sim.vclock import run_virtual
+
+OFF = {"processing_time": 0, "processing_per_byte": 0}
+
+
+def _served_network(
+    spec: ProcessingSpec, received: list[tuple[float, str, Any]], *ids: str
+) -> tuple[Network, Processing]:
+    loop = asyncio.get_running_loop()
+    processing = Processing(
+        spec, loop, random.Random(1), served=lambda endpoint: not endpoint.startswith("c")
+    )
+    net = Network(loop, processing=processing)
+    net.set_origin(loop.time())  # the history's clock starts: so does processing time
+    for endpoint in ids:
+        net.register(
+            endpoint,
+            lambda env, endpoint=endpoint: received.append(
+                (round(loop.time() * 1000, 6), endpoint, env["body"]["n"])
+            ),
+        )
+    return net, processing
+
+
+def test_messages_wait_in_fifo_order_while_the_node_is_busy() -> None:
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        net, _ = _served_network(ProcessingSpec(5.0, "constant", 0.0), received, "n1", "c1")
+        for n in range(3):
+            net.send("c1", "n1", {"n": n})
+        net.send("n1", "c1", {"n": 9})  # a client has no server: delivered at once
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(0.0, "c1", 9), (5.0, "n1", 0), (10.0, "n1", 1), (15.0, "n1", 2)]
+
+
+def test_an_idle_server_starts_at_arrival_and_per_byte_cost_adds() -> None:
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        net, _ = _served_network(ProcessingSpec(1.0, "constant", 2.0), received, "n1", "c1")
+        net.send("c1", "n1", {"n": 0})  # {"n":0} is 7 bytes: 1 ms + 14 us
+        await asyncio.sleep(0.5)
+        net.send("c1", "n1", {"n": 1})
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(1.014, "n1", 0), (501.014, "n1", 1)]
+
+
+def test_setup_before_the_origin_costs_nothing() -> None:
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        spec = ProcessingSpec(5.0, "constant", 0.0)
+        processing = Processing(spec, loop, random.Random(1), served=lambda e: e == "n1")
+        net = Network(loop, processing=processing)
+        net.register("n1", lambda env: received.append((loop.time() * 1000, "n1", 0)))
+        net.send("c1", "n1", {"type": "init"})
+        await asyncio.sleep(0.001)
+        net.set_origin(loop.time())
+        net.send("c1", "n1", {"type": "echo"})
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(0.0, "n1", 0), (6.0, "n1", 0)]
+
+
+def test_killing_an_endpoint_drops_its_queue() -> None:
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        net, _ = _served_network(ProcessingSpec(5.0, "constant", 0.0), received, "n1", "c1")
+        for n in range(3):
+            net.send("c1", "n1", {"n": n})
+        await asyncio.sleep(0.007)  # the first is handled, the second in service
+        net.unregister("n1")
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(5.0, "n1", 0)]
+
+
+@pytest.mark.parametrize(
+    ("dist", "low", "high"), [("uniform", 0, 8), ("exponential", 0, 60), ("constant", 4, 4)]
+)
+def test_service_time_distributions(dist: str, low: float, high: float) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        model = Processing(ProcessingSpec(4.0, dist, 0.0), loop, random.Random(3), served=bool)
+        draws = [model.cost(({"body": {}},)) * 1000 for _ in range(4000)]
+    finally:
+        loop.close()
+    assert all(low <= d <= high for d in draws)
+    assert sum(draws) / len(draws) == pytest.approx(4.0, rel=0.08)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"processing_dist": "normal"}, {"processing_time": -1}, {"processing_per_byte": -0.5}],
+)
+def test_bad_processing_options_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="processing"):
+        sim_options.TestOptions(**kwargs)
+
+
+def test_the_test_map_omits_processing_only_when_it_is_off() -> None:
+    assert "processing_time" in sim_options.TestOptions().to_json()
+    assert (
+        "processing_time"
+        not in sim_options.TestOptions(processing_time=0, processing_per_byte=0).to_json()
+    )
+
+
+def _latencies(store: Path) -> list[int]:
+    import analysis
+
+    ops = analysis.load(store).client_ops
+    return [int(x * 1e6) for x in ops["latency_ms"].dropna()]
+
+
+def test_in_process_runs_now_have_latency_and_zero_restores_the_old_model(
+    tmp_path: Path,
+) -> None:
+    on = run(
+        "glome.nodes.echo:Echo",
+        workload="echo",
+        node_count=1,
+        time_limit=3,
+        seed=2,
+        store_dir=tmp_path / "on",
+    )
+    off = run(
+        "glome.nodes.echo:Echo",
+        workload="echo",
+        node_count=1,
+        time_limit=3,
+        seed=2,
+        store_dir=tmp_path / "off",
+        **OFF,
+    )
+    lat_on, lat_off = _latencies(on.store_path), _latencies(off.store_path)
+    assert set(lat_off) == {0}
+    assert min(lat_on) > 0 and max(lat_on) < 8_000_000  # uniform in [0, 8 ms) + a few bytes
+    quantiles = on.results["perf"]["glome/latency-quantiles"]["echo"]
+    assert quantiles[0.5] > 0
+
+
+def test_processing_time_is_deterministic_by_seed(tmp_path: Path) -> None:
+    options: dict[str, Any] = {
+        "workload": "broadcast",
+        "node_count": 5,
+        "time_limit": 3,
+        "rate": 20,
+        "latency": 10,
+        "latency_dist": "uniform",
+        "processing_dist": "exponential",
+    }
+    stores = [
+        run("glome.nodes.broadcast:Hardened", seed=5, store_dir=tmp_path / str(i), **options)
+        for i in range(2)
+    ]
+    for name in ("history.edn", "net-journal.jsonl"):
+        first, second = ((s.store_path / name).read_bytes() for s in stores)
+        assert first == second, name
+
+
+def test_a_service_is_a_server_too(tmp_path: Path) -> None:
+    """kafka on lin-kv: each op waits on the node and on lin-kv, so latencies exceed one
+    service time on average."""
+    result = run(
+        "glome.nodes.kafka:LinKVKafka",
+        workload="kafka",
+        node_count=1,
+        concurrency="2n",
+        time_limit=3,
+        rate=50,
+        seed=1,
+        store_dir=tmp_path,
+        processing_dist="constant",
+        processing_per_byte=0,
+    )
+    sends = result.results["perf"]["glome/latency-quantiles"]["send"]
+    assert sends[0] >= 8.0  # node (4 ms) + at least one lin-kv round trip (4 ms)
