@@ -162,6 +162,9 @@ def grade_seeds(
     cases = challenge_cases(
         challenge, seed_list, node=node, bin=command, sandbox=sandbox, overrides=overrides
     )
+    from glome.sim import build_options
+
+    build_options(**{**cases[0].options, "seed": seed})  # a bad option raises here, once
     runs = run_swarm(
         cases,
         workers=workers,
