@@ -215,7 +215,9 @@ class StandInSandbox:
         self.calls.append(list(argv))
         with tempfile.TemporaryDirectory() as work:
             try:
-                done = subprocess.run(list(argv), cwd=work, capture_output=True, timeout=timeout)
+                done = subprocess.run(
+                    list(argv), cwd=work, capture_output=True, timeout=timeout, check=False
+                )
             except subprocess.TimeoutExpired as e:
                 return StandInResult(None, e.stdout or b"", e.stderr or b"", True, "timeout")
             if keep is not None:
@@ -254,7 +256,10 @@ def test_a_sandboxed_child_that_prints_no_row_is_an_error_row(tmp_path: Path) ->
 
 def test_run_case_child_rejects_bad_usage() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "glome.swarm", "nonsense"], capture_output=True, timeout=60
+        [sys.executable, "-m", "glome.swarm", "nonsense"],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 254 and b"usage" in done.stderr
 
