@@ -1,6 +1,6 @@
 """Per-seed failure rates of glome's flawed nodes at their challenge's official flags.
 
-    .venv/bin/python bench/failure_rates.py [--only 4,3c] [--seeds N] [--out DIR]
+    .venv/bin/python bench/failure_rates.py [--only 4,3c] [--node NAME] [--seeds N] [--first S]
 
 For each (challenge, node) below, grades the node on seeds 1..N with the swarm (every core)
 and prints one markdown row: runs, failing seeds, the failure rate, its one-sided 95% lower
@@ -41,6 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated challenge ids")
     parser.add_argument("--seeds", type=int, help="seeds per pair (default: per pair)")
+    parser.add_argument("--node", help="only nodes whose class name contains this")
+    parser.add_argument("--first", type=int, default=1, help="first seed (default 1)")
     parser.add_argument("--workers", type=int)
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
@@ -49,7 +51,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for challenge, node, role, count in PAIRS:
-        if only and challenge not in only:
+        if (only and challenge not in only) or (args.node and args.node not in node):
             continue
         n = args.seeds or count
         began = time.perf_counter()
@@ -58,7 +60,7 @@ def main() -> None:
                 challenge,
                 node=node,
                 seeds=n,
-                seed=1,
+                seed=args.first,
                 workers=args.workers,
                 store_dir=store,
                 quiet=True,
@@ -70,7 +72,7 @@ def main() -> None:
         cpu = grade.runs["cpu_s"].mean()
         shown = " ".join(map(str, failing[:15])) + (" ..." if len(failing) > 15 else "")
         print(
-            f"| {challenge} | `{node.rpartition(':')[2]}` | {role} | 1..{n} | {len(failing)} | "
+            f"| {challenge} | `{node.rpartition(':')[2]}` | {role} | {args.first}..{args.first + n - 1} | {len(failing)} | "
             f"{shown} | {len(failing) / n:.3f} | {low:.3f} | {needed} | {cpu:.1f} |",
             flush=True,
         )

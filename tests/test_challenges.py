@@ -6,7 +6,22 @@ from typing import Any
 
 import pytest
 
-from glome.challenges import CHALLENGES, challenge_cases, evaluate, grade_seeds, main
+from glome.challenges import (
+    CHALLENGES,
+    DEFAULT_SEEDS,
+    challenge_cases,
+    evaluate,
+    grade_seeds,
+    main,
+)
+from glome.challenges.seeds import (
+    MEASURED,
+    MIN_SEEDS,
+    catch_probability,
+    failure_rate_lower_bound,
+    merged,
+    seeds_needed,
+)
 from glome.runtime import Message, Node, handler
 
 
@@ -196,3 +211,31 @@ def test_bad_arguments_are_clear_errors(tmp_path: Any, capsys: Any) -> None:
 def test_cli_lists_challenges(capsys: Any) -> None:
     assert main(["--list"]) == 0
     assert "6c" in capsys.readouterr().out
+
+
+def test_failure_rate_bound_and_seeds_needed() -> None:
+    assert failure_rate_lower_bound(0, 50) == 0
+    assert failure_rate_lower_bound(10, 10) == pytest.approx(0.05**0.1)  # (p_low)^10 = 0.05
+    low = failure_rate_lower_bound(18, 60)
+    assert 0.19 < low < 0.3  # below the point estimate 0.3
+    assert seeds_needed(0.5) == 7  # 0.5^7 < 0.01 < 0.5^6
+    assert seeds_needed(1.0) == MIN_SEEDS
+    assert catch_probability(0.3, 13) >= 0.99 > catch_probability(0.3, 12)
+    with pytest.raises(ValueError):
+        seeds_needed(0)
+
+
+def test_default_seeds_catch_every_measured_flaw_99_times_in_100() -> None:
+    flawed = [m for m in merged(MEASURED) if m.role != "hardened" and m.failures]
+    assert {m.node for m in flawed} >= {
+        "broadcast:MarkOnSendDelta",
+        "counter:StaleReadCounter",
+        "counter:MarkOnSendDeltaCounter",
+    }
+    for m in flawed:
+        low = failure_rate_lower_bound(m.failures, m.runs)
+        assert catch_probability(low, DEFAULT_SEEDS[m.challenge]) >= 0.99, m
+    for m in merged(MEASURED):
+        if m.role == "hardened":
+            assert m.failures == 0, m
+    assert set(DEFAULT_SEEDS) == set(CHALLENGES)
