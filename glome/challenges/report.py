@@ -184,6 +184,9 @@ def _why(rows: Any) -> str:
             if str(c).endswith(" ok") and _truth(v) is False
         ]
         text = ", ".join(f"{c} = {_show(row[c])}" for c in failed) or "not valid"
+        explained = row.get("reasons")
+        if isinstance(explained, str) and explained:
+            text += f": {explained}"
         reasons.append(text + _workload_reason(row))
     return "; ".join(dict.fromkeys(reasons))
 
