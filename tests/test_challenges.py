@@ -239,3 +239,12 @@ def test_default_seeds_catch_every_measured_flaw_99_times_in_100() -> None:
         if m.role == "hardened":
             assert m.failures == 0, m
     assert set(DEFAULT_SEEDS) == set(CHALLENGES)
+
+
+def test_a_notebook_class_gets_a_python_replay_line(tmp_path: Any) -> None:
+    class MyEcho(WrongEcho):  # defined in a function, as in a notebook: no import path
+        pass
+
+    g = grade_seeds("1", node=MyEcho, seeds=1, seed=4, workers=1, store_dir=str(tmp_path),
+                    quiet=True)  # fmt: skip
+    assert g.replay(4) == "grade_seeds('1', node=MyEcho, seed=4, seeds=1)"
