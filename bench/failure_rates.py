@@ -70,7 +70,7 @@ def main() -> None:
         low = failure_rate_lower_bound(len(failing), n)
         needed = seeds_needed(low) if low > 0 else "-"
         cpu = grade.runs["cpu_s"].mean()
-        shown = " ".join(map(str, failing[:15])) + (" ..." if len(failing) > 15 else "")
+        shown = " ".join(map(str, failing))
         print(
             f"| {challenge} | `{node.rpartition(':')[2]}` | {role} | {args.first}..{args.first + n - 1} | {len(failing)} | "
             f"{shown} | {len(failing) / n:.3f} | {low:.3f} | {needed} | {cpu:.1f} |",

@@ -81,6 +81,9 @@ MEASURED: tuple[Measured, ...] = (
     Measured("3c", "broadcast:Hardened", "hardened", 1, 40, 0),
     Measured("4", "counter:StaleReadCounter", "naive", 1, 60, 18),
     Measured("4", "counter:MarkOnSendDeltaCounter", "review", 1, 60, 2),
+    Measured("4", "counter:MarkOnSendDeltaCounter", "review", 61, 340, 20),
+    Measured("4", "counter:SeqKVCounter", "hardened", 1, 60, 0),
+    Measured("4", "counter:DeltaCounter", "hardened", 1, 60, 0),
 )
 
 FLOOR_RATE = {"cheap": 0.2, "costly": 0.6}
