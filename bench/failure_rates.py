@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated challenge ids")
     parser.add_argument("--seeds", type=int, help="seeds per pair (default: per pair)")
-    parser.add_argument("--node", help="only nodes whose class name contains this")
+    parser.add_argument("--node", help="only this node class (its name)")
     parser.add_argument("--first", type=int, default=1, help="first seed (default 1)")
     parser.add_argument("--workers", type=int)
     args = parser.parse_args()
@@ -51,7 +51,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for challenge, node, role, count in PAIRS:
-        if (only and challenge not in only) or (args.node and args.node not in node):
+        if (only and challenge not in only) or (args.node and args.node != node.rpartition(":")[2]):
             continue
         n = args.seeds or count
         began = time.perf_counter()
