@@ -281,3 +281,10 @@ def test_in_a_running_event_loop_serial_runs_still_work(tmp_path: Path) -> None:
         )
 
     assert asyncio.run(inside())["passed"].all()
+
+
+def test_default_workers_one_per_core_and_two_real_time_runs_per_core() -> None:
+    in_process = [Case(1, ECHO_QUICK, node=ECHO)]
+    real_time = [Case(1, ECHO_QUICK, bin=("./node",))]
+    assert glome.swarm.default_workers(in_process) == glome.swarm.cores()
+    assert glome.swarm.default_workers(real_time) == 2 * glome.swarm.cores()
