@@ -274,13 +274,13 @@ def test_progress_bar_counts_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "2/2" in capsys.readouterr().err
 
 
-def test_in_a_running_event_loop_serial_runs_still_work(tmp_path: Path) -> None:
-    async def inside() -> Any:  # Jupyter runs cells inside a loop
-        return run_swarm(
-            [Case(1, ECHO_QUICK, node=ECHO)], workers=1, store_dir=tmp_path, progress=False
-        )
+def test_inside_a_running_event_loop_serial_and_pool_runs_work(tmp_path: Path) -> None:
+    async def inside(workers: int) -> Any:  # Jupyter runs cells inside a loop
+        cases = [Case(s, ECHO_QUICK, node=ECHO) for s in (1, 2)]
+        return run_swarm(cases, workers=workers, store_dir=tmp_path, progress=False)
 
-    assert asyncio.run(inside())["passed"].all()
+    assert asyncio.run(inside(1))["passed"].all()
+    assert asyncio.run(inside(2))["passed"].all()
 
 
 def test_default_workers_one_per_core_and_two_real_time_runs_per_core() -> None:
