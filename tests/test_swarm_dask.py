@@ -47,8 +47,11 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a scheduler with two single-threaded workers, all separate processes."""
     folder = tmp_path_factory.mktemp("dask")
     info = folder / "scheduler.json"
+    # one lost worker is enough to give up on a task (Dask retries 3 times by default)
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     common: dict[str, Any] = {
         "cwd": folder,
+        "env": env,
         "stdout": subprocess.DEVNULL,
         "stderr": subprocess.DEVNULL,
         "start_new_session": True,  # its own group, so _stop gets the nanny's children too
@@ -159,3 +162,30 @@ def test_glome_challenge_runs_on_the_cluster(scheduler: str, tmp_path: Path) -> 
     assert done.returncode == 1, out + done.stderr.decode()
     assert "FAIL seed 2" in out and "FAIL seed 6" in out  # as on the local pool
     assert "6 runs (seeds 1..6, 1 per seed): 4 passed" in out
+
+
+CRASHER = """
+import os
+from glome.runtime import Node, handler
+
+
+class Crasher(Node):
+    @handler("echo")
+    def echo(self, msg):
+        os._exit(3)  # takes the Dask worker process down with it
+"""
+
+
+def test_a_run_that_kills_its_worker_is_a_row_with_an_error(scheduler: str, tmp_path: Path) -> None:
+    node_file = tmp_path / "crasher.py"
+    node_file.write_text(CRASHER)
+    options = run_keywords(["-w", "echo", "--node-count", "1", "--time-limit", "2"])
+    options.pop("seed")
+    cases = [
+        Case(1, options, node=f"{node_file}:Crasher"),
+        Case(1, options, node="glome.nodes.echo:Echo"),
+    ]
+    runs = run_swarm(cases, cluster=scheduler, store_dir=tmp_path / "store", progress=False)
+    assert "the run's Dask worker was lost" in runs["error"][0], runs["error"][0]
+    assert not runs["passed"][0] and runs["valid"][0] == "unknown"
+    assert runs["passed"][1], runs["error"][1]
