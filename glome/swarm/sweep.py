@@ -181,8 +181,10 @@ def save_plot(runs: Any, parameters: Sequence[str], path: Path) -> None:
 
     figure = Figure(figsize=(11, 4))
     left, right = figure.subplots(1, 2)
-    plot_sweep(runs, parameters, "passed", ax=left)
-    plot_sweep(runs, parameters, "msgs_per_op", ax=right)
+    plot_sweep(runs, parameters, "passed", ax=left).set_title("pass rate over seeds")
+    plot_sweep(runs, parameters, "msgs_per_op", ax=right).set_title(
+        "servers msgs-per-op: mean, band min-max over seeds"
+    )
     seeds = runs["seed"].nunique()
     figure.suptitle(f"{len(runs)} runs, {seeds} seeds per point")
     figure.tight_layout()
