@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,7 +148,8 @@ def test_case_rejects_bad_shapes() -> None:
         Case(1, {**ECHO_QUICK, "seed": 4}, node=ECHO)
 
 
-def test_ctrl_c_stops_every_run_and_leaves_no_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_every_run_and_leaves_no_child(tmp_path: Path, how: str) -> None:
     marker = f"glome-swarm-test-{os.getpid()}-{time.time_ns()}"
     script = (
         "import sys\n"
@@ -172,7 +174,10 @@ def test_ctrl_c_stops_every_run_and_leaves_no_child(tmp_path: Path) -> None:
     while len(_marked(marker)) < 3 and time.monotonic() < deadline:  # parent + 2 children
         time.sleep(0.2)
     assert len(_marked(marker)) >= 3, "the pool never started its children"
-    os.killpg(process.pid, 2)  # SIGINT to the group, as a terminal's Ctrl-C
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)  # to the whole group, as a terminal's Ctrl-C
+    else:
+        process.terminate()  # SIGTERM to the parent alone, as a batch system's stop
     out, err = process.communicate(timeout=30)
     assert b"ROWS 0 True" in out, (out, err)
     assert b"interrupted; 0 of 6 runs finished" in err

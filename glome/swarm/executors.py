@@ -18,9 +18,10 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from glome.swarm.case import Case, empty_row
@@ -85,6 +86,32 @@ def run_forked(
     A child still running ``budget(case)`` seconds after it started is killed and its case
     becomes a row with an error; so does a child that dies without sending its row.
     """
+    with _sigterm_as_interrupt():
+        _run_forked(cases, run_one, on_row, workers=workers, budget=budget)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the pool runs, SIGTERM to this process stops it as Ctrl-C does (children
+    stopped, rows so far kept) instead of leaving its children running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; Ctrl-C still works there
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_forked(
+    cases: Sequence[Case],
+    run_one: RunOne,
+    on_row: OnRow,
+    *,
+    workers: int,
+    budget: Callable[[Case], float],
+) -> None:
     context = multiprocessing.get_context("fork")
     waiting = list(enumerate(cases))
     waiting.reverse()  # pop() from the end gives case order
