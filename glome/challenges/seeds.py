@@ -85,7 +85,9 @@ MEASURED: tuple[Measured, ...] = (
     Measured("4", "counter:MarkOnSendDeltaCounter", "review", 1, 60, 2),
     Measured("4", "counter:MarkOnSendDeltaCounter", "review", 61, 340, 20),
     Measured("4", "counter:SeqKVCounter", "hardened", 1, 60, 0),
+    Measured("4", "counter:SeqKVCounter", "hardened", 61, 90, 0),
     Measured("4", "counter:DeltaCounter", "hardened", 1, 60, 0),
+    Measured("4", "counter:DeltaCounter", "hardened", 61, 90, 0),
     Measured("3d", "broadcast:MarkOnSendDelta", "review", 1, 8, 8),
     Measured("6c", "txn:CommitTsTxn", "review", 1, 8, 8),
 )
