@@ -34,7 +34,9 @@ __all__ = [
     "BIN_RUNS_PER_CORE",
     "Case",
     "case_budget",
+    "cores",
     "default_workers",
+    "empty_row",
     "flags_for",
     "replay_command",
     "run_case",
@@ -175,5 +177,3 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     middle = [c for c in frame.columns if c not in FIRST_COLUMNS + LAST_COLUMNS]
     return frame[[*FIRST_COLUMNS, *middle, *LAST_COLUMNS]]
 
-
-__all__ += ["cores", "empty_row"]
