@@ -176,4 +176,3 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     middle = [c for c in frame.columns if c not in FIRST_COLUMNS + LAST_COLUMNS]
     return frame[[*FIRST_COLUMNS, *middle, *LAST_COLUMNS]]
-
