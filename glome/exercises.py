@@ -141,7 +141,7 @@ def grade_node(
     Each check of the challenge runs in-process with the official flags, then ``overrides``
     (for example ``time_limit=5``), with ``seed``; results go to ``store_dir``.
     """
-    from glome.cli import run_keywords
+    from glome.flags import run_keywords
     from glome.runtime.node import Node
     from glome.sim import run
 
