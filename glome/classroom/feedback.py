@@ -235,7 +235,7 @@ def _linearizable(part: Mapping[str, Any]) -> list[str]:
     for key in list(_get(part, "failures") or [])[:SHOWN]:
         lin = _get(_get(results, show(key)) or _lookup(results, key), "linearizable") or {}
         op, before = _get(lin, "op"), _get(lin, "previous-ok")
-        models = [show(_get(getattr(c, "value", c), "model")) for c in _get(lin, "configs") or []]
+        models = [_model_value(c) for c in _get(lin, "configs") or []]
         text = (
             f"key {show(key)}: no order of the operations explains {op_text(op)}"
             if op
@@ -294,3 +294,10 @@ def _generic(part: Mapping[str, Any]) -> list[str]:
 
 
 _EXPLAINERS = {"workload": _workload, "availability": _availability, "stats": _stats}
+
+
+def _model_value(config: Any) -> str:
+    """A Knossos config's register value: ``{model: #CASRegister{value: 2}}`` -> ``2``."""
+    model = _get(getattr(config, "value", config), "model")
+    model = getattr(model, "value", model)
+    return show(_get(model, "value")) if isinstance(model, Mapping) else show(model)

@@ -31,9 +31,7 @@ from glome.challenges import (
 from glome.classroom.feedback import reasons_from_store
 
 LIN_FLAGS = "--node-count 3 --concurrency 2n --time-limit 20 --rate 30 --nemesis partition"
-TXN_ABORT_FLAGS = (
-    "--node-count 2 --concurrency 2n --time-limit 20 --rate 100 --consistency-models read-committed"
-)
+TXN_ABORT_FLAGS = "--node-count 2 --concurrency 2n --time-limit 20 --rate 500 --latency 5 --consistency-models read-committed"
 EXTRA_CHALLENGES: dict[str, Challenge] = {
     c.id: c
     for c in (
