@@ -18,6 +18,7 @@ import math
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from glome.challenges import (
@@ -302,7 +303,18 @@ def grade_node(
         items.extend(items_of(grade, (points or {}).get(target)))
         for seed in grade.failing_seeds[:REASONS_SHOWN]:
             reasons[target, seed] = seed_reasons(grade, seed)
+    drop_dangling_links(Path(kwargs.get("store_dir", "store")))
     return NodeGrade(title or ", ".join(targets), grades, items, reasons, quick)
+
+
+def drop_dangling_links(store: Path) -> None:
+    """Remove ``latest`` links left pointing at the stores of passing runs (not kept): tools
+    that copy the folder, nbgrader among them, fail on a dangling link."""
+    if not store.is_dir():
+        return
+    for link in store.rglob("*"):
+        if link.is_symlink() and not link.exists():
+            link.unlink()
 
 
 def seed_reasons(grade: SeedGrade, seed: int) -> list[str]:
