@@ -135,7 +135,25 @@ def cmd_challenge(argv: Sequence[str]) -> int:
     return int(code or 0)
 
 
-COMMANDS = {"test": cmd_test, "analyze": cmd_analyze, "challenge": cmd_challenge}
+def cmd_grade(argv: Sequence[str]) -> int:
+    from glome.classroom.cli import grade_main  # lazy: pandas, the swarm
+
+    return grade_main(list(argv))
+
+
+def cmd_classroom(argv: Sequence[str]) -> int:
+    from glome.classroom.cli import classroom_main
+
+    return classroom_main(list(argv))
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "analyze": cmd_analyze,
+    "challenge": cmd_challenge,
+    "grade": cmd_grade,
+    "classroom": cmd_classroom,
+}
 
 USAGE = """usage: glome COMMAND [ARGS...]
 
@@ -143,6 +161,8 @@ commands:
   test       run a Maelstrom test (glome test -w echo --node glome.nodes.echo:Echo ...)
   analyze    read store directories (glome analyze store/latest)
   challenge  Gossip Glomers challenges and their grader
+  grade      grade a class: every student's nodes, sandboxed (glome grade ROSTER --out DIR)
+  classroom  teaching tools (glome classroom nbgrader DIR: the exercises as an nbgrader course)
 """
 
 

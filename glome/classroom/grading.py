@@ -325,7 +325,7 @@ def seed_reasons(grade: SeedGrade, seed: int) -> list[str]:
             continue
         error = row.get("error")
         if isinstance(error, str) and error:
-            out.append(f"the run did not complete: {error.strip().splitlines()[-1][:300]}")
+            out.append(f"the run did not complete: {error.strip().splitlines()[-1].strip()[:300]}")
             continue
         for column, ok in row.items():
             name = str(column)

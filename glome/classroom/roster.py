@@ -204,4 +204,7 @@ def grade_roster(
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in ("points", "max_points"):  # whole numbers, empty for "not submitted"
+        table[column] = table[column].astype("Int64")
+    return table
