@@ -84,7 +84,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def test_cells(exercise: Exercise, grade_name: str) -> list[tuple[str, str, int]]:
+def autograded_cells(exercise: Exercise, grade_name: str) -> list[tuple[str, str, int]]:
     """(grade id, source, points) of each autograded cell: one per criterion with points."""
     first = exercise.targets[0]
     out = [
@@ -158,7 +158,7 @@ def build_notebook(exercise_id: str, notebooks: Path = NOTEBOOKS) -> Any:
             "criterion passed on every seed of the grade above."
         )
     )
-    for grade_id, source, points in test_cells(exercise, grade_name):
+    for grade_id, source, points in autograded_cells(exercise, grade_name):
         test = nbformat.v4.new_code_cell(source)
         test.metadata["nbgrader"] = _meta(grade_id, solution=False, points=points)
         cells.append(test)
