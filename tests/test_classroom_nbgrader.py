@@ -24,9 +24,9 @@ from glome.classroom.exercises import EXERCISES  # noqa: E402
 from glome.classroom.nbgrader_course import (  # noqa: E402
     CODE_STUB,
     answer_cells,
+    autograded_cells,
     fill_answers,
     sources,
-    autograded_cells,
     write_course,
 )
 
