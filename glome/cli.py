@@ -123,16 +123,63 @@ def cmd_analyze(argv: Sequence[str]) -> int:
 
 
 def cmd_challenge(argv: Sequence[str]) -> int:
-    try:
-        from glome import challenges  # lazy: written separately, may be absent
-    except ImportError:
-        challenges = None  # type: ignore[assignment]
-    entry = getattr(challenges, "main", None)
-    if entry is None:
-        print("glome challenge: not available in this version yet", file=sys.stderr)
+    from glome.challenges import main as challenge_main
+
+    return challenge_main(list(argv))
+
+
+def cmd_sweep(argv: Sequence[str]) -> int:
+    """``glome sweep [--seeds N] [--seed S] [--workers K] [--cluster ADDR] [--out DIR] --
+    TEST-ARGS``: see ``glome.swarm.sweep``."""
+    from glome.swarm import sweep as sweeping
+
+    args = list(argv)
+    if "--" not in args:
+        print(
+            "glome sweep: give the test flags after --, e.g. glome sweep --seeds 5 -- "
+            "-w echo --node glome.nodes.echo:Echo --rate 1,10",
+            file=sys.stderr,
+        )
         return EXIT_BAD_ARGS
-    code: Any = entry(list(argv))
-    return int(code or 0)
+    cut = args.index("--")
+    p = _Parser(prog="glome sweep", description="glome test over a grid of flag values and seeds")
+    p.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds per grid point (10)")
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="first seed (default 1)")
+    p.add_argument("--workers", type=int, metavar="K", help="local processes (default: per core)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT", help="a Dask scheduler to run on")
+    p.add_argument("--out", default="sweep", metavar="DIR", help="runs.csv and sweep.png (./sweep)")
+    p.add_argument("--store", default="store", metavar="DIR", help="store root (default ./store)")
+    p.add_argument("--keep", choices=("failing", "all", "none"), default="failing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ns = p.parse_args(args[:cut])
+    if ns.seeds < 1 or (ns.workers is not None and ns.workers < 1):
+        p.error("--seeds and --workers must be at least 1")
+    try:
+        cases, names = sweeping.sweep_cases(args[cut + 1 :], [ns.seed])
+        for case in cases:  # load each node once here: a typo is one clear error
+            if case.node is not None:
+                from glome.swarm.case import load_node
+
+                load_node(case.node)
+    except (ValueError, ImportError, AttributeError) as e:
+        print(f"glome sweep: error: {e}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    runs = sweeping.sweep(
+        args[cut + 1 :],
+        seeds=ns.seeds,
+        seed=ns.seed,
+        workers=ns.workers,
+        cluster=ns.cluster,
+        out=ns.out,
+        store_dir=ns.store,
+        keep=ns.keep,
+        progress=not ns.quiet,
+    )
+    print(sweeping.summary(runs, names).to_string(float_format=lambda v: f"{v:.3g}"))
+    print(f"glome sweep: {ns.out}/runs.csv, {ns.out}/sweep.png", file=sys.stderr)
+    if runs.attrs.get("interrupted"):
+        return 130
+    return 0 if bool(runs["passed"].astype(bool).all()) else 1
 
 
 def cmd_grade(argv: Sequence[str]) -> int:
@@ -153,6 +200,7 @@ COMMANDS = {
     "challenge": cmd_challenge,
     "grade": cmd_grade,
     "classroom": cmd_classroom,
+    "sweep": cmd_sweep,
 }
 
 USAGE = """usage: glome COMMAND [ARGS...]
@@ -160,7 +208,8 @@ USAGE = """usage: glome COMMAND [ARGS...]
 commands:
   test       run a Maelstrom test (glome test -w echo --node glome.nodes.echo:Echo ...)
   analyze    read store directories (glome analyze store/latest)
-  challenge  Gossip Glomers challenges and their grader
+  challenge  grade a node on a Gossip Glomers challenge over many seeds
+  sweep      glome test over a grid of flag values and seeds (glome sweep -- TEST-ARGS)
   grade      grade a class: every student's nodes, sandboxed (glome grade ROSTER --out DIR)
   classroom  teaching tools (glome classroom nbgrader DIR: the exercises as an nbgrader course)
 """

@@ -119,7 +119,11 @@ class SeedGrade:
         return criteria_frame(self.challenge, self.runs)
 
     def replay(self, seed: int) -> str:
-        """The one line that grades this node on ``seed`` alone."""
+        """The one line that grades this node on ``seed`` alone (a Python call for a class
+        with no import path, such as one defined in a notebook)."""
+        if self.node.startswith("--node __main__:") or "<locals>" in self.node:
+            name = self.node.rpartition(".")[2].rpartition(":")[2]
+            return f"grade_seeds({self.challenge.id!r}, node={name}, seed={seed}, seeds=1)"
         words = ["glome", "challenge", self.challenge.id, *shlex.split(self.node)]
         return shlex.join([*words, "--seed", str(seed)])
 
@@ -162,6 +166,9 @@ def grade_seeds(
     cases = challenge_cases(
         challenge, seed_list, node=node, bin=command, sandbox=sandbox, overrides=overrides
     )
+    from glome.sim import build_options
+
+    build_options(**{**cases[0].options, "seed": seed})  # a bad option raises here, once
     runs = run_swarm(
         cases,
         workers=workers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from glome.challenges.catalog import Challenge
@@ -37,7 +38,8 @@ def _worst(values: list[Any], oks: list[Any], target: str) -> Any:
         return None
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in pool):
         return max(pool) if target.startswith("<") else min(pool)
-    return Counter(str(v) for v in pool).most_common(1)[0][0]
+    by_text = {str(v): v for v in pool}
+    return by_text[Counter(str(v) for v in pool).most_common(1)[0][0]]
 
 
 def criteria_frame(challenge: Challenge, runs: Any) -> Any:
@@ -82,6 +84,8 @@ def criteria_frame(challenge: Challenge, runs: Any) -> Any:
 
 
 def _show(value: Any) -> str:
+    if hasattr(value, "item"):  # a numpy scalar from a DataFrame cell
+        value = value.item()
     if _missing(value):
         return "-"
     if isinstance(value, bool):
@@ -91,7 +95,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
@@ -179,5 +183,22 @@ def _why(rows: Any) -> str:
             for c, v in row.items()
             if str(c).endswith(" ok") and _truth(v) is False
         ]
-        reasons.append(", ".join(f"{c} = {_show(row[c])}" for c in failed) or "not valid")
+        text = ", ".join(f"{c} = {_show(row[c])}" for c in failed) or "not valid"
+        explained = row.get("reasons")
+        if isinstance(explained, str) and explained:
+            text += f": {explained}"
+        reasons.append(text + _workload_reason(row))
     return "; ".join(dict.fromkeys(reasons))
+
+
+def _workload_reason(row: Any) -> str:
+    """The workload's own account of one failing run: non-zero counts and anomaly types."""
+    parts = [
+        f"{name.replace('_', ' ')} {_show(row[name])}"
+        for name in COUNT_FIGURES
+        if name in row and not _missing(row[name]) and row[name] > 0
+    ]
+    anomalies = row.get("anomaly_types")
+    if isinstance(anomalies, str) and anomalies:
+        parts.append(f"anomalies {anomalies}")
+    return f" ({', '.join(parts)})" if parts else ""

@@ -28,17 +28,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from glome.swarm.case import KEEP_CHOICES, Case, empty_row, replay_command, run_case, test_flags
+from glome.swarm.case import KEEP_CHOICES, Case, empty_row, flags_for, replay_command, run_case
 
 __all__ = [
     "BIN_RUNS_PER_CORE",
     "Case",
     "case_budget",
     "default_workers",
+    "flags_for",
     "replay_command",
     "run_case",
     "run_swarm",
-    "test_flags",
 ]
 
 BIN_RUNS_PER_CORE = 2
@@ -170,6 +170,8 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     for column in FIRST_COLUMNS + LAST_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
+    for column in ("error", "store"):  # None, not NaN, where there is none
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     middle = [c for c in frame.columns if c not in FIRST_COLUMNS + LAST_COLUMNS]
     return frame[[*FIRST_COLUMNS, *middle, *LAST_COLUMNS]]
 

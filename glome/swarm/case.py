@@ -213,15 +213,22 @@ def _valid_text(valid: Any) -> str:
 _FLAG_NAMES = {"workload": "-w", "nodes": "--nodes"}
 
 
-def test_flags(options: Mapping[str, Any]) -> list[str]:
-    """``glome test`` flags that give ``options`` back (only those differing from defaults)."""
+def changed_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that differ from ``glome test``'s defaults (seed and binary args left out)."""
     from glome.flags import run_keywords
 
     defaults = run_keywords([])
+    return {
+        key: value
+        for key, value in options.items()
+        if key not in ("seed", "extra_args") and value != defaults.get(key, object())
+    }
+
+
+def flags_for(options: Mapping[str, Any]) -> list[str]:
+    """``glome test`` flags that give ``options`` back (only those differing from defaults)."""
     flags: list[str] = []
-    for key, value in options.items():
-        if key in ("seed", "extra_args") or value == defaults.get(key, object()):
-            continue
+    for key, value in changed_options(options).items():
         flag = _FLAG_NAMES.get(key, "--" + key.replace("_", "-"))
         if isinstance(value, bool):
             flags += [flag] if value else []
@@ -240,7 +247,7 @@ def replay_command(case: Case) -> str:
     """One shell line that replays ``case`` (a Python call for a class with no import path)."""
     if "replay" in case.labels:
         return str(case.labels["replay"])
-    flags = test_flags(case.options)
+    flags = flags_for(case.options)
     extra = list(case.options.get("extra_args") or [])
     if case.bin is not None:
         return shlex.join(
@@ -248,7 +255,7 @@ def replay_command(case: Case) -> str:
         )
     spec = case.node_spec
     if spec.startswith("__main__:") or "<locals>" in spec:
-        keywords = ", ".join(f"{k}={v!r}" for k, v in case.options.items() if k != "extra_args")
-        name = spec.rpartition(":")[2]
+        keywords = ", ".join(f"{k}={v!r}" for k, v in changed_options(case.options).items())
+        name = getattr(case.node, "__name__", spec.rpartition(".")[2])
         return f"glome.sim.run({name}, {keywords}, seed={case.seed})"
     return shlex.join(["glome", "test", "--node", spec, *flags, "--seed", str(case.seed)])

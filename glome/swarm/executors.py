@@ -111,8 +111,6 @@ def run_forked(
                         row = conn.recv() if conn.poll() else None
                     except (EOFError, OSError):
                         row = None
-                    if row is None and process.is_alive() and conn not in ready:
-                        continue  # the sentinel raced ahead of the row; look again
                     process.join(STOP_GRACE_S)
                     if row is None:
                         row = empty_row(case, _died(process.exitcode))

@@ -87,6 +87,25 @@ def workload_figures(results: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def failing_reasons(results: Mapping[str, Any] | None) -> str | None:
+    """One line per failing checker, ``"; "``-joined (None when valid): the runner's
+    ``glome.sim.explain`` where this tree has it, else the workload checker's own fields."""
+    try:
+        from glome.sim.explain import failing_reasons as explain  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # a tree without the explainer: a short account of our own
+        explain = None
+    if explain is not None:
+        return "; ".join(explain(results)) or None
+    if results is None:
+        return "no results: the analysis did not run"
+    failing = [
+        str(_plain(name))
+        for name, sub in results.items()
+        if isinstance(sub, Mapping) and sub.get("valid?") is not True
+    ]
+    return ", ".join(f"{name} not valid" for name in sorted(failing)) or None
+
+
 def run_figures(
     results: Mapping[str, Any] | None, history: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -100,4 +119,5 @@ def run_figures(
         "ok_fraction": _number(_get(results, "availability", "ok-fraction")),
         "ops": sum(1 for op in history if op.get("type") == "invoke"),
         **workload_figures(results),
+        "reasons": failing_reasons(results),
     }
