@@ -23,11 +23,17 @@ import stat
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from glome.classroom.grading import NodeGrade, grade_node
+from glome.classroom.grading import (
+    REASONS_SHOWN,
+    NodeGrade,
+    drop_dangling_links,
+    items_of,
+    seed_reasons,
+)
 from glome.sandbox import Limits, Sandbox
 
 NOT_SUBMITTED = "not submitted"
@@ -93,37 +99,34 @@ def _stage(submission: Submission, staging: Path) -> Path:
     return copy
 
 
-def grade_submission(
-    submission: Submission,
-    *,
-    staging: Path,
-    sandbox: Sandbox,
-    seeds: int | None,
-    workers: int | None,
-    cluster: Any,
-    store_dir: Path,
-) -> list[dict[str, Any]]:
-    """The rows of one submission: one per criterion (one "not submitted" row if absent)."""
-    if submission.path is None:
-        return [_row(submission, criterion=NOT_SUBMITTED, verdict=NOT_SUBMITTED, points=0)]
-    copy = _stage(submission, staging)
+def _cases(submission: Submission, copy: Path, seeds: int | None, sandbox: Sandbox) -> list[Any]:
+    """The swarm cases of one submission: every check of its challenge on every seed."""
+    from glome.challenges import DEFAULT_SEEDS, challenge_cases, get_challenge
+
+    challenge = get_challenge(submission.challenge)
+    count = seeds or DEFAULT_SEEDS[challenge.id]
     target: dict[str, Any] = (
         {"bin": [str(copy)]} if submission.kind == "executable" else {"node": f"{copy}:NODE"}
     )
-    try:
-        grade = grade_node(
-            [submission.challenge],
-            title=f"{submission.student} {submission.challenge}",
-            seeds=seeds,
-            workers=workers,
-            cluster=cluster,
-            sandbox=sandbox,
-            store_dir=str(store_dir / submission.student / submission.challenge),
-            **target,
-        )
-    except Exception as e:  # a grader failure for one submission must not stop the class
-        return [_row(submission, criterion="grading", verdict="ERROR", reasons=f"{e!r}")]
-    return _rows(submission, grade, str(copy), str(submission.path))
+    cases = challenge_cases(challenge, list(range(1, count + 1)), sandbox=sandbox, **target)
+    return [replace(c, labels={**c.labels, "student": submission.student}) for c in cases]
+
+
+def _node_grade(submission: Submission, runs: Any, cases: list[Any]) -> NodeGrade:
+    """The grade of one submission from its rows of the class's swarm."""
+    from glome.challenges import SeedGrade, get_challenge
+
+    challenge = get_challenge(submission.challenge)
+    seeds = sorted({c.seed for c in cases})
+    case = cases[0]
+    shown = f"--bin {case.bin[0]}" if case.bin else f"--node {case.node}"
+    grade = SeedGrade(challenge, seeds, runs.reset_index(drop=True), shown)
+    reasons = {
+        (challenge.id, seed): seed_reasons(grade, seed)
+        for seed in grade.failing_seeds[:REASONS_SHOWN]
+    }
+    title = f"{submission.student} {submission.challenge}"
+    return NodeGrade(title, [grade], items_of(grade), reasons)
 
 
 def _rows(
@@ -175,8 +178,13 @@ def grade_roster(
     out: Path = Path("grades"),
     progress: bool = True,
 ) -> Any:
-    """Grade every submission; a DataFrame with ``COLUMNS`` (also written by ``report``)."""
+    """Grade every submission; a DataFrame with ``COLUMNS`` (also written by ``report``).
+
+    All runs of the whole class go to one swarm (``glome.swarm.run_swarm``), so every core
+    (or the cluster) stays busy whatever the number of students."""
     import pandas as pd
+
+    from glome.swarm import run_swarm
 
     sandbox = sandbox or Sandbox(Limits())
     submissions = find_submissions(roster, challenges)
@@ -184,27 +192,48 @@ def grade_roster(
     os.chmod(staging, 0o755)  # noqa: S103 (the sandbox's own uid must reach the copies)
     rows: list[dict[str, Any]] = []
     try:
-        for number, submission in enumerate(submissions, 1):
-            if progress:
-                print(
-                    f"[{number}/{len(submissions)}] {submission.student} "
-                    f"{submission.challenge}: {submission.kind}",
-                    file=sys.stderr,
-                )
-            rows.extend(
-                grade_submission(
-                    submission,
-                    staging=staging,
-                    sandbox=sandbox,
-                    seeds=seeds,
-                    workers=workers,
-                    cluster=cluster,
-                    store_dir=out / "store",
-                )
+        planned = []
+        for submission in submissions:
+            if submission.path is None:
+                continue
+            copy = _stage(submission, staging)
+            planned.append((submission, copy, _cases(submission, copy, seeds, sandbox)))
+        if progress:
+            runs_total = sum(len(cases) for _, _, cases in planned)
+            print(
+                f"glome grade: {len(planned)} submissions of {len(submissions)} expected, "
+                f"{runs_total} runs",
+                file=sys.stderr,
             )
+        all_cases = [case for _, _, cases in planned for case in cases]
+        runs = (
+            run_swarm(
+                all_cases,
+                workers=workers,
+                cluster=cluster,
+                store_dir=str(out / "store"),
+                progress=progress,
+            )
+            if all_cases
+            else pd.DataFrame()
+        )
+        for submission in submissions:
+            if submission.path is None:
+                rows.append(
+                    _row(submission, criterion=NOT_SUBMITTED, verdict=NOT_SUBMITTED, points=0)
+                )
+        for submission, copy, cases in planned:
+            mine = runs[
+                (runs["student"] == submission.student)
+                & (runs["challenge"] == submission.challenge)
+            ]
+            grade = _node_grade(submission, mine, cases)
+            rows.extend(_rows(submission, grade, str(copy), str(submission.path)))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    drop_dangling_links(out / "store")
     table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table = table.sort_values(["student", "challenge"], kind="stable").reset_index(drop=True)
     for column in ("points", "max_points"):  # whole numbers, empty for "not submitted"
         table[column] = table[column].astype("Int64")
     return table
