@@ -31,6 +31,9 @@ from glome.classroom.nbgrader_course import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+AUTOGRADE_TIMEOUT = 1800
+"""Seconds for one exercise's cycle: three kernels, each running a quick grade (about 6
+minutes for the slowest on a loaded 2-core machine; pyproject's default 300 s is too short)."""
 
 
 def _nbgrader(course: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -89,6 +92,7 @@ def _score(course: Path, exercise_id: str, student: str) -> tuple[float, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(AUTOGRADE_TIMEOUT)
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
 def test_autograde_solution_starter_and_buggy(exercise_id: str, tmp_path: Path) -> None:
     course = tmp_path / "course"
@@ -102,7 +106,7 @@ def test_autograde_solution_starter_and_buggy(exercise_id: str, tmp_path: Path) 
         folder = course / "submitted" / student / exercise_id
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{exercise_id}.ipynb")
-    done = _nbgrader(course, "autograde", exercise_id, "--create", timeout=1800)
+    done = _nbgrader(course, "autograde", exercise_id, "--create", timeout=AUTOGRADE_TIMEOUT - 60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     teacher, most = _score(course, exercise_id, "teacher")
     starter, _ = _score(course, exercise_id, "starter")

@@ -51,6 +51,7 @@ def test_find_submissions(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(BOUND_S + 60)
 def test_class_grades_in_bounded_time_and_leaves_nothing(tmp_path: Path) -> None:
     roster, out = make_roster(tmp_path / "roster"), tmp_path / "grades"
     before = _leftovers()
