@@ -86,9 +86,11 @@ class MyTxn(Node):
 # %% [markdown]
 # ## A known mistake (partial points)
 #
-# The cell tagged `buggy` applies and sends every write as the transaction runs. One node and
-# read uncommitted (6a) do not mind; on two nodes the replicas apply writes in arrival order
-# and disagree, and another transaction can read a value that its writer overwrote (G1b).
+# The cell tagged `buggy` versions each transaction like the solution, but replicates *every*
+# write, not only the final one per key, in the order the transaction made them. The replica
+# keeps a key's first write for a version and ignores the second (same version, not newer),
+# so after `[w 1 5] [w 1 6]` it holds 5, an intermediate value: its readers see G1b, which
+# read committed forbids (6c). glome-rs made this mistake (notebook `06_transactions`).
 
 
 # %% tags=["buggy"]
@@ -96,20 +98,33 @@ class MyTxn(Node):  # noqa: F811 (the buggy twin of the solution above)
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data: dict[int, Any] = {}
+        self.versions: dict[int, tuple[int, str]] = {}
+        self.lamport = 0
+
+    def store(self, key: int, value: Any, version: tuple[int, str]) -> None:
+        if key not in self.versions or version > self.versions[key]:
+            self.data[key] = value
+            self.versions[key] = version
 
     @handler("txn")
     def txn(self, msg: Message) -> dict[str, Any]:
-        result = []
+        self.lamport += 1
+        version = (self.lamport, self.id)
+        result, writes = [], []
         for op, key, value in msg.body["txn"]:
             if op == "r":
                 result.append(["r", key, self.data.get(key)])
             else:
-                self.data[key] = value
-                for peer in self.peers:
-                    self.send(peer, {"type": "replicate", "key": key, "value": value})
+                self.data[key] = value  # locally the last write wins
+                self.versions[key] = version
+                writes.append([key, value, list(version)])
                 result.append(["w", key, value])
+        for peer in self.peers:
+            self.send(peer, {"type": "replicate", "writes": writes})
         return {"type": "txn_ok", "txn": result}
 
     @handler("replicate")
     def replicate(self, msg: Message) -> None:
-        self.data[msg.body["key"]] = msg.body["value"]
+        for key, value, (lamport, node) in msg.body["writes"]:
+            self.lamport = max(self.lamport, lamport)
+            self.store(key, value, (lamport, node))
