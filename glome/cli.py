@@ -198,10 +198,24 @@ def cmd_check(argv: Sequence[str]) -> int:
     return check.main(list(argv))
 
 
+def cmd_grade(argv: Sequence[str]) -> int:
+    from glome.classroom.cli import grade_main  # lazy: pandas, the swarm
+
+    return grade_main(list(argv))
+
+
+def cmd_classroom(argv: Sequence[str]) -> int:
+    from glome.classroom.cli import classroom_main
+
+    return classroom_main(list(argv))
+
+
 COMMANDS = {
     "test": cmd_test,
     "analyze": cmd_analyze,
     "challenge": cmd_challenge,
+    "grade": cmd_grade,
+    "classroom": cmd_classroom,
     "sweep": cmd_sweep,
     "check": cmd_check,
 }
@@ -214,6 +228,8 @@ commands:
   challenge  grade a node on a Gossip Glomers challenge over many seeds
   sweep      glome test over a grid of flag values and seeds (glome sweep -- TEST-ARGS)
   check      re-judge a store run (Maelstrom's or glome's) with glome's checkers
+  grade      grade a class: every student's nodes, sandboxed (glome grade ROSTER --out DIR)
+  classroom  teaching tools (glome classroom nbgrader DIR: the exercises as an nbgrader course)
 """
 
 

@@ -39,9 +39,10 @@ CELL_TIMEOUT = 240
 """Seconds one cell may take (the slowest runs a challenge's official command)."""
 GRADES_PROBE = (
     "import json as _json\n"
+    "from glome.classroom import NodeGrade as _NG\n"
     "from glome.exercises import ExerciseGrade as _EG\n"
     "print('GRADES=' + _json.dumps({k: v.passed for k, v in sorted(globals().items())"
-    " if isinstance(v, _EG)}))"
+    " if isinstance(v, (_EG, _NG))}))"
 )
 
 

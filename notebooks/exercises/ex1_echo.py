@@ -26,7 +26,7 @@
 # %%
 from typing import Any
 
-from glome.exercises import grade_node
+from glome.classroom import grade_exercise
 from glome.runtime import Message, Node, handler
 
 
@@ -41,9 +41,10 @@ class MyEcho(Node):
 # %% [markdown]
 # ## Grade
 #
-# This runs challenge 1's official command (`--node-count 1 --time-limit 10`) in-process and
-# judges it. A failing grade lists what the clients saw.
+# This runs challenge 1's official command (`--node-count 1 --time-limit 10`) in-process on
+# several seeds and judges each run. A failing grade says, per failing seed, what was expected
+# and what your node did, and gives the line that replays that seed.
 
 # %%
-grade_echo = grade_node("1", MyEcho)
+grade_echo = grade_exercise("ex1_echo", MyEcho)
 grade_echo

@@ -36,7 +36,7 @@
 # %%
 from itertools import pairwise
 
-from glome.exercises import grade_node
+from glome.classroom import grade_exercise
 from glome.runtime import Message, Node, handler
 
 EPOCH_MS = 1_577_836_800_000  # 2020-01-01: 41 bits of ms last until 2089
@@ -136,5 +136,5 @@ class MyIds(Node):
 # total availability. It takes a few seconds.
 
 # %%
-grade_ids = grade_node("2", MyIds)
+grade_ids = grade_exercise("ex2_snowflake", MyIds)
 grade_ids

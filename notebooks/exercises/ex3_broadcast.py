@@ -37,7 +37,7 @@
 # %%
 from typing import Any
 
-from glome.exercises import grade_node
+from glome.classroom import grade_exercise
 from glome.runtime import Message, Node, handler
 
 
@@ -69,20 +69,16 @@ class MyBroadcast(Node):
 # ## Grades
 #
 # 3b: five nodes, no faults. 3c: the same with partitions. Each runs the official command
-# in-process (20 simulated seconds) in about a second.
+# in-process (20 simulated seconds) on several seeds: partitions fall differently on each.
 
 # %%
-grade_3b = grade_node("3b", MyBroadcast)
-grade_3b
-
-# %%
-grade_3c = grade_node("3c", MyBroadcast)
-grade_3c
+grade_broadcast = grade_exercise("ex3_broadcast", MyBroadcast)
+grade_broadcast
 
 # %% [markdown]
 # ## Going further
 #
-# - How many messages does your node send per operation? `grade_3c.runs[0].results["net"]`
-#   has the counts; challenge 3d wants fewer than 30 per operation with 25 nodes and 100 ms
-#   links (`grade_node("3d", MyBroadcast)`).
+# - How many messages does your node send per operation? the grade's `msgs_per_op` column
+#   (`grade_broadcast.grades[1].runs`) has the counts; challenge 3d wants fewer than 30 per operation with 25 nodes and 100 ms
+#   links: exercise `ex5_efficient_broadcast`.
 # - Compare with `glome.nodes.broadcast.Hardened` in notebook `03_broadcast`.

@@ -28,3 +28,17 @@ class MyEcho(Node):
     @handler("echo")
     def echo(self, msg: Message) -> dict[str, Any]:
         return {"type": "echo_ok", "echo": msg.body.get("echo")}
+
+
+# %% [markdown]
+# ## A known mistake (partial points)
+#
+# The cell tagged `buggy` is a wrong answer the nbgrader tests grade for partial points: it
+# answers every request, but with the request's whole body instead of its `echo` value.
+
+
+# %% tags=["buggy"]
+class MyEcho(Node):  # noqa: F811 (the buggy twin of the solution above)
+    @handler("echo")
+    def echo(self, msg: Message) -> dict[str, Any]:
+        return {"type": "echo_ok", "echo": dict(msg.body)}

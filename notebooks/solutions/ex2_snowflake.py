@@ -48,3 +48,32 @@ class IdGenerator:
         else:  # 4096 ids in this ms already: the caller must wait
             return None
         return (self.last_ms << (NODE_BITS + SEQ_BITS)) | (self.index << SEQ_BITS) | self.seq
+
+
+# %% [markdown]
+# ## A known mistake (partial points)
+#
+# The cells tagged `buggy` replace the exercise cells for the nbgrader tests' partial-points
+# submission: the generator is right, but every node believes it is node 0, so two nodes that
+# issue an id in the same millisecond with the same sequence number issue the same id.
+
+
+# %% tags=["buggy"]
+def node_index(node_id: str, node_ids: list[str]) -> int:  # noqa: F811 (the buggy twin of the solution above)
+    return 0
+
+
+# %% tags=["buggy"]
+class IdGenerator:  # noqa: F811 (the buggy twin of the solution above)
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.last_ms = -1
+        self.seq = 0
+
+    def next_id(self, wall_ms: int) -> int | None:
+        ms = max(wall_ms - EPOCH_MS, self.last_ms)
+        self.seq = self.seq + 1 if ms == self.last_ms else 0
+        self.last_ms = ms
+        if self.seq >= 1 << SEQ_BITS:
+            return None
+        return (ms << (NODE_BITS + SEQ_BITS)) | (self.index << SEQ_BITS) | self.seq

@@ -56,3 +56,42 @@ class MyBroadcast(Node):
     @handler("read")
     def read(self, msg: Message) -> dict[str, Any]:
         return {"type": "read_ok", "messages": sorted(self.values)}
+
+
+# %% [markdown]
+# ## A known mistake (partial points)
+#
+# The cell tagged `buggy`: each value is sent to every peer once, when it arrives. Without
+# faults (3b) that is enough; a partition drops some of those messages and nothing sends them
+# again, so 3c loses values.
+
+
+# %% tags=["buggy"]
+class MyBroadcast(Node):  # noqa: F811 (the buggy twin of the solution above)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values: set[int] = set()
+
+    async def on_init(self) -> None:
+        pass
+
+    @handler("topology")
+    def topology(self, msg: Message) -> dict[str, Any]:
+        return {"type": "topology_ok"}
+
+    @handler("broadcast")
+    def broadcast(self, msg: Message) -> dict[str, Any]:
+        value = msg.body["message"]
+        if value not in self.values:
+            self.values.add(value)
+            for peer in self.peers:
+                self.send(peer, {"type": "gossip", "messages": [value]})
+        return {"type": "broadcast_ok"}
+
+    @handler("gossip")
+    def on_gossip(self, msg: Message) -> None:
+        self.values.update(msg.body.get("messages", []))
+
+    @handler("read")
+    def read(self, msg: Message) -> dict[str, Any]:
+        return {"type": "read_ok", "messages": sorted(self.values)}

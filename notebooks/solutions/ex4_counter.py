@@ -50,3 +50,26 @@ class MyCounter(Node):
         await self.kv.write(f"fresh-{self.id}", self.fresh_writes)
         totals = [await self.kv.read(f"counter-{n}", default=0) for n in self.node_ids]
         return {"type": "read_ok", "value": sum(totals)}
+
+
+# %% [markdown]
+# ## A known mistake (partial points)
+#
+# The cell tagged `buggy` ignores hint 1: every node adds into one shared key with a read and
+# then a write. Two adds that overlap both read the same old total and one of them is lost.
+
+
+# %% tags=["buggy"]
+class MyCounter(Node):  # noqa: F811 (the buggy twin of the solution above)
+    async def on_init(self) -> None:
+        self.kv = SeqKV(self)
+
+    @handler("add")
+    async def add(self, msg: Message) -> dict[str, Any]:
+        total = await self.kv.read("counter", default=0)
+        await self.kv.write("counter", total + msg.body["delta"])
+        return {"type": "add_ok"}
+
+    @handler("read")
+    async def read(self, msg: Message) -> dict[str, Any]:
+        return {"type": "read_ok", "value": await self.kv.read("counter", default=0)}
