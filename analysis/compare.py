@@ -107,6 +107,12 @@ def latency_measure(table: pd.DataFrame) -> str:
     return "stable" if len(table) and stable.notna().all() else "ops"
 
 
+def _bar_text(value: float) -> str:
+    if pd.isna(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def plot_compare(
     runs: Sequence[Run | str | Path] | pd.DataFrame,
     labels: Sequence[str] | None = None,
@@ -130,7 +136,7 @@ def plot_compare(
             # the value on each bar, so that a real 0 is told apart from a missing bar
             ax.bar_label(
                 bars,
-                labels=["n/a" if pd.isna(v) else f"{v:.3g}" for v in values[col]],
+                labels=[_bar_text(v) for v in values[col]],
                 fontsize="x-small",
             )
         ax.set_xticks(
@@ -138,13 +144,17 @@ def plot_compare(
         )
         ax.set_title(title, fontsize="medium")
         ax.set_ylabel(ylabel)
-        ax.margins(y=0.15)
-        ax.legend(fontsize="x-small")
         known = pd.concat(values.values())
+        top = known.max()
+        # room above the tallest bar for its value label and the legend
+        ax.set_ylim(0, 1.0 if pd.isna(top) or top <= 0 else top * 1.4)
+        ax.legend(fontsize="x-small", loc="upper right")
         if known.isna().all():
             ax.text(0.5, 0.5, "not measured for these runs", ha="center", transform=ax.transAxes)
         elif ylabel == "ms" and (known.fillna(0) == 0).all():
             ax.text(0.5, 0.5, ZERO_NOTE, ha="center", transform=ax.transAxes, fontsize="small")
+        elif ylabel == "count" and (known.fillna(0) == 0).all():
+            ax.text(0.5, 0.5, "none", ha="center", transform=ax.transAxes, color="#777")
 
     bars(axes[0][0], ["msgs_per_op_servers", "msgs_per_op_all"], "Messages per op", "msgs/op")
     columns, title = LATENCY_PANELS[latency_measure(table)]
