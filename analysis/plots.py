@@ -237,6 +237,7 @@ def plot_rate(run: Run, ax: Axes | None = None, buckets: int = 40) -> Axes:
             color=TYPE_COLOURS.get(str(kind)) if len(fs) == 1 else f"C{fs.index(str(f)) % 10}",
         )
     shade_nemesis(run, ax)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"ops / s ({width:.2g} s buckets)")
     ax.set_title(f"Operation rate: {run_label(run)}")
