@@ -200,7 +200,7 @@ def _stable_latency_ms(results: dict[str, Any], q: float) -> float | None:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its row (a dict keyed by ``COLUMNS``; picklable)."""
-    from glome.cli import run_keywords
+    from glome.flags import run_keywords
     from glome.sim import build_options, run_options
 
     challenge = CHALLENGES[job.challenge]

@@ -18,189 +18,39 @@ crashed or aborted (a node that never answered init, a node that died before tea
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-EXIT_BAD_ARGS = 254
+from glome.flags import (
+    EXIT_BAD_ARGS,
+    UNICODE_DASHES,
+    _options,
+    _Parser,
+    _test_parser,
+    _warn,
+    _warn_unicode_dashes,
+    parse_availability,
+    parse_consistency_models,
+    run_keywords,
+)
+
 EXIT_CRASH = 255
-UNICODE_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with Maelstrom's bad-arguments code (254) instead of 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_ARGS, f"{self.prog}: error: {message}\n")
-
-
-def _test_parser() -> _Parser:
-    p = _Parser(prog="glome test", description="Run a Maelstrom test against your nodes.")
-    target = p.add_argument_group("nodes under test (exactly one)")
-    target.add_argument(
-        "--bin",
-        metavar="PATH",
-        help="binary to run, one process per node "
-        "(real time); extra arguments after it are passed to it",
-    )
-    target.add_argument(
-        "--node",
-        metavar="MODULE:CLASS",
-        help="glome Node class to run in-process on a virtual clock",
-    )
-    p.add_argument("-w", "--workload", default="lin-kv", help="workload (default lin-kv)")
-    p.add_argument("--node-count", type=int, help="nodes n0..n(N-1)")
-    p.add_argument("--nodes", help="comma-separated node names (default n1..n5)")
-    p.add_argument("--concurrency", default="1n", help="workers: an integer or <k>n (default 1n)")
-    p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--rate", type=float, default=5.0, help="ops/s, all workers (default 5)")
-    p.add_argument("--latency", type=float, default=0, help="mean inter-node latency, ms")
-    p.add_argument(
-        "--latency-dist", default="constant", choices=("constant", "uniform", "exponential")
-    )
-    p.add_argument(
-        "--nemesis",
-        default="",
-        help="comma-separated faults: partition (Maelstrom's), kill, pause (glome)",
-    )
-    p.add_argument(
-        "--nemesis-interval",
-        type=float,
-        default=10.0,
-        help="mean seconds between nemesis ops (default 10)",
-    )
-    p.add_argument("--availability", help="total, or a fraction in [0, 1]")
-    p.add_argument(
-        "--consistency-models",
-        default="strict-serializable",
-        help='models, separated by " , " (Maelstrom\'s quirk; plain commas warn)',
-    )
-    p.add_argument("--key-count", type=int)
-    p.add_argument("--max-txn-length", type=int, default=4)
-    p.add_argument("--max-writes-per-key", type=int, default=16)
-    p.add_argument(
-        "--topology",
-        default="grid",
-        choices=("grid", "line", "tree", "tree2", "tree3", "tree4", "total"),
-    )
-    p.add_argument("--log-stderr", action="store_true", help="copy node logs to the console")
-    p.add_argument(
-        "--test-count", type=int, default=1, help="repeat; stop at the first run that does not pass"
-    )
-    p.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
-    p.add_argument("--store", default="store", metavar="DIR", help="store root (default ./store)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, no results dump")
-    p.add_argument(
-        "--recovery-time",
-        type=float,
-        default=10.0,
-        help="seconds before the final phase (default 10, Maelstrom's)",
-    )
-    p.add_argument(
-        "--lww-converge",
-        action="store_true",
-        help="lww-kv replicas converge (Maelstrom's never do)",
-    )
-    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-    return p
-
-
-def _warn(text: str) -> None:
-    print(f"glome: warning: {text}", file=sys.stderr)
-
-
-def _warn_unicode_dashes(argv: Sequence[str]) -> None:
-    for token in argv:
-        if token and token[0] in UNICODE_DASHES:
-            _warn(
-                f"argument {token!r} starts with a Unicode dash, not '-': it is not read as a "
-                "flag but passed to the node binary as an argument (as Maelstrom does). "
-                "Retype it with ASCII hyphens."
-            )
-
-
-def parse_consistency_models(text: str) -> tuple[str, ...]:
-    """Maelstrom splits on ``\\s+,\\s+`` only; glome also accepts plain commas, with a warning."""
-    models = [m.strip() for m in re.split(r"\s+,\s+", text.strip()) if m.strip()]
-    out: list[str] = []
-    for model in models:
-        if "," in model:
-            _warn(
-                f"--consistency-models {model!r}: Maelstrom only splits on ' , ' (spaces "
-                "around the comma) and would reject this; glome splits on the commas"
-            )
-            out.extend(m.strip() for m in model.split(",") if m.strip())
-        else:
-            out.append(model)
-    return tuple(out)
-
-
-def parse_availability(text: str | None) -> str | float | None:
-    if text is None:
-        return None
-    if text.strip() in ("total", ":total"):
-        return "total"
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(f"--availability must be total or a number in [0, 1], not {text!r}")
-    return value
-
-
-def _keywords(ns: argparse.Namespace) -> dict[str, Any]:
-    """Parsed ``glome test`` flags as keyword arguments of ``glome.sim.build_options``."""
-    if ns.node_count is not None:
-        if ns.node_count < 1:
-            raise ValueError("--node-count must be at least 1")
-        nodes = None
-    elif ns.nodes:
-        nodes = [n.strip() for n in ns.nodes.split(",") if n.strip()]
-    else:
-        nodes = None
-    seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
-    return {
-        "workload": ns.workload,
-        "node_count": ns.node_count,
-        "nodes": nodes,
-        "nemesis": ns.nemesis,
-        "seed": seed,
-        "concurrency": ns.concurrency,
-        "time_limit": ns.time_limit,
-        "rate": ns.rate,
-        "latency": int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
-        "latency_dist": ns.latency_dist,
-        "nemesis_interval": ns.nemesis_interval,
-        "availability": parse_availability(ns.availability),
-        "consistency_models": parse_consistency_models(ns.consistency_models),
-        "key_count": ns.key_count,
-        "max_txn_length": ns.max_txn_length,
-        "max_writes_per_key": ns.max_writes_per_key,
-        "topology": ns.topology,
-        "log_stderr": ns.log_stderr,
-        "recovery_time": ns.recovery_time,
-        "lww_converge": ns.lww_converge,
-        "extra_args": list(ns.args),
-    }
-
-
-def _options(ns: argparse.Namespace) -> Any:
-    from glome.sim import build_options
-
-    return build_options(**_keywords(ns))
-
-
-def run_keywords(argv: Sequence[str]) -> dict[str, Any]:
-    """Maelstrom ``test`` flags (``["-w", "broadcast", "--node-count", "5"]``) as keyword
-    arguments of ``glome.sim.run`` / ``build_options``, parsed exactly as ``glome test``
-    parses them. ``seed`` is fresh unless ``--seed`` is given. ValueError on a bad flag."""
-    try:
-        ns = _test_parser().parse_intermixed_args(list(argv))
-    except SystemExit as e:
-        raise ValueError(f"cannot parse test flags {list(argv)}") from e
-    return _keywords(ns)
+__all__ = [
+    "EXIT_BAD_ARGS",
+    "EXIT_CRASH",
+    "UNICODE_DASHES",
+    "_Parser",
+    "_options",
+    "_test_parser",
+    "_warn",
+    "_warn_unicode_dashes",
+    "main",
+    "parse_availability",
+    "parse_consistency_models",
+    "run_keywords",
+]
 
 
 def cmd_test(argv: Sequence[str]) -> int:
@@ -273,26 +123,79 @@ def cmd_analyze(argv: Sequence[str]) -> int:
 
 
 def cmd_challenge(argv: Sequence[str]) -> int:
-    try:
-        from glome import challenges  # lazy: written separately, may be absent
-    except ImportError:
-        challenges = None  # type: ignore[assignment]
-    entry = getattr(challenges, "main", None)
-    if entry is None:
-        print("glome challenge: not available in this version yet", file=sys.stderr)
+    from glome.challenges import main as challenge_main
+
+    return challenge_main(list(argv))
+
+
+def cmd_sweep(argv: Sequence[str]) -> int:
+    """``glome sweep [--seeds N] [--seed S] [--workers K] [--cluster ADDR] [--out DIR] --
+    TEST-ARGS``: see ``glome.swarm.sweep``."""
+    from glome.swarm import sweep as sweeping
+
+    args = list(argv)
+    if "--" not in args:
+        print(
+            "glome sweep: give the test flags after --, e.g. glome sweep --seeds 5 -- "
+            "-w echo --node glome.nodes.echo:Echo --rate 1,10",
+            file=sys.stderr,
+        )
         return EXIT_BAD_ARGS
-    code: Any = entry(list(argv))
-    return int(code or 0)
+    cut = args.index("--")
+    p = _Parser(prog="glome sweep", description="glome test over a grid of flag values and seeds")
+    p.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds per grid point (10)")
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="first seed (default 1)")
+    p.add_argument("--workers", type=int, metavar="K", help="local processes (default: per core)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT", help="a Dask scheduler to run on")
+    p.add_argument("--out", default="sweep", metavar="DIR", help="runs.csv and sweep.png (./sweep)")
+    p.add_argument("--store", default="store", metavar="DIR", help="store root (default ./store)")
+    p.add_argument("--keep", choices=("failing", "all", "none"), default="failing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ns = p.parse_args(args[:cut])
+    if ns.seeds < 1 or (ns.workers is not None and ns.workers < 1):
+        p.error("--seeds and --workers must be at least 1")
+    try:
+        cases, names = sweeping.sweep_cases(args[cut + 1 :], [ns.seed])
+        for case in cases:  # load each node once here: a typo is one clear error
+            if case.node is not None:
+                from glome.swarm.case import load_node
+
+                load_node(case.node)
+    except (ValueError, ImportError, AttributeError) as e:
+        print(f"glome sweep: error: {e}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    runs = sweeping.sweep(
+        args[cut + 1 :],
+        seeds=ns.seeds,
+        seed=ns.seed,
+        workers=ns.workers,
+        cluster=ns.cluster,
+        out=ns.out,
+        store_dir=ns.store,
+        keep=ns.keep,
+        progress=not ns.quiet,
+    )
+    print(sweeping.summary(runs, names).to_string(float_format=lambda v: f"{v:.3g}"))
+    print(f"glome sweep: {ns.out}/runs.csv, {ns.out}/sweep.png", file=sys.stderr)
+    if runs.attrs.get("interrupted"):
+        return 130
+    return 0 if bool(runs["passed"].astype(bool).all()) else 1
 
 
-COMMANDS = {"test": cmd_test, "analyze": cmd_analyze, "challenge": cmd_challenge}
+COMMANDS = {
+    "test": cmd_test,
+    "analyze": cmd_analyze,
+    "challenge": cmd_challenge,
+    "sweep": cmd_sweep,
+}
 
 USAGE = """usage: glome COMMAND [ARGS...]
 
 commands:
   test       run a Maelstrom test (glome test -w echo --node glome.nodes.echo:Echo ...)
   analyze    read store directories (glome analyze store/latest)
-  challenge  Gossip Glomers challenges and their grader
+  challenge  grade a node on a Gossip Glomers challenge over many seeds
+  sweep      glome test over a grid of flag values and seeds (glome sweep -- TEST-ARGS)
 """
 
 

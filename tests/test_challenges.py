@@ -6,7 +6,22 @@ from typing import Any
 
 import pytest
 
-from glome.challenges import CHALLENGES, evaluate, grade, main, run_check_with
+from glome.challenges import (
+    CHALLENGES,
+    DEFAULT_SEEDS,
+    challenge_cases,
+    evaluate,
+    grade_seeds,
+    main,
+)
+from glome.challenges.seeds import (
+    MEASURED,
+    MIN_SEEDS,
+    catch_probability,
+    failure_rate_lower_bound,
+    merged,
+    seeds_needed,
+)
 from glome.runtime import Message, Node, handler
 
 
@@ -72,19 +87,18 @@ def test_total_availability_is_exact() -> None:
     assert [v.passed for v in verdicts] == [True, False]
 
 
-def test_grade_runs_every_check_and_reports_6c_intent() -> None:
-    seen: list[list[str]] = []
-
-    def fake_run(challenge: Any, check: Any, argv: Any) -> tuple[dict[str, Any], None]:
-        seen.append(list(argv))
-        return results(), None
-
-    g = grade("6c", fake_run)
-    assert g.passed
-    assert "--nemesis" in seen[0] and "partition" in seen[0]
-    assert "en-dash" in g.table()
-    g3d = grade("3d", fake_run)
-    assert len(g3d.runs) == 2 and g3d.passed
+def test_cases_run_every_check_per_seed_and_6c_with_partitions() -> None:
+    cases = challenge_cases(CHALLENGES["6c"], [5], node="m:C")
+    assert len(cases) == 1 and cases[0].seed == 5
+    assert cases[0].options["nemesis"] == "partition" and cases[0].judge == ("6c", 0)
+    cases = challenge_cases(CHALLENGES["3d"], [1, 2], node="m:C")
+    assert [(c.seed, c.judge) for c in cases] == [
+        (1, ("3d", 0)),
+        (1, ("3d", 1)),
+        (2, ("3d", 0)),
+        (2, ("3d", 1)),
+    ]
+    assert cases[0].labels == {"challenge": "3d", "check": CHALLENGES["3d"].checks[0].flags}
 
 
 def test_5c_reports_figures_without_judging_them() -> None:
@@ -95,7 +109,7 @@ def test_5c_reports_figures_without_judging_them() -> None:
 
 def test_unknown_challenge_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="known: 1, 2, 3a"):
-        grade("9z", lambda *a: ({}, None))
+        grade_seeds("9z", node="glome.nodes.echo:Echo")
 
 
 class WrongEcho(Node):
@@ -115,12 +129,122 @@ def test_cli_passes_a_correct_node_in_process(tmp_path: Any, capsys: Any) -> Non
     assert "challenge 1 (Echo): PASS" in out
 
 
-def test_a_wrong_node_fails_the_grade(tmp_path: Any) -> None:
-    g = grade("1", run_check_with(WrongEcho, None, 1, str(tmp_path), True))
-    assert not g.passed
-    assert g.verdicts[0].measured is False
+def test_a_wrong_node_fails_on_every_seed(tmp_path: Any) -> None:
+    g = grade_seeds(
+        "1", node=WrongEcho, seeds=3, seed=7, workers=1, store_dir=str(tmp_path), quiet=True
+    )
+    assert not g.passed and g.failing_seeds == [7, 8, 9]
+    criteria = g.criteria.set_index("criterion")
+    assert criteria.loc["valid?", "pass_rate"] == 0 and criteria.loc["valid?", "verdict"] == "FAIL"
+    assert g.replay(8).endswith("--seed 8") and "WrongEcho" in g.replay(8)
+
+
+def test_stale_reads_fail_on_some_seeds_and_the_report_names_them(
+    tmp_path: Any, capsys: Any
+) -> None:
+    """StaleReadCounter passes seeds 1, 3, 4, 5 and fails 2 and 6: one seed is no verdict."""
+    code = main(
+        [
+            "4",
+            "--node",
+            "glome.nodes.counter:StaleReadCounter",
+            "--seed",
+            "1",
+            "--seeds",
+            "6",
+            "--workers",
+            "2",
+            "--quiet",
+            "--store",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "valid?     67%" in out  # pass rate 4 of 6
+    assert "6 runs (seeds 1..6, 1 per seed): 4 passed" in out
+    assert "FAIL seed 2" in out and "FAIL seed 6" in out and "FAIL seed 3" not in out
+    replay = "replay: glome challenge 4 --node glome.nodes.counter:StaleReadCounter --seed 2"
+    assert replay in out
+    assert "seed 2: final reads" in out and "acceptable" in out  # the headline figures
+    assert (
+        main(
+            [
+                "4",
+                "--node",
+                "glome.nodes.counter:StaleReadCounter",
+                "--seed",
+                "3",
+                "--quiet",
+                "--store",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )  # --seed alone: that one seed
+    assert "1 runs (seed 3, 1 per seed): 1 passed" in capsys.readouterr().out
+
+
+def test_the_hardened_counter_passes_the_same_seeds(tmp_path: Any) -> None:
+    g = grade_seeds(
+        "4",
+        node="glome.nodes.counter:SeqKVCounter",
+        seeds=6,
+        seed=1,
+        store_dir=str(tmp_path),
+        quiet=True,
+    )
+    assert g.passed, g.table()
+    assert g.runs["store"].isna().all()  # stores of passing runs are not kept
+
+
+def test_bad_arguments_are_clear_errors(tmp_path: Any, capsys: Any) -> None:
+    assert main(["4", "--node", "no.such:Node", "--quiet"]) == 254
+    assert "cannot load --node" in capsys.readouterr().err
+    assert main(["9z", "--node", "glome.nodes.echo:Echo"]) == 254
+    with pytest.raises(SystemExit):
+        main(["4", "--node", "glome.nodes.echo:Echo", "--seeds", "0"])
+    with pytest.raises(ValueError, match="unknown run options"):
+        grade_seeds("1", node="glome.nodes.echo:Echo", overrides={"time_limt": 1})
 
 
 def test_cli_lists_challenges(capsys: Any) -> None:
     assert main(["--list"]) == 0
     assert "6c" in capsys.readouterr().out
+
+
+def test_failure_rate_bound_and_seeds_needed() -> None:
+    assert failure_rate_lower_bound(0, 50) == 0
+    assert failure_rate_lower_bound(10, 10) == pytest.approx(0.05**0.1)  # (p_low)^10 = 0.05
+    low = failure_rate_lower_bound(18, 60)
+    assert 0.19 < low < 0.3  # below the point estimate 0.3
+    assert seeds_needed(0.5) == 7  # 0.5^7 < 0.01 < 0.5^6
+    assert seeds_needed(1.0) == MIN_SEEDS
+    assert catch_probability(0.3, 13) >= 0.99 > catch_probability(0.3, 12)
+    with pytest.raises(ValueError):
+        seeds_needed(0)
+
+
+def test_default_seeds_catch_every_measured_flaw_99_times_in_100() -> None:
+    flawed = [m for m in merged(MEASURED) if m.role != "hardened" and m.failures]
+    assert {m.node for m in flawed} >= {
+        "broadcast:MarkOnSendDelta",
+        "counter:StaleReadCounter",
+        "counter:MarkOnSendDeltaCounter",
+    }
+    for m in flawed:
+        low = failure_rate_lower_bound(m.failures, m.runs)
+        assert catch_probability(low, DEFAULT_SEEDS[m.challenge]) >= 0.99, m
+    for m in merged(MEASURED):
+        if m.role == "hardened":
+            assert m.failures == 0, m
+    assert set(DEFAULT_SEEDS) == set(CHALLENGES)
+
+
+def test_a_notebook_class_gets_a_python_replay_line(tmp_path: Any) -> None:
+    class MyEcho(WrongEcho):  # defined in a function, as in a notebook: no import path
+        pass
+
+    g = grade_seeds("1", node=MyEcho, seeds=1, seed=4, workers=1, store_dir=str(tmp_path),
+                    quiet=True)  # fmt: skip
+    assert g.replay(4) == "grade_seeds('1', node=MyEcho, seed=4, seeds=1)"

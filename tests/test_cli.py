@@ -256,3 +256,57 @@ def test_run_keywords_parse_flags_as_glome_test_does() -> None:
     assert kw["availability"] == "total" and kw["nemesis"] == "partition"
     with pytest.raises(ValueError, match="cannot parse"):
         cli.run_keywords(["--rate", "fast"])
+
+
+def test_sweep_runs_the_grid_writes_runs_csv_and_a_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    out = tmp_path / "sweep"
+    code = cli.main(
+        ["sweep", "--seeds", "2", "--seed", "5", "--quiet", "--out", str(out), "--store",
+         str(tmp_path / "store"), "--", "-w", "broadcast", "--node",
+         "glome.nodes.broadcast:MarkOnSendDelta", "--node-count", "3", "--time-limit", "3",
+         "--rate", "5,20", "--latency", "0,50", "--nemesis", "partition"]
+    )  # fmt: skip
+    assert code in (0, 1)
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 8  # 2 rates x 2 latencies x 2 seeds
+    assert {"seed", "valid", "rate", "latency", "msgs_per_op", "replay"} <= set(runs.columns)
+    assert sorted(set(zip(runs["rate"], runs["latency"], strict=True))) == [
+        (5, 0), (5, 50), (20, 0), (20, 50)
+    ]  # fmt: skip
+    assert set(runs["seed"]) == {5, 6}
+    assert (out / "sweep.png").stat().st_size > 10_000
+    table = capsys.readouterr().out
+    assert "pass_rate" in table and "msgs_per_op" in table
+    assert code == (0 if runs["passed"].all() else 1)
+
+
+def test_sweep_grid_keeps_list_valued_flags_whole() -> None:
+    from glome.swarm.sweep import grid
+
+    args = ["--nemesis", "partition,kill", "--rate", "1,2,3", "--nodes", "a,b"]
+    names, points = grid(args)
+    assert names == ["rate"] and len(points) == 3
+    names, points = grid(["--nemesis", "partition;partition,kill", "--rate", "5"])
+    assert names == ["nemesis"] and [p[0][1] for p in points] == ["partition", "partition,kill"]
+
+
+def test_sweep_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["sweep", "--seeds", "2"]) == cli.EXIT_BAD_ARGS
+    assert "after --" in capsys.readouterr().err
+    assert cli.main(["sweep", "--", "-w", "echo", "--node", "no.such:Node"]) == cli.EXIT_BAD_ARGS
+    assert cli.main(["sweep", "--", "-w", "echo", "--rate", "1,2"]) == cli.EXIT_BAD_ARGS
+    assert "exactly one of --node or --bin" in capsys.readouterr().err
+
+
+def test_challenges_do_not_import_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, glome.challenges; print('glome.cli' in sys.modules)"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == b"False"

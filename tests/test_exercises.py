@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from glome.exercises import grade_node
+from glome.exercises import distinct_ids, grade_node, increasing_ids, quick_check
+from glome.nodes.counter import StaleReadCounter as SeqKVCounterStale
 from glome.nodes.echo import Echo
 from glome.runtime import Message, Node, handler
 
@@ -24,10 +25,10 @@ class BadInit(Node):
 
 
 def test_correct_node_passes(tmp_path: Path) -> None:
-    grade = grade_node("1", Echo, store_dir=tmp_path)
+    grade = grade_node("1", Echo, store_dir=tmp_path, seeds=3)
     assert grade.passed and grade.official
-    assert "Well done" in grade.report()
-    assert grade.runs[0].store_path.is_relative_to(tmp_path)
+    assert "Well done: every criterion passes on all 3 seeds" in grade.report()
+    assert list(grade.runs["seed"]) == [1, 2, 3]
 
 
 def test_unfinished_node_fails_with_the_errors_clients_saw(tmp_path: Path) -> None:
@@ -36,6 +37,7 @@ def test_unfinished_node_fails_with_the_errors_clients_saw(tmp_path: Path) -> No
     text = grade.report()
     assert "Not there yet" in text and "time_limit=2" in text
     assert any("NotImplementedError: write the echo handler" in h for h in grade.hints)
+    assert "the first failing seed is 1, replayed here" in grade.hints[0]
 
 
 def test_init_failure_and_non_node_are_grades_not_crashes(tmp_path: Path) -> None:
@@ -49,3 +51,34 @@ def test_init_failure_and_non_node_are_grades_not_crashes(tmp_path: Path) -> Non
 def test_unknown_challenge_is_an_error() -> None:
     with pytest.raises(KeyError, match="unknown challenge"):
         grade_node("9z", Echo)
+
+
+class StaleOnSomeSeeds(SeqKVCounterStale):
+    """The stale-read counter as a student would write it (fails on some seeds only)."""
+
+
+def test_a_flaw_on_some_seeds_is_caught_over_seeds(tmp_path: Path) -> None:
+    """Seed 1 alone says PASS for the stale-read counter (it used to say "Well done");
+    ten seeds say FAIL (the default, DEFAULT_SEEDS["4"], is larger still)."""
+    one = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=1)
+    assert one.passed
+    grade = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=10)
+    assert not grade.passed and grade.failing_seeds
+    assert f"the first failing seed is {grade.failing_seeds[0]}" in grade.hints[0]
+
+
+def test_quick_checks_give_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
+    wrapped = [i % 4096 for i in range(5000)]
+    check = quick_check("5000 ids in one millisecond", lambda: distinct_ids(wrapped))
+    assert check.passed is False
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL 5000 ids in one millisecond: 5000 issued, 4096 distinct")
+    assert quick_check("fine", lambda: distinct_ids([1, 2, None, 3])).passed is True
+    assert quick_check("steps back", lambda: increasing_ids([5, 6, 2])).passed is False
+
+    def unwritten() -> tuple[bool, str]:
+        raise NotImplementedError("pack the bits")
+
+    assert quick_check("todo", unwritten).label == "TODO"
+    assert quick_check("raises", lambda: distinct_ids(1 / 0)).label == "FAIL"  # type: ignore[arg-type]
+    assert "raised ZeroDivisionError" in capsys.readouterr().out

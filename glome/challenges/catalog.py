@@ -1,8 +1,8 @@
-"""The Gossip Glomers challenges: their official command lines, their targets, and the grader.
+"""The Gossip Glomers challenges: their official command lines and their targets.
 
-``glome challenge 3d --node glome.nodes.broadcast:Hardened`` runs the official command line of
-challenge 3d (spec section 9) and prints, per criterion, the measured value, the target and
-PASS or FAIL. The exit status is 0 only when every criterion passes.
+Each challenge is one or more checks (an official command line) and, per check, the criteria a
+run must meet. ``evaluate`` measures them in one run's results; ``glome.challenges.grading``
+grades a node over many seeds.
 
 Where the official command differs from what it intends, the grader runs the intent and says so:
 the 6c page writes ``–-nemesis partition`` with an en-dash, so real Maelstrom passes those two
@@ -12,8 +12,7 @@ words to the node as arguments and runs *without* partitions; glome runs with pa
 from __future__ import annotations
 
 import shlex
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,93 +303,3 @@ def evaluate(challenge: Challenge, check: Check, results: Results) -> list[Verdi
 def official_command(challenge: Challenge, check: Check, binary: str) -> str:
     """The ``maelstrom test`` line the challenge page gives, for the record."""
     return f"./maelstrom test -w {challenge.workload} --bin {shlex.quote(binary)} {check.flags}"
-
-
-def grade(
-    challenge_id: str,
-    run_check: Callable[[Challenge, Check, Sequence[str]], tuple[Results, Any]],
-) -> Grade:
-    """Run every check of a challenge with ``run_check(challenge, check, argv)``.
-
-    ``run_check`` gets the parsed flags as an argv list and returns the results map and the run
-    object; the CLI passes one that runs in-process (``--node``) or processes (``--bin``).
-    """
-    challenge = CHALLENGES.get(challenge_id.lower())
-    if challenge is None:
-        known = ", ".join(CHALLENGES)
-        raise KeyError(f"unknown challenge {challenge_id!r}; known: {known}")
-    result = Grade(challenge)
-    for check in challenge.checks:
-        results, run = run_check(challenge, check, shlex.split(check.flags))
-        result.runs.append(run)
-        result.verdicts.extend(evaluate(challenge, check, results))
-    return result
-
-
-def run_check_with(
-    node: Any, binary: Sequence[str] | None, seed: int, store: str, quiet: bool
-) -> Callable[[Challenge, Check, Sequence[str]], tuple[Results, Any]]:
-    """A ``run_check`` that runs each check in-process (``node``) or as processes (``binary``)."""
-    from glome.cli import run_keywords
-    from glome.sim import build_options, run_options
-
-    def run_check(challenge: Challenge, check: Check, argv: Sequence[str]) -> tuple[Results, Any]:
-        opts = build_options(**run_keywords(["-w", challenge.workload, "--seed", str(seed), *argv]))
-        if not quiet:
-            shown = " ".join(binary or []) or f"{node.__module__}:{node.__qualname__}"
-            print(f"== challenge {challenge.id}: {check.flags} (seed {seed})", file=sys.stderr)
-            print(f"   official: {official_command(challenge, check, shown)}", file=sys.stderr)
-        run = run_options(
-            opts,
-            node=node,
-            bin=binary,
-            store_dir=store,
-            argv=["glome", "challenge", challenge.id, *argv],
-        )
-        if run.error:
-            print(f"   the run aborted: {run.error}", file=sys.stderr)
-        return run.results or {}, run
-
-    return run_check
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``glome challenge ID (--node MODULE:CLASS | --bin PATH [ARGS...])``."""
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(
-        prog="glome challenge",
-        description="Run a Gossip Glomers challenge's official command line and judge it.",
-    )
-    parser.add_argument("id", nargs="?", help="challenge id: " + ", ".join(CHALLENGES))
-    parser.add_argument("--node", metavar="MODULE:CLASS", help="glome Node class, in-process")
-    parser.add_argument("--bin", metavar="PATH", help="binary, one process per node")
-    parser.add_argument("--seed", type=int, help="random seed (default: fresh, printed)")
-    parser.add_argument("--store", default="store", help="store root (default ./store)")
-    parser.add_argument("--quiet", action="store_true")
-    parser.add_argument("--list", action="store_true", help="list the challenges and exit")
-    parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-    ns = parser.parse_intermixed_args(list(sys.argv[1:] if argv is None else argv))
-    if ns.list or ns.id is None:
-        for c in CHALLENGES.values():
-            for check in c.checks:
-                print(f"{c.id:3} {c.title:48} -w {c.workload} {check.flags}")
-        return 0 if ns.list else 254
-    if (ns.node is None) == (ns.bin is None):
-        parser.error("give exactly one of --node MODULE:CLASS or --bin PATH")
-    node: Any = None
-    if ns.node is not None:
-        from glome.runtime.loader import load_node_class
-
-        node = load_node_class(ns.node)
-    binary = [ns.bin, *ns.args] if ns.bin is not None else None
-    seed = ns.seed if ns.seed is not None else int.from_bytes(os.urandom(4), "big")
-    try:
-        result = grade(ns.id, run_check_with(node, binary, seed, ns.store, ns.quiet))
-    except KeyError as e:
-        print(f"glome challenge: {e.args[0]}", file=sys.stderr)
-        return 254
-    print(result.table())
-    print(f"seed {seed} (replay with --seed {seed})")
-    return 0 if result.passed else 1
