@@ -347,7 +347,7 @@ sorted(str(p.relative_to(raft_store)) for p in (raft_store / "state").rglob("*")
 # no numeric target; the grader reports msgs-per-op and availability for comparison with 5b.
 
 # %%
-grade_node("5c", OwnerKafka)
+grade_node("5c", OwnerKafka, seeds=2)
 
 # %% [markdown]
 # Next: `06_transactions`, where the anomalies are cycles.
