@@ -258,7 +258,7 @@ print(
 swarm_3c.loc[swarm_3c["seed"] == replay_seed, ["node", "seed", "valid", "lost", "msgs_per_op"]]
 
 # %%
-grade_node("3c", Hardened, seeds=3)
+grade_node("3c", Hardened, seeds=2)
 
 # %% [markdown]
 # ## 4. 3d and 3e: messages per operation against latency
@@ -267,7 +267,7 @@ grade_node("3c", Hardened, seeds=3)
 # operation; the latency that matters is the *stable latency*: how long after a broadcast
 # until every read includes the value. We run every variant with 3d's network (25 nodes,
 # 100 ms per hop, 100 ops/s) on seed 1, shortened to 5 s of traffic and a 2 s recovery so the whole
-# table costs seconds; the grades below use the official 20 s command.
+# table costs seconds; the grades below use the 20 s command.
 #
 # `analysis.compare` turns several runs into one table and `analysis.plot_compare` into one
 # figure. Messages are not all the same size, so we add one column from the message journal:
@@ -449,13 +449,14 @@ keeps anti-entropy as the safety net."""
 )
 
 # %% [markdown]
-# The official grades (3d runs twice: without and with partitions):
+# The grades, on 2 seeds each (3d runs twice per seed: without and with partitions; 3e,
+# whose command is 3d's, is shortened to 10 s here):
 
 # %%
 grade_node("3d", Hardened, seeds=2)
 
 # %%
-grade_node("3e", Hardened, seeds=2)
+grade_node("3e", Hardened, seeds=2, time_limit=10)
 
 # %% [markdown]
 # Next: `04_counter`, the same delivery problem with numbers that add up.

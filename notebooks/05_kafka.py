@@ -343,11 +343,12 @@ sorted(str(p.relative_to(raft_store)) for p in (raft_store / "state").rglob("*")
 # %% [markdown]
 # ## 3. The grade
 #
-# Challenge 5c's official command (2 nodes, 20 s, 1000 ops/s) for the owner-based log. 5c has
-# no numeric target; the grader reports msgs-per-op and availability for comparison with 5b.
+# Challenge 5c's command (2 nodes, 1000 ops/s; 20 s officially, 10 s here) for the owner-based
+# log, on 2 seeds. 5c has no numeric target; the grader reports msgs-per-op and availability for
+# comparison with 5b.
 
 # %%
-grade_node("5c", OwnerKafka, seeds=2)
+grade_node("5c", OwnerKafka, seeds=2, time_limit=10)
 
 # %% [markdown]
 # Next: `06_transactions`, where the anomalies are cycles.
