@@ -260,7 +260,7 @@ def plot_message_counts(run: Run, ax: Axes | None = None) -> Axes:
         colours = [ERROR_COLOUR if t == "error" else "#4c72b0" for t in counts.index]
         ax.barh([str(t) for t in counts.index], counts.to_numpy(dtype=float), color=colours)
         ax.set_xlabel("messages")
-        ax.set_title(f"Messages by body type ({msgs['source'].iloc[0]}): {run_label(run)}")
+        ax.set_title(f"Messages by body type ({msgs['source'].iloc[0]}):\n{run_label(run)}")
         if "error" in counts.index:
             ax.legend(
                 handles=[_patch(ERROR_COLOUR, "error: replies carrying an error code")],
@@ -273,7 +273,7 @@ def plot_message_counts(run: Run, ax: Axes | None = None) -> Axes:
         return _empty(ax, "Messages", "no message data (no journal, svg or :net)")
     ax.bar(net["group"], net["msg_count"].astype(float), color="#4c72b0")
     ax.set_ylabel("messages")
-    ax.set_title(f"Messages (results.edn :net): {run_label(run)}")
+    ax.set_title(f"Messages (results.edn :net):\n{run_label(run)}")
     return ax
 
 
@@ -297,7 +297,7 @@ def plot_message_pairs(run: Run, ax: Axes | None = None) -> Axes:
     ax.set_yticks(range(len(names)), names, fontsize="x-small")
     ax.set_xlabel("dest")
     ax.set_ylabel("src")
-    ax.set_title(f"Messages by node pair: {run_label(run)}")
+    ax.set_title(f"Messages by node pair:\n{run_label(run)}")
     ax.figure.colorbar(image, ax=ax, label="messages")
     return ax
 
@@ -347,7 +347,7 @@ def plot_topology(run: Run, ax: Axes | None = None, clients: bool = False, seed:
             font_size=6,
             edge_labels={(u, v): d["weight"] for u, v, d in graph.edges(data=True)},
         )
-    ax.set_title(f"Who talked to whom (edge = messages): {run_label(run)}", fontsize="medium")
+    ax.set_title(f"Who talked to whom (edge = messages):\n{run_label(run)}")
     ax.set_axis_off()
     return ax
 
@@ -401,7 +401,7 @@ def plot_spacetime(run: Run, ax: Axes | None = None, limit: int = 200) -> Axes:
     lo, hi = float(pd.concat([send, recv]).min()), float(pd.concat([send, recv]).max())
     ax.set_ylim(hi + (hi - lo) * 0.02 + 1e-9, lo - (hi - lo) * 0.02 - 1e-9)
     ax.set_ylabel("time (s)" if timed else "event order (messages.svg)")
-    ax.set_title(f"Space-time diagram, first {len(msgs)} messages: {run_label(run)}")
+    ax.set_title(f"Space-time diagram, first {len(msgs)} messages:\n{run_label(run)}")
     from matplotlib.lines import Line2D
 
     handles = [

@@ -357,6 +357,8 @@ payload = by_run["payload_bytes_per_op"]
 random_peers = ["FullStateGossip", "EvidenceDelta", "MarkOnSendDelta"]
 same_count = abs(msgs["FullStateGossip"] - msgs["EvidenceDelta"]) / msgs["FullStateGossip"]
 inside_3d = int((worst[random_peers] < 600).sum())
+spare = 600 - worst[random_peers].max()
+margin = f", with {spare:.0f} ms to spare at the worst" if spare > 0 else ""
 # the claims below, checked against this run
 assert same_count < 0.01
 assert payload["FullStateGossip"] > 3 * payload["Hardened"]
@@ -374,8 +376,7 @@ Markdown(
   100 ms over 100 ms links needs several rounds to reach all 25 nodes. In these 5 s runs the
   worst stable latency is {worst["FullStateGossip"]:.0f} ms (full state),
   {worst["EvidenceDelta"]:.0f} ms (evidence) and {worst["MarkOnSendDelta"]:.0f} ms (mark on
-  send) against 3d's 600 ms: {inside_3d} of 3 inside the limit, with
-  {600 - worst[random_peers].max():.0f} ms to spare at the worst. The star needs
+  send) against 3d's 600 ms: {inside_3d} of 3 inside the limit{margin}. The star needs
   {worst["Hardened"]:.0f} ms. (These are 5 s runs; how an unlucky value fares over the
   official 20 s is for the grader to measure, and we grade only `Hardened` below.)
 - **Marking on send** saves messages ({msgs["MarkOnSendDelta"]:.2f} per operation; it skips
