@@ -451,13 +451,13 @@ keeps anti-entropy as the safety net."""
 
 # %% [markdown]
 # The grades, on 2 seeds each (3d runs twice per seed: without and with partitions; 3e,
-# whose command is 3d's, is shortened to 10 s here):
+# whose command is 3d's, is shortened to 5 s here):
 
 # %%
 grade_node("3d", Hardened, seeds=2)
 
 # %%
-grade_node("3e", Hardened, seeds=2, time_limit=10)
+grade_node("3e", Hardened, seeds=2, time_limit=5)
 
 # %% [markdown]
 # Next: `04_counter`, the same delivery problem with numbers that add up.
