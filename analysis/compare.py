@@ -147,7 +147,10 @@ def plot_compare(
         known = pd.concat(values.values())
         top = known.max()
         # room above the tallest bar for its value label and the legend
-        ax.set_ylim(0, 1.0 if pd.isna(top) or top <= 0 else top * 1.4)
+        if ylabel == "ok fraction":
+            ax.set_ylim(0, 1.2)  # a fraction: room for the labels, no made-up values above 1
+        else:
+            ax.set_ylim(0, 1.0 if pd.isna(top) or top <= 0 else top * 1.4)
         ax.legend(fontsize="x-small", loc="upper right")
         if known.isna().all():
             ax.text(0.5, 0.5, "not measured for these runs", ha="center", transform=ax.transAxes)
