@@ -50,10 +50,15 @@ def run_label(run: Run) -> str:
 
 
 def _latency_axis(ax: Axes, values: pd.Series) -> None:
-    """Log scale when every latency is positive; symlog (linear below 1 ms) when some are 0,
-    so zeros sit at 0 instead of at a made-up 1e-3; a note when all are 0."""
+    """Log scale when every latency is positive and they span more than a decade (linear from
+    0 when they do not); symlog (linear below 1 ms) when some are 0, so zeros sit at 0 instead
+    of at a made-up 1e-3; a note when all are 0."""
     from matplotlib.ticker import FuncFormatter
 
+    if (values > 0).all() and values.max() < 10 * values.min():
+        ax.set_ylim(bottom=0)  # within one decade a linear axis reads better than a log one
+        ax.set_ylabel("latency (ms)")
+        return
     if (values > 0).all():
         ax.set_yscale("log")
         ax.set_ylabel("latency (ms, log scale)")

@@ -193,12 +193,24 @@ def test_zero_latencies_are_not_drawn_on_a_log_axis(
     plt.close(ax.figure)
 
 
-def test_positive_latencies_use_a_log_axis_with_plain_ticks(partition_run: analysis.Run) -> None:
+def test_positive_latencies_axis_fits_their_spread(
+    partition_run: analysis.Run, glome_runs: dict[str, analysis.Run]
+) -> None:
+    """Within a decade: linear from 0. Over several (timeouts beside fast replies): log, with
+    plain tick labels (3, not 3x10^0)."""
+    narrow = partition_run.client_ops["latency_ms"].dropna()
+    assert narrow.min() > 0 and narrow.max() < 10 * narrow.min(), "fixture: one decade"
     ax = analysis.plot_latency(partition_run)
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    plt.close(ax.figure)
+    wide = glome_runs["kafka"]
+    ops = wide.client_ops[wide.client_ops["latency_ms"] > 0]  # the timeouts and nothing else
+    ax = analysis.plot_latency(wide)
     ax.figure.canvas.draw()
-    assert ax.get_yscale() == "log"
+    assert ax.get_yscale() in ("log", "symlog")
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     assert labels and not any("times" in t or "^" in t for t in labels), labels
+    assert len(ops)
     plt.close(ax.figure)
 
 
