@@ -19,7 +19,77 @@ if TYPE_CHECKING:
     from analysis.load import Run
 
 TYPE_COLOURS = {"ok": "#2b83ba", "info": "#fdae61", "fail": "#d7191c", "incomplete": "#999999"}
+ERROR_COLOUR = "#d7191c"
+CLIENT_COLOUR = "#81bffc"
+NODE_COLOUR = "#222222"
 QUANTILES = (0.5, 0.95, 0.99, 1.0)
+
+
+ZERO_NOTE = "every latency is 0 ms: the nodes answered in zero simulated time"
+"""Shown instead of an empty log axis (an in-process run without a processing-time model)."""
+CLIENT_CRASH = "crash"
+"""kafka's client crash op (`:f :crash`): the client is replaced; no request, no latency."""
+
+
+def run_label(run: Run) -> str:
+    """A short name for titles and legends: the node (glome) or binary (Maelstrom) and seed,
+    else the workload and the run's start time, never the whole timestamped path."""
+    glome = run.options.get("glome")
+    node = glome.get("node") if isinstance(glome, dict) else None
+    binary = run.options.get("bin")
+    name = (
+        str(node).rsplit(":", 1)[-1]
+        if node
+        else (str(binary).rsplit("/", 1)[-1] if binary else None)
+    )
+    if name:
+        seed = run.options.get("seed")
+        return f"{name} ({run.workload}{f', seed {seed}' if seed is not None else ''})"
+    when = run.started.strftime("%H:%M:%S") if run.started is not None else run.path.name
+    return f"{run.workload or 'run'} at {when}"
+
+
+def _latency_axis(ax: Axes, values: pd.Series) -> None:
+    """Log scale when every latency is positive and they span more than a decade (linear from
+    0 when they do not); symlog (linear below 1 ms) when some are 0, so zeros sit at 0 instead
+    of at a made-up 1e-3; a note when all are 0."""
+    from matplotlib.ticker import FuncFormatter
+
+    if (values > 0).all() and values.max() < 10 * values.min():
+        ax.set_ylim(bottom=0)  # within one decade a linear axis reads better than a log one
+        ax.set_ylabel("latency (ms)")
+        return
+    if (values > 0).all():
+        ax.set_yscale("log")
+        ax.set_ylabel("latency (ms, log scale)")
+    elif (values > 0).any():
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylabel("latency (ms; linear below 1, log above)")
+    else:
+        ax.set_ylabel("latency (ms)")
+        ax.set_ylim(-0.1, 1)
+        ax.text(0.5, 0.6, ZERO_NOTE, ha="center", transform=ax.transAxes, color="#777")
+        return
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 3, not 3x10^0
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+
+
+def _client_crashes(ops: pd.DataFrame, ax: Axes) -> pd.DataFrame:
+    """Draw kafka's client crash ops as ticks along the bottom (they are not requests, so
+    they have no latency worth plotting); return the other ops."""
+    crashes = ops[ops["f"].astype(str) == CLIENT_CRASH]
+    if len(crashes):
+        ax.plot(
+            crashes["invoke_time_s"],
+            [0.02] * len(crashes),
+            "|",
+            color="#6a3d9a",
+            ms=10,
+            transform=ax.get_xaxis_transform(),
+            label="client crash (client replaced; not a request)",
+        )
+    return ops[ops["f"].astype(str) != CLIENT_CRASH]
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (8, 4)) -> Axes:
@@ -39,36 +109,61 @@ def _empty(ax: Axes, title: str, why: str) -> Axes:
     return ax
 
 
+def kill_windows(run: Run) -> pd.DataFrame:
+    """When nodes were down: one row per kill..start pair of glome's `kill` nemesis (the fault
+    windows in `Run.nemesis` are start-*/stop-* pairs, which a kill is not)."""
+    hist = run.history
+    rows: list[dict[str, Any]] = []
+    if len(hist) and "process" in hist:
+        nem = hist[(hist["process"] == "nemesis") & hist["f"].isin(["kill", "start"])]
+        down_since: float | None = None
+        for f, t in zip(nem["f"], nem["time_s"].astype(float), strict=True):
+            if f == "kill" and down_since is None:
+                down_since = t
+            elif f == "start" and down_since is not None:
+                rows.append({"fault": "kill", "start_s": down_since, "stop_s": t})
+                down_since = None
+        if down_since is not None:
+            rows.append({"fault": "kill", "start_s": down_since, "stop_s": run.end_s or down_since})
+    return pd.DataFrame(rows, columns=["fault", "start_s", "stop_s"])
+
+
 def shade_nemesis(run: Run, ax: Axes, label: bool = True) -> Axes:
-    """Shade each fault window (partition etc.) of `run` on a time-axis plot."""
-    nem = run.nemesis
-    for i, (start, stop, fault) in enumerate(
-        zip(nem["start_s"].astype(float), nem["stop_s"].astype(float), nem["fault"], strict=True)
+    """Shade each fault window (partition etc., and nodes killed) of `run` on a time-axis
+    plot, labelled once per kind of fault for the legend."""
+    nem = pd.concat([run.nemesis[["fault", "start_s", "stop_s"]], kill_windows(run)])
+    seen: set[str] = set()
+    for start, stop, fault in zip(
+        nem["start_s"].astype(float), nem["stop_s"].astype(float), nem["fault"], strict=True
     ):
+        name = "node down (kill)" if fault == "kill" else f"{fault} (nemesis)"
         ax.axvspan(
             start,
             stop,
-            color="#e31a1c",
-            alpha=0.08,
+            color="#7f7f7f" if fault == "kill" else "#e31a1c",
+            alpha=0.12 if fault == "kill" else 0.08,
             lw=0,
-            label=f"{fault} (nemesis)" if label and i == 0 else None,
+            label=name if label and name not in seen else None,
         )
+        seen.add(name)
     return ax
 
 
 def plot_latency(run: Run, ax: Axes | None = None) -> Axes:
-    """Latency of every client operation over time, one colour per completion type, one
-    marker per f (log scale)."""
+    """Latency of every client operation over time: colour = completion type (ok, info = timed
+    out or indeterminate, fail = definite error), marker = f. Log scale when every latency is
+    positive (see :func:`_latency_axis` for zeros); kafka's client crashes are ticks."""
     ax = _axes(ax)
     ops = run.client_ops.dropna(subset=["latency_ms"])
     if not len(ops):
         return _empty(ax, "Latency", "no completed operations")
+    ops = _client_crashes(ops, ax)
     markers = "os^vD<>ph*"
     for i, (f, by_f) in enumerate(sorted(ops.groupby("f"), key=lambda kv: str(kv[0]))):
         for kind, group in sorted(by_f.groupby("type"), key=lambda kv: str(kv[0])):
             ax.scatter(
                 group["invoke_time_s"],
-                group["latency_ms"].clip(lower=1e-3),
+                group["latency_ms"],
                 s=8,
                 marker=markers[i % len(markers)],
                 color=TYPE_COLOURS.get(str(kind), "#555"),
@@ -76,11 +171,10 @@ def plot_latency(run: Run, ax: Axes | None = None) -> Axes:
                 label=f"{f} {kind}",
             )
     shade_nemesis(run, ax)
-    ax.set_yscale("log")
+    _latency_axis(ax, ops["latency_ms"])
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("latency (ms)")
-    ax.set_title(f"Latency: {run.name}")
-    ax.legend(fontsize="small", markerscale=2, loc="best")
+    ax.set_title(f"Latency: {run_label(run)}")
+    ax.legend(fontsize="small", markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -88,57 +182,77 @@ def plot_latency_quantiles(run: Run, ax: Axes | None = None, buckets: int = 30) 
     """Latency quantiles (median, 95th, 99th, max) of ok operations per time bucket, by f."""
     ax = _axes(ax)
     ops = run.client_ops
-    ops = ops[(ops["type"] == "ok")].dropna(subset=["latency_ms"])
+    ops = ops[(ops["type"] == "ok") & (ops["f"].astype(str) != CLIENT_CRASH)]
+    ops = ops.dropna(subset=["latency_ms"])
     if not len(ops):
         return _empty(ax, "Latency quantiles", "no ok operations")
     start, end = ops["invoke_time_s"].min(), ops["invoke_time_s"].max()
     width = max((end - start) / buckets, 1e-3)
-    ops = ops.assign(bucket=((ops["invoke_time_s"] - start) // width) * width + start + width / 2)
+    index = ((ops["invoke_time_s"] - start) // width).astype(int)
+    every_bucket = pd.RangeIndex(0, int(index.max()) + 1)
+    centres = start + (every_bucket + 0.5) * width
+    ops = ops.assign(bucket=index)
     styles = {0.5: "-", 0.95: "--", 0.99: "-.", 1.0: ":"}
     colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
     for i, (f, by_f) in enumerate(sorted(ops.groupby("f"), key=lambda kv: str(kv[0]))):
         grouped = by_f.groupby("bucket")["latency_ms"]
         for q in QUANTILES:
-            series = grouped.quantile(q)
+            series = grouped.quantile(q).reindex(every_bucket)  # empty bucket -> gap
             ax.plot(
-                series.index,
-                series.clip(lower=1e-3).to_numpy(dtype=float),
+                centres,
+                series.to_numpy(dtype=float),
                 styles[q],
+                marker=".",
+                ms=3,
                 color=colours[i % len(colours)],
                 label=f"{f} p{q * 100:g}",
             )
     shade_nemesis(run, ax)
-    ax.set_yscale("log")
+    _latency_axis(ax, ops["latency_ms"])
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("latency (ms)")
-    ax.set_title(f"Latency quantiles: {run.name}")
-    ax.legend(fontsize="x-small", ncol=2)
+    ax.set_title(f"Latency quantiles of ok ops: {run_label(run)}")
+    ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
 def plot_rate(run: Run, ax: Axes | None = None, buckets: int = 40) -> Axes:
-    """Completed operations per second over time, by f and completion type."""
+    """Completed operations per second over time, by f (colour) and completion type (solid ok,
+    dashed info, dotted fail). A time bucket in which nothing of a kind completed is a gap in
+    its line: an outage is not bridged."""
     ax = _axes(ax)
     ops = run.client_ops.dropna(subset=["complete_time_s"])
     if not len(ops):
         return _empty(ax, "Rate", "no completed operations")
-    start, end = 0.0, max(ops["complete_time_s"].max(), 1e-3)
-    width = max((end - start) / buckets, 1e-3)
-    ops = ops.assign(bucket=(ops["complete_time_s"] // width) * width + width / 2)
+    end = max(float(ops["complete_time_s"].max()), 1e-3)
+    width = max(end / buckets, 1e-3)
+    index = ops["complete_time_s"] // width
+    every_bucket = pd.RangeIndex(0, int(index.max()) + 1)
+    ops = ops.assign(bucket=index.astype(int))
+    fs = sorted(ops["f"].astype(str).unique())
+    styles = {"ok": "-", "info": "--", "fail": ":"}
     for (f, kind), group in sorted(ops.groupby(["f", "type"]), key=lambda kv: str(kv[0])):
-        rate = group.groupby("bucket").size() / width
+        rate = group.groupby("bucket").size().reindex(every_bucket) / width  # empty -> NaN
         ax.plot(
-            rate.index,
-            rate.values,
+            (every_bucket + 0.5) * width,
+            rate.to_numpy(dtype=float),
+            styles.get(str(kind), "-."),
             marker=".",
-            label=f"{f} {kind}",
-            color=TYPE_COLOURS.get(str(kind)) if ops["f"].nunique() == 1 else None,
+            label="client crash" if str(f) == CLIENT_CRASH else f"{f} {kind}",
+            # one f: colour by completion type; several: colour by f, line style by type
+            color=TYPE_COLOURS.get(str(kind)) if len(fs) == 1 else f"C{fs.index(str(f)) % 10}",
         )
     shade_nemesis(run, ax)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("ops / s")
-    ax.set_title(f"Operation rate: {run.name}")
-    ax.legend(fontsize="small")
+    ax.set_ylabel(f"ops / s ({width:.2g} s buckets)")
+    ax.set_title(f"Operation rate: {run_label(run)}")
+    ax.legend(
+        fontsize="small",
+        title="a gap: none completed",
+        title_fontsize="x-small",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+    )
     return ax
 
 
@@ -148,16 +262,23 @@ def plot_message_counts(run: Run, ax: Axes | None = None) -> Axes:
     msgs = run.messages
     if len(msgs):
         counts = msgs["type"].fillna("?").astype(str).value_counts().sort_values()
-        ax.barh([str(t) for t in counts.index], counts.to_numpy(dtype=float), color="#4c72b0")
+        colours = [ERROR_COLOUR if t == "error" else "#4c72b0" for t in counts.index]
+        ax.barh([str(t) for t in counts.index], counts.to_numpy(dtype=float), color=colours)
         ax.set_xlabel("messages")
-        ax.set_title(f"Messages by type ({msgs['source'].iloc[0]}): {run.name}")
+        ax.set_title(f"Messages by body type ({msgs['source'].iloc[0]}):\n{run_label(run)}")
+        if "error" in counts.index:
+            ax.legend(
+                handles=[_patch(ERROR_COLOUR, "error: replies carrying an error code")],
+                fontsize="small",
+                loc="lower right",
+            )
         return ax
     net = run.net
     if not len(net):
         return _empty(ax, "Messages", "no message data (no journal, svg or :net)")
     ax.bar(net["group"], net["msg_count"].astype(float), color="#4c72b0")
     ax.set_ylabel("messages")
-    ax.set_title(f"Messages (results.edn :net): {run.name}")
+    ax.set_title(f"Messages (results.edn :net):\n{run_label(run)}")
     return ax
 
 
@@ -181,7 +302,7 @@ def plot_message_pairs(run: Run, ax: Axes | None = None) -> Axes:
     ax.set_yticks(range(len(names)), names, fontsize="x-small")
     ax.set_xlabel("dest")
     ax.set_ylabel("src")
-    ax.set_title(f"Messages by node pair: {run.name}")
+    ax.set_title(f"Messages by node pair:\n{run_label(run)}")
     ax.figure.colorbar(image, ax=ax, label="messages")
     return ax
 
@@ -231,7 +352,7 @@ def plot_topology(run: Run, ax: Axes | None = None, clients: bool = False, seed:
             font_size=6,
             edge_labels={(u, v): d["weight"] for u, v, d in graph.edges(data=True)},
         )
-    ax.set_title(f"Topology by messages: {run.name}")
+    ax.set_title(f"Who talked to whom (edge = messages):\n{run_label(run)}")
     ax.set_axis_off()
     return ax
 
@@ -266,13 +387,13 @@ def plot_spacetime(run: Run, ax: Axes | None = None, limit: int = 200) -> Axes:
     ):
         x0, x1 = column[s], column[d]
         colour = (
-            "#d7191c"
+            ERROR_COLOUR
             if kind == "error"
-            else ("#81bffc" if s.startswith("c") or d.startswith("c") else "#222")
+            else (CLIENT_COLOUR if s.startswith("c") or d.startswith("c") else NODE_COLOUR)
         )
         if dropped or pd.isna(t1):
             ax.plot([x0, (x0 + x1) / 2], [t0, t0], color=colour, lw=0.8, alpha=0.7)
-            ax.plot((x0 + x1) / 2, t0, "x", color="#d7191c", ms=4)
+            ax.plot((x0 + x1) / 2, t0, "x", color=ERROR_COLOUR, ms=4)
             continue
         ax.annotate(
             "",
@@ -285,14 +406,35 @@ def plot_spacetime(run: Run, ax: Axes | None = None, limit: int = 200) -> Axes:
     lo, hi = float(pd.concat([send, recv]).min()), float(pd.concat([send, recv]).max())
     ax.set_ylim(hi + (hi - lo) * 0.02 + 1e-9, lo - (hi - lo) * 0.02 - 1e-9)
     ax.set_ylabel("time (s)" if timed else "event order (messages.svg)")
-    ax.set_title(f"Space-time diagram, first {len(msgs)} messages: {run.name}")
+    ax.set_title(f"Space-time diagram, first {len(msgs)} messages:\n{run_label(run)}")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=NODE_COLOUR, lw=1, label="node to node (or service)"),
+        Line2D([], [], color=CLIENT_COLOUR, lw=1, label="client request or reply"),
+    ]
+    if (msgs["type"] == "error").any():
+        handles.append(Line2D([], [], color=ERROR_COLOUR, lw=1, label="error reply"))
+    if (msgs["dropped"].astype(bool) | recv.isna()).any():
+        handles.append(
+            Line2D([], [], color=ERROR_COLOUR, marker="x", ls="", label="dropped (never delivered)")
+        )
     if timed:
         shade = run.nemesis
         for start, stop in zip(
             shade["start_s"].astype(float), shade["stop_s"].astype(float), strict=True
         ):
             ax.axhspan(start, stop, color="#e31a1c", alpha=0.08, lw=0)
+        if len(shade):
+            handles.append(_patch("#e31a1c", "fault window (nemesis)", alpha=0.15))
+    ax.legend(handles=handles, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
+
+
+def _patch(colour: str, label: str, alpha: float = 1.0) -> Any:
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour, alpha=alpha, label=label)
 
 
 def all_plots() -> dict[str, Any]:

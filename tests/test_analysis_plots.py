@@ -9,16 +9,19 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from helpers.locate import corpus_root
+from matplotlib.axes import Axes
 from test_analysis_load import make_glome_store
 
 import analysis
 from analysis import cli
-from analysis.plots import all_plots
+from analysis.compare import latency_measure
+from analysis.plots import all_plots, kill_windows, run_label
 
 RUNS = corpus_root()
-needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
+needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="no shared/maelstrom-runs corpus")
 
 PLOTS = sorted(all_plots().items())
 
@@ -27,7 +30,7 @@ PLOTS = sorted(all_plots().items())
 def partition_run() -> analysis.Run:
     """A real run with a nemesis, messages.svg and anomalies."""
     if not RUNS.is_dir():
-        pytest.skip("../shared/maelstrom-runs is absent")
+        pytest.skip("no shared/maelstrom-runs corpus")
     return analysis.load(RUNS / "broadcast-5node-partition-fail")
 
 
@@ -109,3 +112,170 @@ def test_cli_on_glome_store_all(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_cli_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([str(tmp_path / "missing")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# --- figures that show something (glome runs made here, a few simulated seconds each) -------
+
+
+@pytest.fixture(scope="module")
+def glome_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, analysis.Run]:
+    """A kafka log killed and restarted (an outage, client crashes, all latencies 0 in-process),
+    a broadcast node losing values under a partition, and a valid one with stale reads."""
+    from glome.nodes.broadcast import Hardened, MarkOnSendDelta
+    from glome.nodes.kafka import SingleNodeKafka
+    from glome.sim import run
+
+    store = tmp_path_factory.mktemp("plots")
+    common = {"store_dir": store, "seed": 1}
+    made = {
+        "kafka": run(
+            SingleNodeKafka,
+            workload="kafka",
+            node_count=1,
+            concurrency=2,
+            time_limit=12,
+            rate=20,
+            nemesis="kill",
+            nemesis_interval=4,
+            recovery_time=1,
+            **common,
+        ),
+        "lossy": run(
+            MarkOnSendDelta,
+            workload="broadcast",
+            node_count=5,
+            time_limit=20,
+            rate=10,
+            nemesis="partition",
+            **common,
+        ),
+        "hardened": run(
+            Hardened, workload="broadcast", node_count=5, time_limit=5, rate=10, **common
+        ),
+    }
+    return {k: analysis.load(r.store_path) for k, r in made.items()}
+
+
+def _y_values(ax: Axes) -> np.ndarray:
+    points = [c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())]
+    lines = [line.get_ydata() for line in ax.get_lines()]
+    return np.concatenate([np.asarray(v, dtype=float) for v in points + lines])
+
+
+@pytest.mark.parametrize("name", ["latency", "latency-quantiles"])
+def test_zero_latencies_are_not_drawn_on_a_log_axis(
+    name: str, glome_runs: dict[str, analysis.Run]
+) -> None:
+    run = glome_runs["kafka"]
+    ops = run.client_ops.dropna(subset=["latency_ms"])
+    ops = ops[ops["f"] != "crash"]
+    drawn = ops if name == "latency" else ops[ops["type"] == "ok"]  # timeouts are info
+    assert (drawn["latency_ms"] == 0).any(), "the fixture should have zero latencies"
+    ax = all_plots()[name](run)
+    ys = _y_values(ax)
+    assert not np.any(np.isclose(ys[ys > 0], 1e-3)), "no zero clipped up to 1e-3"
+    if (drawn["latency_ms"] == 0).all():
+        assert ax.get_yscale() == "linear"
+        assert any("0 ms" in t.get_text() for t in ax.texts), "an all-zero panel says why"
+    else:
+        assert ax.get_yscale() == "symlog"
+    plt.close(ax.figure)
+
+
+def test_positive_latencies_axis_fits_their_spread(
+    partition_run: analysis.Run, glome_runs: dict[str, analysis.Run]
+) -> None:
+    """Within a decade: linear from 0. Over several (timeouts beside fast replies): log, with
+    plain tick labels (3, not 3x10^0)."""
+    narrow = partition_run.client_ops["latency_ms"].dropna()
+    assert narrow.min() > 0 and narrow.max() < 10 * narrow.min(), "fixture: one decade"
+    ax = analysis.plot_latency(partition_run)
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    plt.close(ax.figure)
+    wide = glome_runs["kafka"]
+    ops = wide.client_ops[wide.client_ops["latency_ms"] > 0]  # the timeouts and nothing else
+    ax = analysis.plot_latency(wide)
+    ax.figure.canvas.draw()
+    assert ax.get_yscale() in ("log", "symlog")
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("times" in t or "^" in t for t in labels), labels
+    assert len(ops)
+    plt.close(ax.figure)
+
+
+def test_rate_lines_have_gaps_during_an_outage(glome_runs: dict[str, analysis.Run]) -> None:
+    run = glome_runs["kafka"]
+    down = kill_windows(run)
+    assert len(down), "the fixture kills the node"
+    ax = analysis.plot_rate(run)
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "poll ok")
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    longest = (down["stop_s"] - down["start_s"]).idxmax()
+    start, stop = float(down.loc[longest, "start_s"]), float(down.loc[longest, "stop_s"])
+    assert stop - start > 2, down
+    inside = (x > start + 1) & (x < stop - 0.5)
+    assert inside.any() and np.isnan(y[inside]).all(), "no line across the outage"
+    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    assert "node down (kill)" in labels and "client crash" in labels
+    assert ax.get_legend().get_title().get_text(), "the legend says what a gap means"
+    plt.close(ax.figure)
+
+
+def test_latency_plot_explains_client_crashes(glome_runs: dict[str, analysis.Run]) -> None:
+    ax = analysis.plot_latency(glome_runs["kafka"])
+    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    assert any(label.startswith("client crash (") for label in labels), labels
+    assert not any(label.startswith("crash ") for label in labels), "no bare 'crash info'"
+    plt.close(ax.figure)
+
+
+def test_titles_use_short_labels_not_timestamps(glome_runs: dict[str, analysis.Run]) -> None:
+    run = glome_runs["lossy"]
+    assert run_label(run) == "MarkOnSendDelta (broadcast, seed 1)"
+    for name, plot in PLOTS:
+        ax = plot(run)
+        assert run.path.name not in ax.get_title(), name
+        plt.close(ax.figure)
+
+
+def test_spacetime_legend_explains_every_colour(glome_runs: dict[str, analysis.Run]) -> None:
+    run = glome_runs["lossy"]
+    ax = analysis.plot_spacetime(run, limit=2000)
+    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    assert "client request or reply" in labels and "node to node (or service)" in labels
+    assert "dropped (never delivered)" in labels and "fault window (nemesis)" in labels
+    plt.close(ax.figure)
+
+
+@needs_corpus
+def test_message_counts_explain_error_bars() -> None:
+    run = analysis.load(RUNS / "lin-kv-1node-nonlinearizable")
+    ax = analysis.plot_message_counts(run)
+    if (run.messages["type"] == "error").any():
+        labels = [h.get_label() for h in ax.get_legend().legend_handles]
+        assert any(label.startswith("error") for label in labels)
+    plt.close(ax.figure)
+
+
+def test_compare_counts_only_invalidating_anomalies_and_shows_stable_latency(
+    glome_runs: dict[str, analysis.Run],
+) -> None:
+    runs = [glome_runs["lossy"], glome_runs["hardened"]]
+    table = analysis.compare(runs)
+    assert table["run"].tolist() == [run_label(r) for r in runs]
+    hardened = table.iloc[1]
+    assert bool(hardened["valid"]) and hardened["anomalies"] == 0
+    # its stale reads are listed in Run.anomalies but do not fail a broadcast run
+    assert hardened["stale_count"] > 0 and hardened["anomalies_all"] > 0
+    assert table.iloc[0]["anomalies"] > 0, "the lossy run's lost values count"
+    assert latency_measure(table) == "stable"
+    fig = analysis.plot_compare(table)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("Stable latency") for t in titles), titles
+    plt.close(fig)
+    kafka = analysis.compare([glome_runs["kafka"]])
+    assert latency_measure(kafka) == "ops"
+    fig = analysis.plot_compare(kafka)
+    latency_panel = fig.axes[1]
+    assert any("0 ms" in t.get_text() for t in latency_panel.texts), "zeros are explained"
+    plt.close(fig)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.corpus_dir import find_corpus
+from helpers.locate import corpus_root
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import kafka
 
-RUNS = find_corpus()
+RUNS = corpus_root()
 K = "7"  # kafka keys are strings in the history
 
 

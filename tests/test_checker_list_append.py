@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.corpus_dir import find_corpus
+from helpers.locate import corpus_root
 
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.runtime import Message, Node, handler
@@ -18,7 +18,7 @@ from glome.sim.checkers import list_append
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
 
-RUNS = find_corpus()
+RUNS = corpus_root()
 
 Mop = tuple[str, Any, Any]
 Txn = tuple[int, str, list[Mop]]

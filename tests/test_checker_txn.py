@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.corpus_dir import find_corpus
+from helpers.locate import corpus_root
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import txn
 
-RUNS = find_corpus()
+RUNS = corpus_root()
 
 Mop = tuple[str, Any, Any]
 

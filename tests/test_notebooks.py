@@ -11,6 +11,11 @@ per exercise cell. With the solution injected, every ``ExerciseGrade`` the noteb
 its namespace must pass; left blank, the notebook must still run to the end and every grade
 must fail with the grader's "Not there yet" explanation.
 
+Claims: a figure in a notebook's prose comes from a computed cell (Markdown formatted from the
+run's values, with an ``assert`` for every qualitative word such as "above" or "none"), so a
+claim that stops matching its run fails the notebook's execution here. Hand-written Markdown
+cells are linted for typed-in measurements ("a fifth", "4 of 15", "above 600 ms", "12 %").
+
 Timing: the whole set runs in a few minutes on two cores (docs/notebooks.md has the figures);
 each notebook has its own timeout so a hang fails fast.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -90,8 +96,81 @@ def _grades(nb: Any) -> dict[str, bool]:
     raise AssertionError("the grades probe printed nothing")
 
 
+MEASURED_CLAIM = re.compile(
+    r"\ba (fifth|third|quarter|half)\b"  # a share of what a run did
+    r"|\bexactly the same\b"
+    r"|\d ?%"  # a percentage
+    r"|\b\d[\d,.]* of \d"  # "4 of 15"
+    r"|\b(above|below|over|under|more than|fewer than|less than) \d[\d,.]* ?(ms|s|msgs)\b",
+    re.IGNORECASE,
+)
+"""What a measurement typed into prose looks like. Specification figures (3d's "< 600 ms",
+"the 4097th id") are written differently and are not flagged."""
+
+
+def measured_claims(markdown: str) -> list[str]:
+    """Measured figures stated in hand-written Markdown, outside code and tables. Paragraphs
+    are joined first, so a claim broken over two lines is still found."""
+    paragraphs, current, fenced = [], [], False
+    for line in [*markdown.splitlines(), ""]:
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced or stripped.startswith("|"):
+            continue
+        if stripped:
+            current.append(re.sub(r"`[^`]*`", "", stripped))
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    return [
+        paragraph[max(0, m.start() - 30) : m.end() + 10]
+        for paragraph in paragraphs
+        for m in MEASURED_CLAIM.finditer(paragraph)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Valid, yet a fifth of the requests went unanswered.",
+        "Full-state and evidence-only gossip send exactly the\n  same number of messages",
+        "the maximum lands above 600 ms.",
+        "the run shows 4 of 15 unanswered",
+        "Even a billion ids give about 3 %.",
+    ],
+)
+def test_the_claims_lint_catches_typed_in_figures(text: str) -> None:
+    assert len(measured_claims(text)) == 1, text
+
+
+def test_the_claims_lint_passes_specifications_and_code() -> None:
+    spec = (
+        "3d: msgs-per-op < 30, max < 600 ms\n"
+        "| 3d | `--rate 100` | median < 400 ms |\n"
+        "`f'{unanswered} of {total}'` is formatted from the run\n"
+        "**Flaw 2: more than 4096 ids in one millisecond.**\n"
+    )
+    assert measured_claims(spec) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_states_no_measured_figure_by_hand(path: Path) -> None:
+    """A measured figure belongs in a computed cell (Markdown built from the run's values)."""
+    nb = jupytext.read(path)
+    typed = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for line in measured_claims(cell.source)
+    ]
+    assert typed == [], f"{path.name}: compute these from the run instead: {typed}"
+
+
 def test_there_are_notebooks() -> None:
-    assert len(NOTEBOOKS) >= 8, NOTEBOOKS
+    assert len(NOTEBOOKS) >= 9, NOTEBOOKS
+    assert (NOTEBOOK_DIR / "08_linearizability.py") in NOTEBOOKS
     assert EXERCISES
 
 

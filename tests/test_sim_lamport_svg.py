@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.locate import corpus_root
 from test_sim_nodes import Gossip
 
 from analysis.messages import read_journal, read_messages_svg
@@ -23,7 +24,7 @@ from glome.sim.lamport_svg import (
     sort_nodes,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+CORPUS = corpus_root()
 CORPUS_SVGS = sorted(CORPUS.glob("*/store/*/*/messages.svg")) if CORPUS.is_dir() else []
 
 

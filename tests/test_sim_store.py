@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.locate import corpus_root
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_sim_nodes import Flood, GCounter
@@ -19,7 +20,7 @@ from glome.nodes.echo import Echo
 from glome.sim import run
 from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+CORPUS = corpus_root()
 
 
 def test_timestamp_names_match_maelstrom() -> None:

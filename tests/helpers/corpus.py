@@ -18,12 +18,12 @@ import pytest
 
 from glome.edn import Keyword
 
-from .corpus_dir import find_corpus
+from .locate import corpus_root
 
 edn_format = pytest.importorskip("edn_format")
 
 
-CORPUS = find_corpus()
+CORPUS = corpus_root()
 
 for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
     edn_format.add_tag(_tag, lambda value: value)
