@@ -206,6 +206,8 @@ def _assemble(
     lines' restored values, and the general reader's answer where the fast path gave up."""
     rests, marked, shapes = tails
     _restore_rows(rests, marked, shapes)
+    # A line whose :value has no form (`:value }`) is malformed: the general reader says why.
+    rests = [rest if rest else None for rest in rests]
     n = len(lines)
     if None in heads or None in rests:
         at = [i for i in range(n) if heads[i] is not None and rests[i] is not None]
