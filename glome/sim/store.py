@@ -183,7 +183,6 @@ class Store:
         self._stamp_second = -1
         self._stamp_prefix = ""
         self._log: IO[str] = (path / "jepsen.log").open("w", encoding="utf-8")
-        self.journal: IO[bytes] = (path / "net-journal.jsonl").open("wb")
         self._link()
 
     def _link(self) -> None:
@@ -252,8 +251,10 @@ class Store:
             json.dumps(test, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
         )
 
+    def write_journal(self, journal: bytes) -> None:
+        """``net-journal.jsonl``: the network's journal lines, as the run settled them."""
+        (self.path / "net-journal.jsonl").write_bytes(journal)
+
     def close(self) -> None:
         if not self._log.closed:
             self._log.close()
-        if not self.journal.closed:
-            self.journal.close()
