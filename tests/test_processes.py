@@ -641,10 +641,10 @@ INIT_TIMEOUT = 2.0
 
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import glome.sim.generator
     import glome.sim.runner
-    import glome.sim.workloads
 
-    monkeypatch.setattr(glome.sim.workloads, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
+    monkeypatch.setattr(glome.sim.generator, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
     monkeypatch.setattr(glome.sim.runner, "INIT_TIMEOUT", INIT_TIMEOUT)
 
 
