@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+from helpers.paths import maelstrom_runs
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
-from test_analysis_load import make_glome_store
+from helpers.glome_store import make_glome_store
 
 import analysis
 from analysis import cli
 from analysis.plots import all_plots
 
-RUNS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+RUNS = maelstrom_runs()
 needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
 
 PLOTS = sorted(all_plots().items())

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sim_nodes import Gossip
+from helpers.paths import maelstrom_runs
+from nodes.sim_nodes import Gossip
 
 from analysis.messages import read_journal, read_messages_svg
 from glome.nodes.echo import Echo
@@ -23,7 +24,7 @@ from glome.sim.lamport_svg import (
     sort_nodes,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+CORPUS = maelstrom_runs()
 CORPUS_SVGS = sorted(CORPUS.glob("*/store/*/*/messages.svg")) if CORPUS.is_dir() else []
 
 

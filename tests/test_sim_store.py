@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.paths import maelstrom_runs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sim_nodes import Flood, GCounter
-from test_sim_runner import Ids
+from nodes.sim_nodes import Flood, GCounter, Ids
 
 from glome.edn import Keyword, Str, dumps, op_map
 from glome.nodes.echo import Echo
 from glome.sim import run
 from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "maelstrom-runs"
+CORPUS = maelstrom_runs()
 
 
 def test_timestamp_names_match_maelstrom() -> None:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from glome.edn import Keyword
+from helpers.paths import maelstrom_runs
 
 edn_format = pytest.importorskip("edn_format")
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "maelstrom-runs"
+CORPUS = maelstrom_runs()
 
 for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
     edn_format.add_tag(_tag, lambda value: value)
