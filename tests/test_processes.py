@@ -767,11 +767,10 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
 def test_host_notices_in_jepsen_log_are_bounded(tmp_path: Path) -> None:
     import logging
 
-    from glome.sim.runner import _ForwardToStore
-    from glome.sim.store import Store
+    from glome.sim.store import HostNotices, Store
 
     store = Store(tmp_path, "echo")
-    forward = _ForwardToStore(store, 3, None)
+    forward = HostNotices(store, 3, None)
     logger = logging.getLogger("glome.sim.processes")
     logger.addHandler(forward)
     for i in range(10):

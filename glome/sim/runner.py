@@ -30,7 +30,6 @@ import functools
 import io
 import logging
 import os
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -52,7 +51,7 @@ from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
 from glome.sim.network import Network
 from glome.sim.options import TestOptions
 from glome.sim.services import SERVICE_IDS, start_services
-from glome.sim.store import Store, pretty_results, verdict_line
+from glome.sim.store import HOST_LOGGER, HostNotices, Store, pretty_results, verdict_line
 from glome.sim.timeline import write_timeline
 from glome.sim.vclock import VirtualTimeLoop
 from glome.sim.workloads import get as get_workload
@@ -68,7 +67,6 @@ EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254
 
 FORWARDED_LOG_LINES = 1000
 """Records of the host's own logger copied into jepsen.log per run; the rest are counted."""
-HOST_LOGGER = "glome.sim.processes"
 
 HostBuilder = Callable[..., NodeHost]
 """``builder(node_ids=, network=, store_dir=, seed=, on_log_line=)`` -> a NodeHost."""
@@ -111,49 +109,6 @@ def exit_code_for(valid: Any) -> int:
     if valid is False:
         return EXIT_INVALID
     return EXIT_UNKNOWN
-
-
-class _ForwardToStore(logging.Handler):
-    """Copies the process host's live notices (bad lines with excerpts, a crash, throttling,
-    a stalled stdin) into jepsen.log as they happen, up to ``limit`` records.
-
-    Only records emitted on the run's own thread are taken, so two runs in one interpreter
-    (a notebook's helper threads) do not write into each other's logs.
-    """
-
-    def __init__(self, store: Store, limit: int, echo: Callable[[str], None] | None) -> None:
-        super().__init__(level=logging.WARNING)
-        self.store = store
-        self.limit = limit
-        self.echo = echo
-        self.thread = threading.get_ident()
-        self.seen = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread:
-            return
-        self.seen += 1
-        if self.seen > self.limit:
-            return
-        try:
-            text = record.getMessage()
-        except Exception:  # a bad format string must not break the run
-            text = str(record.msg)
-        self.store.log(text, thread="glome host", logger=record.name, level=record.levelname)
-        if self.echo is not None:
-            self.echo(f"glome: {record.levelname.lower()}: {text}")
-
-    def finish(self) -> None:
-        """Detach; note how many records went past the limit."""
-        logging.getLogger(HOST_LOGGER).removeHandler(self)
-        if self.seen > self.limit:
-            self.store.log(
-                f"{self.seen - self.limit} more notices from the node host were not logged "
-                f"(only the first {self.limit} are)",
-                thread="glome host",
-                logger=HOST_LOGGER,
-                level="WARN",
-            )
 
 
 class _Aborted(RunnerError):
@@ -336,7 +291,7 @@ class _Test:
             on_log=lambda text: store.log(text, logger="maelstrom.service", level="WARN"),
         )
         self.clients = Clients(self.network)
-        self.forward = _ForwardToStore(store, FORWARDED_LOG_LINES, self.echo)
+        self.forward = HostNotices(store, FORWARDED_LOG_LINES, self.echo)
         logging.getLogger(HOST_LOGGER).addHandler(self.forward)
 
     def _virtual_wall_clock(self, started: dt.datetime) -> Callable[[], float]:
