@@ -1,16 +1,21 @@
 """The test lifecycle (spec 5.3), the same for in-process and process nodes.
 
-1. store directory and jepsen.log; network (with its journal) and the four services;
-2. start every node (``NodeHost.start``) and ``init`` each from a fresh client (10 s); a node
-   that does not answer ``init_ok`` aborts the test, at once if it crashed meanwhile;
-3. relative clock origin (history time 0); workload setup (broadcast's ``topology``);
-4. main phase: the workers on the global schedule, the nemesis alongside, cut at the time limit;
-5. final phase (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
+``run_test`` walks a ``_Test`` through its phases, one method each:
+
+1. ``setup``: store directory and jepsen.log; the network, with its journal in memory; the
+   four services; ``build_host``: the node host (one that cannot be built aborts the run);
+2. ``init``: start every node (``NodeHost.start``) and ``init`` each from a fresh client
+   (10 s); a node that does not answer ``init_ok`` aborts the test, at once if it crashed
+   meanwhile; then history time 0 and the workload's setup (broadcast's ``topology``);
+3. ``main``: the workers on the global schedule, the nemesis alongside, cut at the time limit;
+4. ``final`` (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
    the final ops;
-6. teardown: ``NodeHost.stop`` (a node that died before teardown aborts the test), services,
-   network (undelivered messages journaled);
-7. history files, then analysis (``glome.sim.checkers.compose``) into ``results.edn``, the
-   results and Maelstrom's verdict line.
+5. ``teardown``, the only way a run ends, whatever happened before: ``NodeHost.stop`` (a node
+   that died before teardown aborts the test), services, network (undelivered messages
+   journaled); the journal's bytes go to the store;
+6. ``analyse``: history files and pictures, then (unless the run aborted) the checkers
+   (``glome.sim.checkers.compose``, pure) over the history and the journal's records, into
+   ``results.edn``, the results and Maelstrom's verdict line.
 
 ``run_test`` is a coroutine written against the running loop's clock: on a
 ``VirtualTimeLoop`` it is the deterministic in-process simulator, on a normal loop it runs in
