@@ -496,7 +496,8 @@ class _Test:
         if self.error is None and self.problems:
             self.error = NodeCrashed("; ".join(self.problems)).args[0]
         store.write_history(history.ops)
-        journal = list(journal_records(self.journal.getvalue().splitlines()))
+        self.journal.seek(0)  # read line by line (bytes.splitlines would test every byte)
+        journal = list(journal_records(self.journal))
         if self.host is not None:
             write_timeline(store, history.ops)
             write_messages_svg(store, journal)
