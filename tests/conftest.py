@@ -1,5 +1,5 @@
-"""What the test modules share. Shared nodes are in ``tests/nodes/`` (``nodes.sim_nodes``
-...), shared helpers in ``tests/helpers/``; no test module imports another."""
+"""What the test modules share: fixtures here, nodes in ``tests/nodes/``, helpers in
+``tests/helpers/``. A test module imports none of the others."""
 
 from __future__ import annotations
 
