@@ -49,11 +49,15 @@ log = logging.getLogger("glome.sim.network")
 _JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _BODY_OPTS = orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
-_JOURNAL_LINE = (
-    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":%b,"dropped":%b}\n'
+_DELIVERED_LINE = (
+    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":%d,"dropped":false}\n'
 )
-"""One journal line around the body's JSON: byte for byte what ``orjson.dumps`` (with
-``OPT_APPEND_NEWLINE``) writes for the record ``{"id": .., "src": .., ..., "dropped": ..}``."""
+_UNDELIVERED_LINE = (
+    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":null,"dropped":%b}\n'
+)
+"""A journal line around the body's JSON: byte for byte what ``orjson.dumps`` (with
+``OPT_APPEND_NEWLINE``) writes for the record ``{"id": .., "src": .., ..., "dropped": ..}``,
+for a delivered message and for one that was not."""
 _loads = orjson.loads
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
@@ -372,18 +376,14 @@ class Network:
         """Journal one message whose fate is settled: one line (module docstring)."""
         assert self._journal is not None
         quoted = self._quoted
-        self._journal.write(
-            _JOURNAL_LINE
-            % (
-                msg_id,
-                quoted.get(src) or self._quote(src),
-                quoted.get(dest) or self._quote(dest),
-                body_json,
-                send_ns,
-                b"null" if recv_ns is None else b"%d" % recv_ns,
-                b"true" if dropped else b"false",
-            )
-        )
+        q_src = quoted.get(src) or self._quote(src)
+        q_dest = quoted.get(dest) or self._quote(dest)
+        if recv_ns is not None:
+            line = _DELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, recv_ns)
+        else:
+            dropped_text = b"true" if dropped else b"false"
+            line = _UNDELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, dropped_text)
+        self._journal.write(line)
 
     def close(self) -> None:
         """Stop routing: journal every queued message as undelivered."""

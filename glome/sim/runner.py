@@ -496,10 +496,13 @@ class _Test:
         if self.error is None and self.problems:
             self.error = NodeCrashed("; ".join(self.problems)).args[0]
         store.write_history(history.ops)
-        self.journal.seek(0)  # read line by line (bytes.splitlines would test every byte)
-        journal = list(journal_records(self.journal))
         if self.host is not None:
             write_timeline(store, history.ops)
+        # Parsed after the timeline, so the garbage collector does not walk the records
+        # while the timeline is drawn; read line by line (bytes.splitlines tests every byte).
+        self.journal.seek(0)
+        journal = list(journal_records(self.journal))
+        if self.host is not None:
             write_messages_svg(store, journal)
         result = RunResult(
             results=None,
