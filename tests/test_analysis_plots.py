@@ -5,23 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+from helpers.paths import maelstrom_runs
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from helpers.locate import corpus_root
+from helpers.glome_store import make_glome_store
 from matplotlib.axes import Axes
-from test_analysis_load import make_glome_store
 
 import analysis
 from analysis import cli
 from analysis.compare import latency_measure
 from analysis.plots import all_plots, kill_windows, run_label
 
-RUNS = corpus_root()
-needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="no shared/maelstrom-runs corpus")
+RUNS = maelstrom_runs()
+needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
 
 PLOTS = sorted(all_plots().items())
 

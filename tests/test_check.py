@@ -6,14 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 from glome.check import RESULTS_FILE, CheckInputError, check_run, main
 from glome.sim import run
 
 
 def _corpus() -> Path | None:
-    root = corpus_root()
+    root = maelstrom_runs()
     return root if root.is_dir() else None
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import kafka
 
-RUNS = corpus_root()
+RUNS = maelstrom_runs()
 K = "7"  # kafka keys are strings in the history
 
 

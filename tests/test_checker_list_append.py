@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.runtime import Message, Node, handler
@@ -18,7 +18,7 @@ from glome.sim.checkers import list_append
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
 
-RUNS = corpus_root()
+RUNS = maelstrom_runs()
 
 Mop = tuple[str, Any, Any]
 Txn = tuple[int, str, list[Mop]]

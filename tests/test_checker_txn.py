@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 from glome.edn import Keyword, dumps
 from glome.sim.checkers import txn
 
-RUNS = corpus_root()
+RUNS = maelstrom_runs()
 
 Mop = tuple[str, Any, Any]
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ from analysis.edn import EdnError
 
 
 def _corpus() -> Path | None:
-    root = corpus_root()
+    root = maelstrom_runs()
     return root if root.is_dir() else None
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis import edn
 from analysis.edn import EdnError, EdnSet, FrozenDict, Keyword, Symbol, Tagged
 
-RUNS = corpus_root()
+RUNS = maelstrom_runs()
 CORPUS = sorted(RUNS.glob("**/*.edn")) if RUNS.is_dir() else []
 
 

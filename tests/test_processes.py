@@ -636,10 +636,10 @@ INIT_TIMEOUT = 2.0
 
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import glome.sim.generator
     import glome.sim.runner
-    import glome.sim.workloads
 
-    monkeypatch.setattr(glome.sim.workloads, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
+    monkeypatch.setattr(glome.sim.generator, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
     monkeypatch.setattr(glome.sim.runner, "INIT_TIMEOUT", INIT_TIMEOUT)
 
 
@@ -762,11 +762,10 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
 def test_host_notices_in_jepsen_log_are_bounded(tmp_path: Path) -> None:
     import logging
 
-    from glome.sim.runner import _ForwardToStore
-    from glome.sim.store import Store
+    from glome.sim.store import HostNotices, Store
 
     store = Store(tmp_path, "echo")
-    forward = _ForwardToStore(store, 3, None)
+    forward = HostNotices(store, 3, None)
     logger = logging.getLogger("glome.sim.processes")
     logger.addHandler(forward)
     for i in range(10):

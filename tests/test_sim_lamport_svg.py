@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 from test_sim_nodes import Gossip
 
 from analysis.messages import read_journal, read_messages_svg
@@ -24,7 +24,7 @@ from glome.sim.lamport_svg import (
     sort_nodes,
 )
 
-CORPUS = corpus_root()
+CORPUS = maelstrom_runs()
 CORPUS_SVGS = sorted(CORPUS.glob("*/store/*/*/messages.svg")) if CORPUS.is_dir() else []
 
 

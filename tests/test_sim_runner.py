@@ -15,6 +15,7 @@ from glome.errors import TemporarilyUnavailable
 from glome.nodes.echo import Echo
 from glome.runtime import Message, Node, handler
 from glome.sim import RunResult, run
+from glome.sim.store import Store
 
 
 def quick(node: Any, tmp_path: Path, **kwargs: Any) -> RunResult:
@@ -420,3 +421,36 @@ def test_a_missing_binary_aborts_cleanly(tmp_path: Path) -> None:
     )
     assert result.exit_code == 255 and result.error
     assert "Test aborted" in (result.store_path / "jepsen.log").read_text()
+
+
+def test_the_checkers_get_the_journal_from_memory_not_from_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store writes the journal; the net checker and messages.svg never read it back."""
+    written: list[bytes] = []
+    monkeypatch.setattr(Store, "write_journal", lambda self, data: written.append(data))
+    result = quick(Flood, tmp_path, workload="broadcast", node_count=3)
+    assert result.valid is True and len(written) == 1
+    lines = written[0].splitlines()
+    assert not (result.store_path / "net-journal.jsonl").exists()
+    assert result.results is not None
+    assert result.results["net"]["all"]["send-count"] == len(lines) > 0
+    assert "<title" in (result.store_path / "messages.svg").read_text()
+
+
+def test_a_missing_binary_tears_down_the_one_way_every_run_ends(tmp_path: Path) -> None:
+    """A host that cannot be built still closes the network and writes the (empty) journal
+    and history, through the same teardown as a run that got going."""
+    result = run(
+        bin=str(tmp_path / "no-such-node"),
+        workload="echo",
+        node_count=1,
+        time_limit=1,
+        store_dir=tmp_path / "store",
+    )
+    assert result.error and result.host is None
+    assert (result.store_path / "net-journal.jsonl").read_bytes() == b""
+    assert (result.store_path / "history.edn").read_text() == ""
+    log = (result.store_path / "jepsen.log").read_text()
+    assert "Tearing down" not in log  # no node was ever started
+    assert log.rstrip().endswith(f"Test aborted: {result.error}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_sim_nodes import Flood, GCounter
@@ -20,7 +20,7 @@ from glome.nodes.echo import Echo
 from glome.sim import run
 from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
 
-CORPUS = corpus_root()
+CORPUS = maelstrom_runs()
 
 
 def test_timestamp_names_match_maelstrom() -> None:

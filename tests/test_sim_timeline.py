@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 from glome.edn import Keyword
 from glome.nodes.echo import Echo
@@ -18,7 +18,7 @@ from glome.runtime import Message, Node, handler
 from glome.sim import run
 from glome.sim.timeline import OP_LIMIT, pairs, timeline_html
 
-CORPUS = corpus_root()
+CORPUS = maelstrom_runs()
 START = dt.datetime(2024, 1, 6, 14, 47, 25, 569000, tzinfo=dt.timezone(dt.timedelta(hours=5.5)))
 BOX = re.compile(
     r'<a href="#i(\d+)"><div class="op (\w+)" id="i\d+" '

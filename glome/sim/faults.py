@@ -1,9 +1,11 @@
-"""Crash-restart and pause faults: ``--nemesis kill`` and ``--nemesis pause``.
+"""What a fault is (``Fault``, ``NemesisContext``), and the crash-restart and pause faults:
+``--nemesis kill`` and ``--nemesis pause``.
 
-Maelstrom itself only partitions; these follow Jepsen's combined nemesis (``jepsen.nemesis.
-combined``, the db package) in naming and history shape. Both register in
-``glome.sim.nemesis.FAULTS`` and are driven by the same ``Nemesis`` schedule as partitions
-(each tick toggles one enabled fault, so ``--nemesis partition,kill`` interleaves them).
+Maelstrom itself only partitions (``glome.sim.nemesis``); kill and pause follow Jepsen's
+combined nemesis (``jepsen.nemesis.combined``, the db package) in naming and history shape.
+Both are listed in ``glome.sim.nemesis.FAULTS`` and are driven by the same ``Nemesis`` schedule
+as partitions (each tick toggles one enabled fault, so ``--nemesis partition,kill`` interleaves
+them).
 
 kill: each start picks a target set and kills those nodes abruptly; the matching stop restarts
 them and sends each a fresh ``init`` (from a new client, 10 s, as at test start):
@@ -45,13 +47,60 @@ resumed; a fault with nothing to undo records ``{:f :start, :value []}`` / ``{}`
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from glome.edn import Keyword, Str
 from glome.errors import NodeStartError, RPCError, RPCTimeout
-from glome.sim.nemesis import FAULTS, Fault, NemesisContext
+from glome.sim.hosts import NodeHost
+from glome.sim.network import Network
 
 TARGET_SHAPES = ("one", "minority", "majority", "all")
+
+
+class NemesisContext:
+    """What a fault may touch."""
+
+    def __init__(
+        self,
+        *,
+        network: Network,
+        host: NodeHost | None,
+        node_ids: list[str],
+        rng: random.Random,
+        reinit: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.network = network
+        self.host = host
+        self.node_ids = list(node_ids)
+        self.rng = rng
+        self.reinit = reinit
+        """``await reinit(node_id)``: send init to a restarted node (for kill/restart faults)."""
+
+
+class Fault:
+    """One kind of fault. ``start`` and ``stop`` return (f, invoke value, completion value)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, ctx: NemesisContext) -> None:
+        self.ctx = ctx
+        self.active = False
+
+    def start_invoke(self) -> tuple[str, Any]:
+        """The ``:f`` and invoke value of the next start (draws its randomness)."""
+        raise NotImplementedError
+
+    async def start(self, invoke_value: Any) -> Any:
+        """Inflict the fault; return the completion value."""
+        raise NotImplementedError
+
+    def stop_invoke(self) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    async def stop(self) -> Any:
+        raise NotImplementedError
 
 
 def target_size(shape: str, node_count: int) -> int:
@@ -170,7 +219,3 @@ class PauseFault(_NodeFault):
         for node in nodes:
             await host.resume(node)
         return outcome_map(nodes, "resumed")
-
-
-FAULTS.setdefault(KillFault.name, KillFault)
-FAULTS.setdefault(PauseFault.name, PauseFault)

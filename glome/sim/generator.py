@@ -1,4 +1,5 @@
-"""The client side of a run: workers, the global stagger schedule, main and final phases.
+"""The client side of a run: the workload contract (``Workload``), workers, the global stagger
+schedule, main and final phases.
 
 As Jepsen's interpreter under Maelstrom (spec 4, common facts):
 
@@ -21,7 +22,76 @@ from typing import Any
 from glome.sim.client import Client, Clients, error_completion
 from glome.sim.history import History
 from glome.sim.options import TestOptions
-from glome.sim.workloads import Workload
+
+DEFAULT_RPC_TIMEOUT = 5.0
+
+
+class Workload:
+    """What the clients do and how the result is judged; Maelstrom's defaults.
+
+    A workload is an instance of a ``Workload`` subclass, registered by name in
+    ``glome.sim.workloads.WORKLOADS``. The runner and the generator use these members:
+
+    ``name``               the ``-w`` name, also the store directory (``"broadcast"``).
+    ``idempotent``         ``:f`` values whose timeouts/errors are definite failures (``{"read"}``).
+    ``with_errors``        True if RPC errors map to ``:fail``/``:info`` + ``:error`` (spec 1.7);
+                           False (g-set, counters) makes every error ``:info`` + ``:exception``.
+    ``reusable_client``    True if a worker keeps its client after an ``:info`` op; False opens a
+                           fresh ``c*`` client (the old id leaves the network).
+    ``has_final_phase``    True if the test ends with heal, "Waiting for recovery...", a recovery
+                           sleep and ``final_phase`` (broadcast, g-set, counters, kafka).
+    ``rpc_timeout(opts)``  seconds a client waits for a reply (5 s; lin-kv scales with latency).
+    ``validate(opts)``     raise ``ValueError`` for options the workload cannot run with.
+    ``new_state(opts, rng)``  generator state shared by all workers (a dict), e.g. the next
+                           broadcast value. Created once per run, before ``setup``.
+    ``async setup(ctx)``   client setup before the main phase (``SetupContext``: open clients, RPC
+                           nodes, e.g. broadcast's ``topology`` messages).
+    ``next_op(worker)``    the next main-phase op for this worker as ``{"f": .., "value": ..,
+                           extras..}``, drawn from ``worker.rng`` at the moment it is invoked; or
+                           None when this worker has nothing more to do.
+    ``async final_phase(worker)``  the worker's final ops, each through ``await worker.run(op)``.
+    ``async invoke(worker, op)``   perform one op with ``await worker.call(body)`` (RPC to the
+                           worker's node, with the workload's timeout) and return the completion:
+                           ``{"type": "ok", "value": ...}`` plus extras (value defaults to the
+                           invoke's). Raise on failure: the runner maps the exception (timeout,
+                           error reply, ``MalformedReply`` from ``glome.sim.client.require``,
+                           anything else) to a completion per spec 1.7. ``worker.client_state``
+                           is a dict private to the current client, reset when the client is
+                           replaced (kafka's offsets).
+    ``check(history, opts, store_dir=None, **extra)``  the ``:workload`` checker (from
+                           ``glome.sim.checkers``); ``store_dir`` is the run's store directory, for
+                           checkers that write files there (lin-kv ``independent/``, Elle ``elle/``).
+    """
+
+    name: str = ""
+    idempotent: frozenset[str] = frozenset()
+    with_errors: bool = True
+    reusable_client: bool = False
+    has_final_phase: bool = False
+
+    def rpc_timeout(self, opts: TestOptions) -> float:
+        return DEFAULT_RPC_TIMEOUT
+
+    def validate(self, opts: TestOptions) -> None:
+        """Raise ValueError for options this workload cannot run with."""
+
+    def new_state(self, opts: TestOptions, rng: random.Random) -> dict[str, Any]:
+        return {}
+
+    async def setup(self, ctx: SetupContext) -> None:
+        """Client setup, before the relative clock's main phase."""
+
+    def next_op(self, worker: Worker) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def final_phase(self, worker: Worker) -> None:
+        """Final ops after recovery (only called when ``has_final_phase``)."""
+
+    async def invoke(self, worker: Worker, op: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def check(self, history: Any, opts: TestOptions | None = None, **extra: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 class Stagger:

@@ -35,7 +35,6 @@ import operator
 import re
 import struct
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -480,34 +479,14 @@ def _shape(x0: float, x1: float, dy: float) -> tuple[str, str, str]:
 
 
 # --------------------------------------------------------------------------------- files
-def read_journal_lines(path: Path) -> list[dict[str, Any]]:
-    """The message dicts of a ``net-journal.jsonl`` (lines that are not objects are skipped)."""
-    out: list[dict[str, Any]] = []
-    for line in path.read_bytes().splitlines():
-        if not line.strip():
-            continue
-        try:
-            m = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(m, dict) and isinstance(m.get("id"), int) and "send_time" in m:
-            out.append(m)
-    return out
+def write_messages_svg(store: Store, records: list[dict[str, Any]]) -> None:
+    """Write ``messages.svg`` into the store directory from the journal's records (the runner
+    hands them over in memory, as it does to the net checker).
 
-
-def write_messages_svg(store: Store, records: list[dict[str, Any]] | None = None) -> None:
-    """Write ``messages.svg`` next to the store's ``net-journal.jsonl`` (after it is closed).
-
-    ``records``: the journal already read (the runner reads it once for this and the net
-    checker); by default the file is read here.
     A failure is logged to jepsen.log as a warning, never raised: a picture must not fail a run.
     """
     try:
-        journal = store.path / "net-journal.jsonl"
-        if records is not None:
-            lines = [m for m in records if isinstance(m.get("id"), int) and "send_time" in m]
-        else:
-            lines = read_journal_lines(journal) if journal.exists() else []
+        lines = [m for m in records if isinstance(m.get("id"), int) and "send_time" in m]
         (store.path / "messages.svg").write_text(messages_svg(lines), encoding="utf-8")
     except Exception as e:  # reported, and the run goes on
         store.log(f"could not write messages.svg: {type(e).__name__}: {e}", level="WARN")

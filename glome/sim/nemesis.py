@@ -4,7 +4,8 @@ Schedule (Jepsen's stagger): the first op at once, each next one U[0, 2 x interv
 after the previous, until the time limit. Every op is a pair of ``:info`` ops with process
 ``:nemesis``: the invoke (what is about to happen) and the completion (what happened).
 
-Faults are pluggable: ``FAULTS`` maps a ``--nemesis`` name to a ``Fault`` class. At each tick
+Faults are pluggable: ``FAULTS`` maps a ``--nemesis`` name to a ``Fault`` class (the interface,
+and the kill and pause faults, are in ``glome.sim.faults``). At each tick
 one enabled fault is chosen (uniformly) and toggled: started if it is not active, stopped if it
 is. With one fault this is Maelstrom's strict alternation start, stop, start, ... ``final()``
 stops every fault at the end of the main phase (Maelstrom's final ``stop-partition``), for
@@ -29,14 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from glome.edn import Keyword, Str
+from glome.sim.faults import Fault, KillFault, NemesisContext, PauseFault
 from glome.sim.generator import Stagger, sleep_until
 from glome.sim.history import History
-from glome.sim.hosts import NodeHost
-from glome.sim.network import Network
 
 Grudge = dict[str, set[str]]
 
@@ -94,50 +93,6 @@ def grudge_value(grudge: Grudge, nodes: list[str]) -> list[Any]:
     return [Keyword("isolated"), {Str(n): set(grudge[n]) for n in nodes if n in grudge}]
 
 
-class NemesisContext:
-    """What a fault may touch."""
-
-    def __init__(
-        self,
-        *,
-        network: Network,
-        host: NodeHost | None,
-        node_ids: list[str],
-        rng: random.Random,
-        reinit: Callable[[str], Any] | None = None,
-    ) -> None:
-        self.network = network
-        self.host = host
-        self.node_ids = list(node_ids)
-        self.rng = rng
-        self.reinit = reinit
-        """``await reinit(node_id)``: send init to a restarted node (for kill/restart faults)."""
-
-
-class Fault:
-    """One kind of fault. ``start`` and ``stop`` return (f, invoke value, completion value)."""
-
-    name: ClassVar[str] = ""
-
-    def __init__(self, ctx: NemesisContext) -> None:
-        self.ctx = ctx
-        self.active = False
-
-    def start_invoke(self) -> tuple[str, Any]:
-        """The ``:f`` and invoke value of the next start (draws its randomness)."""
-        raise NotImplementedError
-
-    async def start(self, invoke_value: Any) -> Any:
-        """Inflict the fault; return the completion value."""
-        raise NotImplementedError
-
-    def stop_invoke(self) -> tuple[str, Any]:
-        raise NotImplementedError
-
-    async def stop(self) -> Any:
-        raise NotImplementedError
-
-
 class PartitionFault(Fault):
     name = "partition"
 
@@ -157,8 +112,13 @@ class PartitionFault(Fault):
         return Keyword("network-healed")
 
 
-FAULTS: dict[str, type[Fault]] = {"partition": PartitionFault}
-"""``--nemesis`` names glome knows. Other fault kinds register here."""
+FAULTS: dict[str, type[Fault]] = {
+    PartitionFault.name: PartitionFault,
+    KillFault.name: KillFault,
+    PauseFault.name: PauseFault,
+}
+"""``--nemesis`` names glome knows (kill and pause are in ``glome.sim.faults``). Other fault
+kinds register here."""
 
 
 def parse_faults(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -222,8 +182,3 @@ class Nemesis:
             result = await fault.stop()
             fault.active = False
             self.history.append("info", "nemesis", f, result)
-
-
-# kill and pause live in glome.sim.faults, which registers them in FAULTS on import. Imported
-# last, once every name above exists, so the circular import is harmless.
-from glome.sim import faults as _faults  # noqa: E402,F401

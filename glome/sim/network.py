@@ -49,23 +49,27 @@ Receive = Callable[[int, str, str, Any, "bytes | None"], Any]
 
 log = logging.getLogger("glome.sim.network")
 
-_JOURNAL_FLUSH_EVERY = 4096
 _JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _BODY_OPTS = orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
 _DELIVERED_LINE = (
     b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":%d,"dropped":false}\n'
 )
-"""A delivered message's journal line: byte for byte what orjson writes for the record."""
-_REFUSED_LINE = (
-    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":null,"dropped":false}\n'
+_UNDELIVERED_LINE = (
+    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":null,"dropped":%b}\n'
 )
-"""A message the endpoint refused (e.g. a full stdin pipe): journaled undelivered."""
-_SETTLED_LINE = (
-    b'{"id":%d,"src":%b,"dest":%b,"body":%b,"send_time":%d,"recv_time":%b,"dropped":%b}\n'
-)
-"""Any message's journal line, for a body already serialised."""
+"""A journal line around the body's JSON: byte for byte what ``orjson.dumps`` (with
+``OPT_APPEND_NEWLINE``) writes for the record ``{"id": .., "src": .., ..., "dropped": ..}``,
+for a delivered message and for one that was not."""
 _loads = orjson.loads
+
+
+def serialise_body(body: Any) -> bytes:
+    """A message body as the journal holds it (and as ``orjson.dumps`` writes it)."""
+    try:
+        return _dumps(body, option=_BODY_OPTS)
+    except TypeError:  # an integer beyond 64 bits or a lone surrogate: keep it exact
+        return dumps_exact(body)
 
 
 class Network:
@@ -97,7 +101,7 @@ class Network:
         self.latency_dist = latency_dist
         self.rng = rng or random.Random(0)
         self._journal = journal
-        self._journal_buffer: list[bytes] = []
+        """Where journal lines go, as they are settled (the runner's is a ``BytesIO``)."""
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
         self.processing = processing
@@ -232,38 +236,36 @@ class Network:
 
     def _deliver_due(self, due: float) -> None:
         queue, grudge, endpoints = self._queue, self._grudge, self._endpoints
-        record = self._record if self._journal is not None else None
-        quoted, buffer = self._quoted, self._journal_buffer
+        journaled = self._journal is not None
+        record = self._record
         now_ns = round((self.loop.time() - self.origin) * 1e9)
         while queue and queue[0][0] <= due and not self.closed:
             _, msg_id, src, dest, body, send_ns, body_json = heapq.heappop(queue)
             if grudge and src in grudge.get(dest, ()):
                 self.dropped += 1
-                if record is not None:
+                if journaled:
                     record(
                         msg_id,
                         src,
                         dest,
-                        body,
+                        body_json or serialise_body(body),
                         send_ns,
                         recv_ns=None,
                         dropped=True,
-                        body_json=body_json,
                     )
                 continue
             endpoint = endpoints.get(dest)
             if endpoint is None:
                 self.undelivered += 1
-                if record is not None:
+                if journaled:
                     record(
                         msg_id,
                         src,
                         dest,
-                        body,
+                        body_json or serialise_body(body),
                         send_ns,
                         recv_ns=None,
                         dropped=False,
-                        body_json=body_json,
                     )
                 note = f"message {msg_id} from {src} to unregistered endpoint {dest} not delivered"
                 log.info(note)
@@ -275,12 +277,9 @@ class Network:
                 # Serialised by the sender (orjson: no integers beyond 64 bits, so orjson's
                 # parse is exact): the receiver gets its own copy.
                 body = _loads(body_json)
-            elif record is not None:
+            elif journaled:
                 # Serialised before the receiver gets it: it may keep or change the body.
-                try:
-                    body_json = _dumps(body, option=_BODY_OPTS)
-                except TypeError:
-                    body_json = dumps_exact(body)
+                body_json = serialise_body(body)
             try:
                 if receive is not None:
                     accepted = receive(msg_id, src, dest, body, body_json)
@@ -291,30 +290,35 @@ class Network:
                 accepted = False
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                if record is not None:
-                    q_src = quoted.get(src) or self._quote(src)
-                    q_dest = quoted.get(dest) or self._quote(dest)
-                    buffer.append(_REFUSED_LINE % (msg_id, q_src, q_dest, body_json, send_ns))
-                    if len(buffer) >= _JOURNAL_FLUSH_EVERY:
-                        self._flush()
+                if journaled:
+                    record(
+                        msg_id,
+                        src,
+                        dest,
+                        body_json or serialise_body(body),
+                        send_ns,
+                        recv_ns=None,
+                        dropped=False,
+                    )
             else:
                 self.delivered += 1
-                if record is not None:
-                    # The journal line, as orjson writes the record, without building it.
-                    q_src = quoted.get(src) or self._quote(src)
-                    q_dest = quoted.get(dest) or self._quote(dest)
-                    buffer.append(
-                        _DELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, now_ns)
+                if journaled:
+                    record(
+                        msg_id,
+                        src,
+                        dest,
+                        body_json or serialise_body(body),
+                        send_ns,
+                        recv_ns=now_ns,
+                        dropped=False,
                     )
-                    if len(buffer) >= _JOURNAL_FLUSH_EVERY:
-                        self._flush()
             grudge = self._grudge  # a delivery may have changed it (a nemesis hook)
         if queue and not self.closed:
             self._schedule(queue[0][0], self.loop.time())
 
     def _quote(self, endpoint: str) -> bytes:
         """``endpoint`` as a JSON string (cached: endpoint ids repeat constantly)."""
-        text = _dumps(endpoint)
+        text = dumps_exact(endpoint)
         if len(self._quoted) < 65_536:
             self._quoted[endpoint] = text
         return text
@@ -337,53 +341,26 @@ class Network:
         msg_id: int,
         src: str,
         dest: str,
-        body: Any,
+        body_json: bytes,
         send_ns: int,
         *,
         recv_ns: int | None,
         dropped: bool,
-        body_json: bytes | None = None,
     ) -> None:
-        buffer = self._journal_buffer
-        if body_json is not None:
-            # The line orjson writes for the record below, around the body's own bytes.
-            quoted = self._quoted
-            buffer.append(
-                _SETTLED_LINE
-                % (
-                    msg_id,
-                    quoted.get(src) or self._quote(src),
-                    quoted.get(dest) or self._quote(dest),
-                    body_json,
-                    send_ns,
-                    b"null" if recv_ns is None else b"%d" % recv_ns,
-                    b"true" if dropped else b"false",
-                )
-            )
+        """Journal one message whose fate is settled: one line (module docstring)."""
+        assert self._journal is not None
+        quoted = self._quoted
+        q_src = quoted.get(src) or self._quote(src)
+        q_dest = quoted.get(dest) or self._quote(dest)
+        if recv_ns is not None:
+            line = _DELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, recv_ns)
         else:
-            record = {
-                "id": msg_id,
-                "src": src,
-                "dest": dest,
-                "body": body,
-                "send_time": send_ns,
-                "recv_time": recv_ns,
-                "dropped": dropped,
-            }
-            try:
-                buffer.append(_dumps(record, option=_JOURNAL_OPTS))
-            except TypeError:  # an integer beyond 64 bits: keep it exact
-                buffer.append(dumps_exact(record, newline=True))
-        if len(buffer) >= _JOURNAL_FLUSH_EVERY:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._journal is not None and self._journal_buffer:
-            self._journal.write(b"".join(self._journal_buffer))
-            self._journal_buffer.clear()
+            dropped_text = b"true" if dropped else b"false"
+            line = _UNDELIVERED_LINE % (msg_id, q_src, q_dest, body_json, send_ns, dropped_text)
+        self._journal.write(line)
 
     def close(self) -> None:
-        """Stop routing: journal every queued message as undelivered, flush the journal."""
+        """Stop routing: journal every queued message as undelivered."""
         if self.closed:
             return
         self.closed = True
@@ -399,12 +376,8 @@ class Network:
                     msg_id,
                     src,
                     dest,
-                    body,
+                    body_json or serialise_body(body),
                     send_ns,
                     recv_ns=None,
                     dropped=False,
-                    body_json=body_json,
                 )
-        self._flush()
-        if self._journal is not None:
-            self._journal.flush()

@@ -1,16 +1,21 @@
 """The test lifecycle (spec 5.3), the same for in-process and process nodes.
 
-1. store directory and jepsen.log; network (with its journal) and the four services;
-2. start every node (``NodeHost.start``) and ``init`` each from a fresh client (10 s); a node
-   that does not answer ``init_ok`` aborts the test, at once if it crashed meanwhile;
-3. relative clock origin (history time 0); workload setup (broadcast's ``topology``);
-4. main phase: the workers on the global schedule, the nemesis alongside, cut at the time limit;
-5. final phase (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
+``run_test`` walks a ``_Test`` through its phases, one method each:
+
+1. ``setup``: store directory and jepsen.log; the network, with its journal in memory; the
+   four services; ``build_host``: the node host (one that cannot be built aborts the run);
+2. ``init``: start every node (``NodeHost.start``) and ``init`` each from a fresh client
+   (10 s); a node that does not answer ``init_ok`` aborts the test, at once if it crashed
+   meanwhile; then history time 0 and the workload's setup (broadcast's ``topology``);
+3. ``main``: the workers on the global schedule, the nemesis alongside, cut at the time limit;
+4. ``final`` (workloads that have one): heal, "Waiting for recovery...", the recovery sleep,
    the final ops;
-6. teardown: ``NodeHost.stop`` (a node that died before teardown aborts the test), services,
-   network (undelivered messages journaled);
-7. history files, then analysis (``glome.sim.checkers.compose``) into ``results.edn``, the
-   results and Maelstrom's verdict line.
+5. ``teardown``, the only way a run ends, whatever happened before: ``NodeHost.stop`` (a node
+   that died before teardown aborts the test), services, network (undelivered messages
+   journaled); the journal's bytes go to the store;
+6. ``analyse``: history files and pictures, then (unless the run aborted) the checkers
+   (``glome.sim.checkers.compose``, pure) over the history and the journal's records, into
+   ``results.edn``, the results and Maelstrom's verdict line.
 
 ``run_test`` is a coroutine written against the running loop's clock: on a
 ``VirtualTimeLoop`` it is the deterministic in-process simulator, on a normal loop it runs in
@@ -27,9 +32,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import io
 import logging
 import os
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -40,8 +45,9 @@ from typing import Any
 import glome
 from glome.edn import UNKNOWN, Keyword, dumps
 from glome.errors import NodeCrashed, NodeStartError, RPCError, RunnerError
+from glome.protocol import is_client
 from glome.sim.checkers import compose
-from glome.sim.checkers.net import read_journal
+from glome.sim.checkers.net import journal_records
 from glome.sim.client import Clients, ClientTimeout
 from glome.sim.explain import failing_reasons
 from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
@@ -53,7 +59,7 @@ from glome.sim.network import Network
 from glome.sim.options import TestOptions
 from glome.sim.processing import Processing
 from glome.sim.services import SERVICE_IDS, start_services
-from glome.sim.store import Store, pretty_results, verdict_line
+from glome.sim.store import HOST_LOGGER, HostNotices, Store, pretty_results, verdict_line
 from glome.sim.timeline import write_timeline
 from glome.sim.vclock import VirtualTimeLoop
 from glome.sim.workloads import get as get_workload
@@ -69,7 +75,6 @@ EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS, EXIT_CRASH = 0, 1, 2, 254
 
 FORWARDED_LOG_LINES = 1000
 """Records of the host's own logger copied into jepsen.log per run; the rest are counted."""
-HOST_LOGGER = "glome.sim.processes"
 
 HostBuilder = Callable[..., NodeHost]
 """``builder(node_ids=, network=, store_dir=, seed=, on_log_line=)`` -> a NodeHost."""
@@ -112,49 +117,6 @@ def exit_code_for(valid: Any) -> int:
     if valid is False:
         return EXIT_INVALID
     return EXIT_UNKNOWN
-
-
-class _ForwardToStore(logging.Handler):
-    """Copies the process host's live notices (bad lines with excerpts, a crash, throttling,
-    a stalled stdin) into jepsen.log as they happen, up to ``limit`` records.
-
-    Only records emitted on the run's own thread are taken, so two runs in one interpreter
-    (a notebook's helper threads) do not write into each other's logs.
-    """
-
-    def __init__(self, store: Store, limit: int, echo: Callable[[str], None] | None) -> None:
-        super().__init__(level=logging.WARNING)
-        self.store = store
-        self.limit = limit
-        self.echo = echo
-        self.thread = threading.get_ident()
-        self.seen = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread:
-            return
-        self.seen += 1
-        if self.seen > self.limit:
-            return
-        try:
-            text = record.getMessage()
-        except Exception:  # a bad format string must not break the run
-            text = str(record.msg)
-        self.store.log(text, thread="glome host", logger=record.name, level=record.levelname)
-        if self.echo is not None:
-            self.echo(f"glome: {record.levelname.lower()}: {text}")
-
-    def finish(self) -> None:
-        """Detach; note how many records went past the limit."""
-        logging.getLogger(HOST_LOGGER).removeHandler(self)
-        if self.seen > self.limit:
-            self.store.log(
-                f"{self.seen - self.limit} more notices from the node host were not logged "
-                f"(only the first {self.limit} are)",
-                thread="glome host",
-                logger=HOST_LOGGER,
-                level="WARN",
-            )
 
 
 class _Aborted(RunnerError):
@@ -254,7 +216,7 @@ def _processing(
 
 
 def _is_server(endpoint_id: str) -> bool:
-    return not endpoint_id.startswith("c")
+    return not is_client(endpoint_id)
 
 
 async def run_test(
@@ -268,296 +230,344 @@ async def run_test(
     echo: Callable[[str], None] | None = None,
     wall_budget: float | None = None,
 ) -> RunResult:
-    """Run one test on the running loop. ``echo`` receives the console summary lines.
+    """Run one test on the running loop, phase by phase. ``echo`` receives the console lines.
 
     ``wall_budget`` (virtual-time loops only): real seconds after which a run that has not
     finished is wound down and aborted (see ``VirtualTimeLoop``); None means no limit.
     """
-    loop = asyncio.get_running_loop()
-    wall_begin = time.perf_counter()
-    loop_begin = loop.time()
-    started = dt.datetime.now().astimezone()
-    virtual = isinstance(loop, VirtualTimeLoop)
+    test = _Test(opts, echo=echo, progress=progress)
+    test.setup(store_root, argv, description)
+    try:
+        test.build_host(host_builder)
+        if test.error is None:
+            await test.run_phases(wall_budget)
+    finally:
+        await test.teardown()
+    return test.analyse()
 
-    started_posix = started.timestamp()
 
-    def wall_clock() -> float:
-        return started_posix + (loop.time() - loop_begin)
+class _Test:
+    """One test's state, built up phase by phase; each method is one step of the module
+    docstring. ``error`` (why the run aborted) is set by whichever phase fails."""
 
-    workload = get_workload(opts.workload)
-    workload.validate(opts)
-    faults = parse_faults(opts.nemesis)
-    store = Store(
-        store_root, workload.name, started=started, wall_clock=wall_clock if virtual else None
-    )
-    store.log(f"Test version glome {glome.__version__}")
-    store.log("Command line:\n" + " ".join(argv if argv is not None else ["glome.sim.run"]))
-    test_map = {**opts.to_json(), "glome": description or {}}
-    store.log("Running test:\n" + dumps(test_map))
-    store.write_test({**test_map, "start-time": started.isoformat()})
+    def __init__(
+        self, opts: TestOptions, *, echo: Callable[[str], None] | None, progress: bool
+    ) -> None:
+        self.opts = opts
+        self.echo = echo
+        self.progress = progress
+        self.loop = asyncio.get_running_loop()
+        self.virtual = isinstance(self.loop, VirtualTimeLoop)
+        self.wall_begin = time.perf_counter()
+        self.loop_begin = self.loop.time()
+        self.workload = get_workload(opts.workload)
+        self.workload.validate(opts)
+        self.faults = parse_faults(opts.nemesis)
+        self.journal = io.BytesIO()
+        """The network's journal, in memory: written to the store and read by the checkers."""
+        self.host: NodeHost | None = None
+        self.error: str | None = None
+        self.problems: list[str] = []
+        """Nodes that crashed, as the host reports at teardown (they abort the run)."""
+        self.warnings: list[str] = []
+        self.undeliverable = 0
 
-    history = History(loop, on_op=store.log_op)
-    undeliverable = [0]
+    # ------------------------------------------------------------------------- 1. setup
+    def setup(
+        self,
+        store_root: str | os.PathLike[str],
+        argv: list[str] | None,
+        description: dict[str, Any] | None,
+    ) -> None:
+        """The store and jepsen.log, the history, the network with its journal, the services."""
+        opts = self.opts
+        started = dt.datetime.now().astimezone()
+        self.store = store = Store(
+            store_root,
+            self.workload.name,
+            started=started,
+            wall_clock=self._virtual_wall_clock(started) if self.virtual else None,
+        )
+        store.log(f"Test version glome {glome.__version__}")
+        store.log("Command line:\n" + " ".join(argv if argv is not None else ["glome.sim.run"]))
+        test_map = {**opts.to_json(), "glome": description or {}}
+        store.log("Running test:\n" + dumps(test_map))
+        store.write_test({**test_map, "start-time": started.isoformat()})
+        self.history = History(self.loop, on_op=store.log_op)
+        self.network = Network(
+            self.loop,
+            latency_ms=opts.latency,
+            latency_dist=opts.latency_dist,
+            rng=stream(opts.seed, "network"),
+            journal=self.journal,
+            on_undeliverable=self._note_undeliverable,
+            processing=_processing(opts, self.loop, self.virtual),
+        )
+        store.log(
+            "Starting services: (" + " ".join(SERVICE_IDS) + ")",
+            thread="jepsen node " + opts.node_ids[0],
+            logger="maelstrom.service",
+        )
+        self.services = start_services(
+            self.network,
+            stream(opts.seed, "services"),
+            lww_converge=getattr(opts, "lww_converge", False),
+            on_log=lambda text: store.log(text, logger="maelstrom.service", level="WARN"),
+        )
+        self.clients = Clients(self.network)
+        self.forward = HostNotices(store, FORWARDED_LOG_LINES, self.echo)
+        logging.getLogger(HOST_LOGGER).addHandler(self.forward)
 
-    def note_undeliverable(text: str) -> None:
+    def _virtual_wall_clock(self, started: dt.datetime) -> Callable[[], float]:
+        """jepsen.log's clock on a virtual loop: the start time plus the virtual time."""
+        started_posix = started.timestamp()
+        return lambda: started_posix + (self.loop.time() - self.loop_begin)
+
+    def _note_undeliverable(self, text: str) -> None:
         # Usually a late reply to a client that timed out and was closed. Maelstrom would stop
         # routing that node's output altogether (spec 1.2); glome drops just the message.
-        undeliverable[0] += 1
-        if undeliverable[0] <= UNDELIVERABLE_LOGGED:
-            store.log(text, thread="jepsen net", logger="maelstrom.net", level="WARN")
+        self.undeliverable += 1
+        if self.undeliverable <= UNDELIVERABLE_LOGGED:
+            self.store.log(text, thread="jepsen net", logger="maelstrom.net", level="WARN")
 
-    network = Network(
-        loop,
-        latency_ms=opts.latency,
-        latency_dist=opts.latency_dist,
-        rng=stream(opts.seed, "network"),
-        journal=store.journal,
-        on_undeliverable=note_undeliverable,
-        processing=_processing(opts, loop, virtual),
-    )
-    store.log(
-        "Starting services: (" + " ".join(SERVICE_IDS) + ")",
-        thread="jepsen node " + opts.node_ids[0],
-        logger="maelstrom.service",
-    )
-    services = start_services(
-        network,
-        stream(opts.seed, "services"),
-        lww_converge=getattr(opts, "lww_converge", False),
-        on_log=lambda text: store.log(text, logger="maelstrom.service", level="WARN"),
-    )
+    def build_host(self, host_builder: HostBuilder) -> None:
+        """The node host (nodes are started in ``init``). A host that cannot be built (e.g. a
+        ``--bin`` that does not exist) aborts the run; a bug in the builder raises."""
+        try:
+            self.host = host_builder(
+                node_ids=list(self.opts.node_ids),
+                network=self.network,
+                store_dir=self.store.path,
+                seed=self.opts.seed,
+                on_log_line=self._node_line if self.opts.log_stderr else None,
+            )
+        except (RunnerError, OSError, ValueError) as e:
+            self.error = str(e)
 
-    def node_line(node_id: str, line: str) -> None:
-        store.log(line, thread=f"{node_id} stderr", logger="maelstrom.process")
-        if echo is not None:
-            echo(f"{node_id} stderr: {line}")
+    def _node_line(self, node_id: str, line: str) -> None:
+        self.store.log(line, thread=f"{node_id} stderr", logger="maelstrom.process")
+        if self.echo is not None:
+            self.echo(f"{node_id} stderr: {line}")
 
-    forward = _ForwardToStore(store, FORWARDED_LOG_LINES, echo)
-    logging.getLogger(HOST_LOGGER).addHandler(forward)
-    try:
-        host = host_builder(
-            node_ids=list(opts.node_ids),
-            network=network,
-            store_dir=store.path,
-            seed=opts.seed,
-            on_log_line=node_line if opts.log_stderr else None,
-        )
-    except BaseException as e:
-        forward.finish()
-        if not isinstance(e, RunnerError | OSError | ValueError):
-            raise
-        # e.g. a --bin that does not exist: a RunResult with the error, as any abort
-        for service in services:
-            service.close()
-        network.close()
-        store.journal.close()
-        store.write_history([])
-        store.log(f"Test aborted: {e}", level="WARN")
-        store.close()
-        if echo is not None:
-            echo(f"Test aborted: {e}")
-        return RunResult(
-            results=None,
-            history=[],
-            store_path=store.path,
-            valid=None,
-            exit_code=EXIT_CRASH,
-            opts=opts,
-            error=str(e),
-            wall_seconds=time.perf_counter() - wall_begin,
-        )
-    clients = Clients(network)
-    error: str | None = None
-    problems: list[str] = []
-    warnings: list[str] = []
-    overrun: list[str] = []
+    # --------------------------------------------------------------- 2 to 5: the phases
+    async def run_phases(self, wall_budget: float | None) -> None:
+        """init, main and final, as one task; any failure becomes ``error``.
 
-    async def body() -> None:
-        await _init_nodes(host, clients, list(opts.node_ids), store)
-        history.start_clock()
-        network.set_origin(history.origin)
-        run = RunContext(
-            loop=loop,
-            opts=opts,
-            workload=workload,
-            history=history,
-            clients=clients,
-            rng=stream(opts.seed, "generator"),
+        On a virtual loop with a ``wall_budget``, the task is cancelled when the budget runs
+        out (a node that keeps the loop busy without letting virtual time pass)."""
+        task = self.loop.create_task(self._phases(), name="glome-run")
+        overrun: list[str] = []
+        if isinstance(self.loop, VirtualTimeLoop) and wall_budget is not None:
+
+            def on_overrun() -> None:
+                overrun.append(
+                    f"the in-process run used up its wall-clock budget of {wall_budget:g} s at "
+                    f"virtual time {self.loop.time() - self.history.origin:.3f} s: a node keeps "
+                    "the event loop busy without letting virtual time pass (for example a loop "
+                    "around `await asyncio.sleep(0)`)"
+                )
+                task.cancel()
+
+            self.loop.set_wall_budget(wall_budget, on_overrun)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not overrun:
+                raise
+            self.error = overrun[0]
+        except (RunnerError, ValueError) as e:
+            self.error = str(e)
+        except Exception as e:  # a bug in glome or a workload: abort with the traceback
+            self.error = f"{type(e).__name__}: {e}"
+            self.store.log(f"run failed\n{traceback.format_exc()}", level="WARN")
+
+    async def _phases(self) -> None:
+        await self.init()
+        await self.main()
+        if self.workload.has_final_phase:
+            await self.final()
+
+    async def init(self) -> None:
+        """Start and ``init`` every node; time 0 of the history; the workload's setup."""
+        assert self.host is not None
+        await _init_nodes(self.host, self.clients, list(self.opts.node_ids), self.store)
+        self.history.start_clock()
+        self.network.set_origin(self.history.origin)
+        self.context = RunContext(
+            loop=self.loop,
+            opts=self.opts,
+            workload=self.workload,
+            history=self.history,
+            clients=self.clients,
+            rng=stream(self.opts.seed, "generator"),
         )
         try:
-            await workload.setup(SetupContext(run))
+            await self.workload.setup(SetupContext(self.context))
         except Exception as e:
             raise _Aborted(f"client setup failed: {type(e).__name__}: {e}") from e
 
-        async def reinit(node_id: str) -> None:
-            client = clients.open()
-            try:
-                await client.rpc(
-                    node_id,
-                    {"type": "init", "node_id": node_id, "node_ids": list(opts.node_ids)},
-                    INIT_TIMEOUT,
-                )
-            finally:
-                client.close()
-
-        nemesis = Nemesis(
+    async def main(self) -> None:
+        """The workers on the global schedule and the nemesis alongside, to the time limit."""
+        opts = self.opts
+        self.nemesis = Nemesis(
             NemesisContext(
-                network=network,
-                host=host,
+                network=self.network,
+                host=self.host,
                 node_ids=list(opts.node_ids),
                 rng=stream(opts.seed, "nemesis"),
-                reinit=reinit,
+                reinit=self._reinit,
             ),
-            history,
-            faults,
+            self.history,
+            self.faults,
             opts.nemesis_interval,
         )
-        network.heal()
-        workers = [Worker(run, i) for i in range(opts.worker_count)]
-        deadline = loop.time() + opts.time_limit
-        tasks = [main_phase(run, workers, deadline), nemesis.run(deadline)]
+        self.network.heal()
+        self.workers = [Worker(self.context, i) for i in range(opts.worker_count)]
+        deadline = self.loop.time() + opts.time_limit
         bar = (
-            loop.create_task(_progress(loop, loop.time(), opts.time_limit))
-            if progress and not virtual and opts.time_limit >= 1
+            self.loop.create_task(_progress(self.loop, self.loop.time(), opts.time_limit))
+            if self.progress and not self.virtual and opts.time_limit >= 1
             else None
         )
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(
+                main_phase(self.context, self.workers, deadline), self.nemesis.run(deadline)
+            )
         finally:
             if bar is not None:
                 bar.cancel()
-        if workload.has_final_phase:
-            if faults:
-                await nemesis.final()
-            store.log(
-                "Waiting for recovery...",
-                thread="jepsen worker 0",
-                logger="jepsen.generator.interpreter",
-            )
-            await asyncio.sleep(opts.recovery_time)
-            await final_phase(run, workers)
 
-    body_task = loop.create_task(body(), name="glome-run")
-    if isinstance(loop, VirtualTimeLoop) and wall_budget is not None:
-
-        def on_overrun() -> None:
-            overrun.append(
-                f"the in-process run used up its wall-clock budget of {wall_budget:g} s at "
-                f"virtual time {loop.time() - history.origin:.3f} s: a node keeps the event "
-                "loop busy without letting virtual time pass (for example a loop around "
-                "`await asyncio.sleep(0)`)"
-            )
-            body_task.cancel()
-
-        loop.set_wall_budget(wall_budget, on_overrun)
-    try:
-        await body_task
-    except asyncio.CancelledError:
-        if not overrun:
-            raise
-        error = overrun[0]
-    except (RunnerError, ValueError) as e:
-        error = str(e)
-    except Exception as e:  # a bug in glome or a workload: abort with the traceback
-        error = f"{type(e).__name__}: {e}"
-        store.log(f"run failed\n{traceback.format_exc()}", level="WARN")
-    finally:
-        store.log("Run complete, writing")
-        for nid in opts.node_ids:
-            store.log(f"Tearing down {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
+    async def _reinit(self, node_id: str) -> None:
+        """A fresh ``init`` for a node restarted by the nemesis."""
+        client = self.clients.open()
         try:
-            problems = await host.stop()
+            body = {"type": "init", "node_id": node_id, "node_ids": list(self.opts.node_ids)}
+            await client.rpc(node_id, body, INIT_TIMEOUT)
         finally:
-            forward.finish()
-        report = getattr(host, "problems", None)
-        if callable(report):
-            for node_id, lines in sorted(report().items()):
-                for line in lines:
-                    warnings.append(line)
-                    store.log(
-                        line, thread=f"jepsen node {node_id}", logger="glome.host", level="WARN"
-                    )
-        for service in services:
-            service.close()
-        store.log(
-            "Shutting down Maelstrom network",
-            thread=f"jepsen node {opts.node_ids[0]}",
-            logger="maelstrom.net",
+            client.close()
+
+    async def final(self) -> None:
+        """Heal, "Waiting for recovery...", the recovery sleep, the workers' final ops."""
+        if self.faults:
+            await self.nemesis.final()
+        self.store.log(
+            "Waiting for recovery...",
+            thread="jepsen worker 0",
+            logger="jepsen.generator.interpreter",
         )
-        network.close()
-        store.journal.close()
-        if undeliverable[0] > UNDELIVERABLE_LOGGED:
+        await asyncio.sleep(self.opts.recovery_time)
+        await final_phase(self.context, self.workers)
+
+    # ---------------------------------------------------------------------- 6. teardown
+    async def teardown(self) -> None:
+        """The one way a run ends, whatever happened before: stop the nodes (a node that died
+        aborts the test), the services and the network; write the journal."""
+        store, node_ids = self.store, self.opts.node_ids
+        if self.host is None:
+            self.forward.finish()
+        else:
+            store.log("Run complete, writing")
+            for nid in node_ids:
+                store.log(f"Tearing down {nid}", thread=f"jepsen node {nid}", logger="maelstrom.db")
+            try:
+                self.problems = await self.host.stop()
+            finally:
+                self.forward.finish()
+            self._log_host_problems()
+        for service in self.services:
+            service.close()
+        if self.host is not None:
             store.log(
-                f"{undeliverable[0]} messages in all were sent to endpoints that were not "
+                "Shutting down Maelstrom network",
+                thread=f"jepsen node {node_ids[0]}",
+                logger="maelstrom.net",
+            )
+        self.network.close()
+        store.write_journal(self.journal.getvalue())
+        if self.undeliverable > UNDELIVERABLE_LOGGED:
+            store.log(
+                f"{self.undeliverable} messages in all were sent to endpoints that were not "
                 f"registered (only the first {UNDELIVERABLE_LOGGED} are logged)",
                 logger="maelstrom.net",
                 level="WARN",
             )
-        if isinstance(loop, VirtualTimeLoop):  # node code is done: analysis may take its time
-            loop.set_wall_budget(None)
-            loop.watchdog_armed = False
-    if error is None and problems:
-        error = NodeCrashed("; ".join(problems)).args[0]
-    store.write_history(history.ops)
-    write_timeline(store, history.ops)
-    journal = _read_journal_once(store.path / "net-journal.jsonl")
-    write_messages_svg(store, journal if isinstance(journal, list) else None)
-    sim_seconds = loop.time() - loop_begin
-    result = RunResult(
-        results=None,
-        history=history.ops,
-        store_path=store.path,
-        valid=None,
-        exit_code=EXIT_CRASH,
-        opts=opts,
-        error=error,
-        problems=problems,
-        warnings=warnings,
-        sim_seconds=sim_seconds,
-        host=host,
-    )
-    if echo is not None:
-        for line in warnings:
-            echo(f"glome: warning: {line}")
-    if error is not None:
-        store.log(f"Test aborted: {error}", level="WARN")
-        store.close()
-        result.wall_seconds = time.perf_counter() - wall_begin
+        if isinstance(self.loop, VirtualTimeLoop):  # node code is done: analysis may take time
+            self.loop.set_wall_budget(None)
+            self.loop.watchdog_armed = False
+
+    def _log_host_problems(self) -> None:
+        """Non-fatal trouble the host saw (bad output lines...), as warnings in jepsen.log."""
+        report = getattr(self.host, "problems", None)
+        if not callable(report):
+            return
+        for node_id, lines in sorted(report().items()):
+            for line in lines:
+                self.warnings.append(line)
+                self.store.log(
+                    line, thread=f"jepsen node {node_id}", logger="glome.host", level="WARN"
+                )
+
+    # ----------------------------------------------------------------------- 7. analysis
+    def analyse(self) -> RunResult:
+        """The history files and pictures; then, unless the run aborted, the checkers over the
+        history and the journal, results.edn and the verdict."""
+        store, history, echo = self.store, self.history, self.echo
+        if self.error is None and self.problems:
+            self.error = NodeCrashed("; ".join(self.problems)).args[0]
+        store.write_history(history.ops)
+        if self.host is not None:
+            write_timeline(store, history.ops)
+        # Parsed after the timeline, so the garbage collector does not walk the records
+        # while the timeline is drawn; read line by line (bytes.splitlines tests every byte).
+        self.journal.seek(0)
+        journal = list(journal_records(self.journal))
+        if self.host is not None:
+            write_messages_svg(store, journal)
+        result = RunResult(
+            results=None,
+            history=history.ops,
+            store_path=store.path,
+            valid=None,
+            exit_code=EXIT_CRASH,
+            opts=self.opts,
+            error=self.error,
+            problems=self.problems,
+            warnings=self.warnings,
+            sim_seconds=self.loop.time() - self.loop_begin,
+            host=self.host,
+        )
         if echo is not None:
-            echo(f"Test aborted: {error}")
+            for line in self.warnings:
+                echo(f"glome: warning: {line}")
+        if self.error is not None:
+            store.log(f"Test aborted: {self.error}", level="WARN")
+            store.close()
+            result.wall_seconds = time.perf_counter() - self.wall_begin
+            if echo is not None:
+                echo(f"Test aborted: {self.error}")
+            return result
+
+        store.log("Analyzing...")
+        results = compose.check(
+            history.ops,
+            self.opts,
+            workload=functools.partial(self.workload.check, store_dir=store.path),
+            journal=journal,
+        )
+        store.log("Analysis complete")
+        store.write_results(results)
+        valid = results.get("valid?", UNKNOWN)
+        summary = pretty_results(results)
+        store.log(summary.rstrip("\n"))
+        store.log_raw("\n\n" + verdict_line(valid))
+        store.close()
+        result.results, result.valid = results, valid
+        result.exit_code = exit_code_for(valid)
+        result.wall_seconds = time.perf_counter() - self.wall_begin
+        if echo is not None:
+            echo(summary)
+            echo("")
+            echo(verdict_line(valid))
+            for reason in failing_reasons(results):
+                echo(f"  {reason}")
         return result
-
-    store.log("Analyzing...")
-    results = compose.check(
-        history.ops,
-        opts,
-        workload=functools.partial(workload.check, store_dir=store.path),
-        journal=journal,
-    )
-    store.log("Analysis complete")
-    store.write_results(results)
-    valid = results.get("valid?", UNKNOWN)
-    summary = pretty_results(results)
-    store.log(summary.rstrip("\n"))
-    store.log_raw("\n\n" + verdict_line(valid))
-    store.close()
-    result.results, result.valid = results, valid
-    result.exit_code = exit_code_for(valid)
-    result.wall_seconds = time.perf_counter() - wall_begin
-    if echo is not None:
-        echo(summary)
-        echo("")
-        echo(verdict_line(valid))
-        for reason in failing_reasons(results):
-            echo(f"  {reason}")
-    return result
-
-
-def _read_journal_once(path: Path) -> list[dict[str, Any]] | Path:
-    """The journal's records, read once for messages.svg and the net checker (each read and
-    parse of a 3d run's journal costs about 0.14 s). The path itself when the file cannot be
-    read cleanly: the net checker then reads it and reports what is wrong, as before."""
-    try:
-        return list(read_journal(path))
-    except (OSError, ValueError):
-        return path

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -183,7 +185,6 @@ class Store:
         self._stamp_second = -1
         self._stamp_prefix = ""
         self._log: IO[str] = (path / "jepsen.log").open("w", encoding="utf-8")
-        self.journal: IO[bytes] = (path / "net-journal.jsonl").open("wb")
         self._link()
 
     def _link(self) -> None:
@@ -252,8 +253,57 @@ class Store:
             json.dumps(test, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
         )
 
+    def write_journal(self, journal: bytes) -> None:
+        """``net-journal.jsonl``: the network's journal lines, as the run settled them."""
+        (self.path / "net-journal.jsonl").write_bytes(journal)
+
     def close(self) -> None:
         if not self._log.closed:
             self._log.close()
-        if not self.journal.closed:
-            self.journal.close()
+
+
+HOST_LOGGER = "glome.sim.processes"
+"""The logger of the process host's live notices (``HostNotices`` copies them)."""
+
+
+class HostNotices(logging.Handler):
+    """Copies the process host's live notices (bad lines with excerpts, a crash, throttling,
+    a stalled stdin) into jepsen.log as they happen, up to ``limit`` records.
+
+    Only records emitted on the run's own thread are taken, so two runs in one interpreter
+    (a notebook's helper threads) do not write into each other's logs.
+    """
+
+    def __init__(self, store: Store, limit: int, echo: Callable[[str], None] | None) -> None:
+        super().__init__(level=logging.WARNING)
+        self.store = store
+        self.limit = limit
+        self.echo = echo
+        self.thread = threading.get_ident()
+        self.seen = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        self.seen += 1
+        if self.seen > self.limit:
+            return
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string must not break the run
+            text = str(record.msg)
+        self.store.log(text, thread="glome host", logger=record.name, level=record.levelname)
+        if self.echo is not None:
+            self.echo(f"glome: {record.levelname.lower()}: {text}")
+
+    def finish(self) -> None:
+        """Detach; note how many records went past the limit."""
+        logging.getLogger(HOST_LOGGER).removeHandler(self)
+        if self.seen > self.limit:
+            self.store.log(
+                f"{self.seen - self.limit} more notices from the node host were not logged "
+                f"(only the first {self.limit} are)",
+                thread="glome host",
+                logger=HOST_LOGGER,
+                level="WARN",
+            )

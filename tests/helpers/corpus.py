@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 
 from glome.edn import Keyword
-
-from .locate import corpus_root
+from helpers.paths import maelstrom_runs
 
 edn_format = pytest.importorskip("edn_format")
 
-
-CORPUS = corpus_root()
+CORPUS = maelstrom_runs()
 
 for _tag in ("jepsen.history.Op", "knossos.model.CASRegister", "knossos.model.Inconsistent"):
     edn_format.add_tag(_tag, lambda value: value)

@@ -28,16 +28,21 @@ Journal = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
 def read_journal(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """The records of a ``net-journal.jsonl`` file, one per non-empty line."""
     with Path(path).open("rb") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: not a JSON journal record: {e}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: journal record is not an object")
-            yield record
+        yield from journal_records(lines, str(path))
+
+
+def journal_records(lines: Iterable[bytes], source: str = "journal") -> Iterator[dict[str, Any]]:
+    """The records of journal lines (``source`` names them in errors), skipping empty ones."""
+    for number, line in enumerate(lines, 1):
+        if not line or line.isspace():  # (strip() would copy every line to find out)
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise ValueError(f"{source}:{number}: not a JSON journal record: {e}") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{source}:{number}: journal record is not an object")
+        yield record
 
 
 class _Counts:
