@@ -19,12 +19,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO, Protocol
 
 from glome.errors import NodeStartError
-
-if TYPE_CHECKING:
-    from glome.sim.processes import ProcessHost
 
 log = logging.getLogger("glome.sim.processes")
 
@@ -197,10 +194,26 @@ class NodeState:
     stall_unread: int = 0
 
 
+class PipeOwner(Protocol):
+    """What a ``NodeProcess`` needs from the host that runs it (``ProcessHost``): its limits,
+    whether it is stopping, and where the process's lines and exit go."""
+
+    limits: ProcessLimits
+    stopping: bool
+
+    def process_exited(self, state: NodeState) -> None: ...
+
+    def route_line(self, state: NodeState, proc: NodeProcess, line: bytes) -> None: ...
+
+    def note_bad_line(self, state: NodeState, text: str) -> None: ...
+
+    def stderr_line(self, state: NodeState, line: bytes) -> None: ...
+
+
 class NodeProcess(asyncio.SubprocessProtocol):
     """One launched process of a node: its pipes, rate limiter and exit."""
 
-    def __init__(self, host: ProcessHost, state: NodeState) -> None:
+    def __init__(self, host: PipeOwner, state: NodeState) -> None:
         self.host, self.state = host, state
         limits = host.limits
         self.loop = asyncio.get_running_loop()
@@ -254,7 +267,7 @@ class NodeProcess(asyncio.SubprocessProtocol):
             self.state.crash = (
                 f"Node {self.state.node_id} crashed with {describe_status(self.returncode)}"
             )
-            self.host._exited(self.state)
+            self.host.process_exited(self.state)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set()
@@ -306,7 +319,7 @@ class NodeProcess(asyncio.SubprocessProtocol):
         self.refilled = now
         while self.ready and self.tokens >= 1.0:
             self.tokens -= 1.0
-            self.host._route(self.state, self, self.ready.popleft())
+            self.host.route_line(self.state, self, self.ready.popleft())
         if self.ready:
             self._throttle()
         elif self.stdout_paused:
@@ -341,7 +354,7 @@ class NodeProcess(asyncio.SubprocessProtocol):
 
     def _overlong(self, size: int) -> None:
         self.state.overlong_lines += 1
-        self.host._bad_line_logged(
+        self.host.note_bad_line(
             self.state,
             f"{self.state.node_id} wrote a stdout line of {size} bytes, over the "
             f"{self.host.limits.max_line_bytes}-byte limit; dropped",
@@ -353,10 +366,10 @@ class NodeProcess(asyncio.SubprocessProtocol):
         limit = self.host.limits.max_stderr_line_bytes
         if len(line) > limit:
             line = line[:limit] + b" [truncated: %d bytes]" % len(line)
-        self.host._stderr(self.state, line)
+        self.host.stderr_line(self.state, line)
 
     def _stderr_overlong(self, size: int) -> None:
-        self.host._stderr(self.state, b"[glome: a stderr line of %d bytes was dropped]" % size)
+        self.host.stderr_line(self.state, b"[glome: a stderr line of %d bytes was dropped]" % size)
 
     # -- signals --------------------------------------------------------------------------
 

@@ -354,7 +354,7 @@ class ProcessHost:
             self.network.unregister(state.node_id)
             state.registered = False
 
-    def _exited(self, state: NodeState) -> None:
+    def process_exited(self, state: NodeState) -> None:
         """A process ended by itself during the run: a crash, reported at once."""
         log.warning("%s during the run", state.crash)
         self._unregister(state)
@@ -388,7 +388,7 @@ class ProcessHost:
             )
         return False
 
-    def _route(self, state: NodeState, proc: NodeProcess, line: bytes) -> None:
+    def route_line(self, state: NodeState, proc: NodeProcess, line: bytes) -> None:
         state.stdout_tail.append(line[:TAIL_BYTES] if len(line) <= TAIL_BYTES else tail_entry(line))
         if self.stopping or proc.expected_exit:
             state.stray_after_exit += 1
@@ -398,13 +398,13 @@ class ProcessHost:
         except ValueError as e:
             kind, _, why = str(e).partition(": ")
             state.bad_lines[kind] += 1
-            self._bad_line_logged(
+            self.note_bad_line(
                 state, f"{state.node_id} wrote a bad stdout line, dropped: {why}: {excerpt(line)}"
             )
             return
         self.network.send(src, dest, body)
 
-    def _bad_line_logged(self, state: NodeState, text: str) -> None:
+    def note_bad_line(self, state: NodeState, text: str) -> None:
         count = sum(state.bad_lines.values()) + state.overlong_lines
         if count <= self.limits.bad_lines_logged:
             log.warning(text)
@@ -417,7 +417,7 @@ class ProcessHost:
         elif count == self.limits.bad_lines_logged + 1:
             log.warning("%s: further bad stdout lines are counted, not logged", state.node_id)
 
-    def _stderr(self, state: NodeState, line: bytes) -> None:
+    def stderr_line(self, state: NodeState, line: bytes) -> None:
         state.stderr_tail.append(line[:TAIL_BYTES] if len(line) <= TAIL_BYTES else tail_entry(line))
         if state.log_full:
             return  # a flood: the node log, jepsen.log and the console all stop here
