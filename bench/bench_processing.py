@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_processing.py calibrate [--seeds 1-5]
     .venv/bin/python bench/bench_processing.py gossip    [--seeds 1-5]
     .venv/bin/python bench/bench_processing.py speed     [--repeat 3]
+    .venv/bin/python bench/bench_processing.py instructions [--baseline REV]
 
 ``calibrate``: for each corpus run below, the equivalent glome node at the corpus run's flags
 (default processing options), op latency p50/p99 over seeds (median of the per-seed
@@ -13,13 +14,21 @@ same seeds: p99 op latency and messages per op.
 ``speed``: CPU time (``time.process_time``) of ``bench_sim.py``'s 3d run (its acknowledged
 gossip node) with processing on and off, side by side in this one process, alternating, best
 of ``--repeat``; also per message sent, since the two runs' schedules differ.
+``instructions``: the same run, processing off and on, each in its own process under
+``valgrind --tool=callgrind`` (instruction counts: robust on a loaded machine), for this tree
+and, with ``--baseline``, for that git revision's tree (exported to a temporary directory), all
+in this one invocation.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import analysis  # noqa: E402
 from glome.sim import run  # noqa: E402
 
 CALIBRATION: list[tuple[str, str, dict[str, Any]]] = [
@@ -98,6 +106,8 @@ def corpus_root() -> Path | None:
 
 def quantiles(store: Path) -> tuple[float, float, float]:
     """(p50, p99, messages per op) of a run's client operations."""
+    import analysis  # here, not at the top: ``one`` counts a run's instructions without it
+
     loaded = analysis.load(store)
     latency = loaded.client_ops["latency_ms"].dropna()
     per_op = loaded.figures.get("net.servers.msgs-per-op", float("nan"))
@@ -152,7 +162,7 @@ def gossip(seeds: list[int]) -> None:
 def speed(repeat: int) -> None:
     from bench_sim import CONFIG, SimpleGossip
 
-    off = {"processing_time": 0, "processing_per_byte": 0}
+    off = PROCESSING_OFF
     times: dict[str, list[float]] = {"off": [], "on": []}
     sent: dict[str, int] = {}
     for _ in range(repeat):
@@ -173,13 +183,88 @@ def speed(repeat: int) -> None:
     print(f"  all runs: off {times['off']}  on {times['on']}")
 
 
+PROCESSING_OFF: dict[str, Any] = {"processing_time": 0, "processing_per_byte": 0}
+
+
+def one_run(mode: str) -> None:
+    """``bench_sim.py``'s 3d run, seed 1, processing ``on`` (defaults) or ``off``: the program
+    ``instructions`` counts (it prints the messages sent)."""
+    from bench_sim import CONFIG, SimpleGossip
+
+    extra = PROCESSING_OFF if mode == "off" else {}
+    store_root = Path(tempfile.mkdtemp(prefix="bench-processing-"))
+    result = run(
+        SimpleGossip, seed=1, store_dir=store_root, wall_budget=float("inf"), **CONFIG, **extra
+    )
+    shutil.rmtree(store_root, ignore_errors=True)
+    print((result.results or {})["net"]["all"]["send-count"])
+
+
+def _count_instructions(tree: Path, mode: str) -> tuple[int, int]:
+    """(instructions, messages sent) of ``one_run(mode)`` with ``tree``'s code, under callgrind."""
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as scratch:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={scratch}/callgrind.out",
+                sys.executable,
+                str(tree / "bench" / "bench_processing.py"),
+                "one",
+                "--mode",
+                mode,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected is None:
+        raise RuntimeError(f"no instruction count in callgrind's output:\n{done.stderr}")
+    return int(collected.group(1)), int(done.stdout.split()[-1])
+
+
+def instructions(baseline: str | None) -> None:
+    trees = [("this tree", ROOT)]
+    scratch = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    if baseline is not None:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive.stdout, check=True)
+        # This script drives both trees (the baseline's may predate ``one``).
+        shutil.copy(Path(__file__), scratch / "bench" / "bench_processing.py")
+        trees.insert(0, (f"baseline {baseline}", scratch))
+    for _, tree in trees:  # compile first, so no run counts the compiler
+        compileall.compile_dir(tree / "glome", quiet=1)
+    print("| tree | processing | instructions | messages sent | per message sent |")
+    print("|---|---|---|---|---|")
+    ratios = []
+    for label, tree in trees:
+        counts = {mode: _count_instructions(tree, mode) for mode in ("off", "on")}
+        for mode, (count, sent) in counts.items():
+            print(
+                f"| {label} | {mode} | {count / 1e9:.3f} G | {sent:,} | {count / sent / 1e3:.0f} k |",
+                flush=True,
+            )
+        ratios.append(f"{label}: on/off {counts['on'][0] / counts['off'][0]:.3f}")
+    print("  ".join(ratios))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("calibrate", "gossip", "speed"))
+    parser.add_argument("action", choices=("calibrate", "gossip", "speed", "instructions", "one"))
     parser.add_argument("--seeds", default="1-5")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="git revision to measure beside this tree")
+    parser.add_argument("--mode", choices=("off", "on"), default="on", help="for ``one``")
     args = parser.parse_args(argv)
-    if args.action == "calibrate":
+    if args.action == "instructions":
+        instructions(args.baseline)
+    elif args.action == "one":
+        one_run(args.mode)
+    elif args.action == "calibrate":
         calibrate(_seeds(args.seeds))
     elif args.action == "gossip":
         gossip(_seeds(args.seeds))

@@ -113,6 +113,26 @@ def test_service_time_distributions(dist: str, low: float, high: float) -> None:
     assert sum(draws) / len(draws) == pytest.approx(4.0, rel=0.08)
 
 
+@pytest.mark.parametrize("dist", ["constant", "uniform", "exponential"])
+def test_a_service_time_is_the_documented_formula_on_the_runs_stream(dist: str) -> None:
+    """draw(dist, mean) + per_byte x size, to the last bit, from the run's own stream: the
+    draws of a seeded run stay what they are whatever shape the cost function takes."""
+    loop = asyncio.new_event_loop()
+    try:
+        model = Processing(ProcessingSpec(4.0, dist, 0.2), loop, random.Random(5), served=bool)
+        body_json = b'{"type":"gossip","values":[1,2,3]}'
+        costs = [model.cost((1, "n1", "n2", None, body_json)) for _ in range(100)]
+    finally:
+        loop.close()
+    stream, mean = random.Random(5), 4.0 / 1000.0
+    draw = {
+        "constant": lambda: mean,
+        "uniform": lambda: stream.random() * 2.0 * mean,
+        "exponential": lambda: stream.expovariate(1.0 / mean),
+    }[dist]
+    assert costs == [draw() + 0.2 / 1e6 * len(body_json) for _ in range(100)]
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"processing_dist": "normal"}, {"processing_time": -1}, {"processing_per_byte": -0.5}],

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import random
 from collections import deque
@@ -139,22 +140,30 @@ class Processing:
 
 def _cost_function(spec: ProcessingSpec, rng: random.Random) -> Callable[[tuple[Any, ...]], float]:
     """The draw for ``spec``: a service time in seconds from a network callback's arguments.
-    One function per configuration, so a message costs one call (this runs for every one)."""
+
+    Every distribution is ``offset + scale * variate()``, with ``variate`` a standard draw from
+    the run's stream (uniform in [0, 1), or exponential), so the cost of a message is one
+    Python call whatever the configuration: it runs for every message."""
     mean_s = spec.time_ms / 1000.0
     per_byte_s = spec.per_byte_us / 1e6
-    uniform, expovariate = rng.random, rng.expovariate
-    draw: Callable[[], float]
+    variate: Callable[[], float] = float  # 0.0: no random part
+    offset = scale = 0.0
     if spec.time_ms == 0:
-        draw = float
+        pass
     elif spec.dist == "constant":
-        draw = lambda: mean_s  # noqa: E731
+        offset = mean_s
     elif spec.dist == "uniform":
-        draw = lambda: uniform() * 2.0 * mean_s  # noqa: E731
+        scale, variate = 2.0 * mean_s, rng.random  # in [0, 2 x mean)
     else:
-        draw = lambda: expovariate(1.0 / mean_s)  # noqa: E731
-    if per_byte_s == 0:
-        return lambda _args: draw()
-    return lambda args: draw() + per_byte_s * _body_size(args)
+        scale, variate = 1.0, functools.partial(rng.expovariate, 1.0 / mean_s)
+
+    def cost(args: tuple[Any, ...]) -> float:
+        seconds = offset + scale * variate()
+        if per_byte_s:
+            seconds += per_byte_s * _body_size(args)
+        return seconds
+
+    return cost
 
 
 def _body_size(args: tuple[Any, ...]) -> int:

@@ -67,26 +67,13 @@ def handle_internals(handle: asyncio.Handle) -> HandleInternals:
     return cast(HandleInternals, handle)
 
 
-class _LoopInternals(Protocol):
-    """The private attributes of asyncio's ``BaseEventLoop`` the copy of ``_run_once`` uses."""
+class _Timer(asyncio.TimerHandle):
+    """asyncio's ``TimerHandle``, unchanged, with the private attributes the loop below uses
+    declared for the type checker (typeshed leaves them out)."""
 
-    _ready: deque[HandleInternals]
-    _scheduled: list[_TimerKey]
-    _stopping: bool
-    _debug: bool
-    _selector: selectors.BaseSelector
-    _clock_resolution: float
-    _timer_cancelled_count: int
-    _current_handle: HandleInternals | None
-
-    def _check_closed(self) -> None: ...
-    def _check_thread(self) -> None: ...
-    def _check_callback(self, callback: Any, method: str) -> None: ...
-    def _process_events(self, event_list: Any) -> None: ...
-
-
-def _loop_internals(loop: asyncio.AbstractEventLoop) -> _LoopInternals:
-    return cast(_LoopInternals, loop)
+    __slots__ = ()
+    _when: float
+    _scheduled: bool
 
 
 class _TimerKey(float):
@@ -100,7 +87,7 @@ class _TimerKey(float):
 
     __slots__ = ("handle",)
 
-    handle: HandleInternals
+    handle: _Timer
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -173,6 +160,21 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     down even though ready callbacks never run out.
     """
 
+    # asyncio's BaseEventLoop sets these in its __init__; declared here (annotations only, no
+    # runtime cost) for the copy of ``call_at`` and ``_run_once`` below.
+    _ready: deque[asyncio.Handle]
+    _scheduled: list[_TimerKey]
+    _stopping: bool
+    _debug: bool
+    _selector: selectors.BaseSelector
+    _clock_resolution: float
+    _timer_cancelled_count: int
+    _current_handle: asyncio.Handle | None
+    _check_closed: Callable[[], None]
+    _check_thread: Callable[[], None]
+    _check_callback: Callable[[Any, str], None]
+    _process_events: Callable[[Any], None]
+
     def __init__(self, idle_wall_timeout: float = 10.0) -> None:
         selector = _VirtualSelector(idle_wall_timeout)
         super().__init__(selector)
@@ -199,31 +201,28 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         *args: *Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
-        loop = _loop_internals(self)
         if when is None:
             raise TypeError("when cannot be None")
-        loop._check_closed()
-        if loop._debug:
-            loop._check_thread()
-            loop._check_callback(callback, "call_at")
-        timer = asyncio.TimerHandle(when, callback, args, self, context)
-        internals = handle_internals(timer)
-        if internals._source_traceback:
-            del internals._source_traceback[-1]
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = _Timer(when, callback, args, self, context)
+        if self._debug:  # only then does the timer record where it was created
+            del handle_internals(timer)._source_traceback[-1]
         key = _TimerKey(when)
-        key.handle = internals
-        heapq.heappush(loop._scheduled, key)
-        internals._scheduled = True
+        key.handle = timer
+        heapq.heappush(self._scheduled, key)
+        timer._scheduled = True
         return timer
 
     def _run_once(self) -> None:
         """One iteration: as asyncio's, with the selector asked only for what it must do."""
-        loop = _loop_internals(self)
-        scheduled = loop._scheduled
+        scheduled = self._scheduled
         sched_count = len(scheduled)
         if (
             sched_count > _MIN_SCHEDULED_TIMER_HANDLES
-            and loop._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
+            and self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
         ):
             # Remove delayed calls that were cancelled if their number is too high.
             kept = []
@@ -233,58 +232,57 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 else:
                     kept.append(key)
             heapq.heapify(kept)
-            loop._scheduled = scheduled = kept
-            loop._timer_cancelled_count = 0
+            self._scheduled = scheduled = kept
+            self._timer_cancelled_count = 0
         else:
             # Remove delayed calls that were cancelled from the head of the queue.
             while scheduled and scheduled[0].handle._cancelled:
-                loop._timer_cancelled_count -= 1
+                self._timer_cancelled_count -= 1
                 heapq.heappop(scheduled).handle._scheduled = False
 
-        ready = loop._ready
+        ready = self._ready
         timeout: float | None = None
-        if ready or loop._stopping:
+        if ready or self._stopping:
             timeout = 0
         elif scheduled:
-            when = scheduled[0].handle._when
+            when = scheduled[0]  # a key is its timer's time
             timeout = min(max(0, when - self._virtual_now), _MAXIMUM_SELECT_TIMEOUT)
 
-        event_list: Any = loop._selector.select(timeout)
+        event_list: Any = self._selector.select(timeout)
         if event_list:
-            loop._process_events(event_list)
+            self._process_events(event_list)
         event_list = None  # break cycles when an exception occurs
 
         # Handle 'later' callbacks that are ready.
-        end_time = self._virtual_now + loop._clock_resolution
+        end_time = self._virtual_now + self._clock_resolution
         while scheduled:
-            timer = scheduled[0].handle
-            if timer._when >= end_time:
+            if scheduled[0] >= end_time:
                 break
-            heapq.heappop(scheduled)
+            timer = heapq.heappop(scheduled).handle
             timer._scheduled = False
             ready.append(timer)
 
         # Run what is ready now; callbacks scheduled by these wait for the next iteration.
         popleft = ready.popleft
-        handle: HandleInternals | None = None
+        handle: asyncio.Handle | None = None
         for _ in range(len(ready)):
             handle = popleft()
             if handle._cancelled:
                 continue
-            if loop._debug:
+            if self._debug:
                 try:
-                    loop._current_handle = handle
+                    self._current_handle = handle
                     handle._run()
                 finally:
-                    loop._current_handle = None
+                    self._current_handle = None
             else:
                 handle._run()
         handle = None  # break cycles when an exception occurs
 
     def pending_handles(self) -> list[HandleInternals]:
         """Every callback waiting in the loop: the ready ones, then the timers (heap order)."""
-        loop = _loop_internals(self)
-        return [*loop._ready, *(key.handle for key in loop._scheduled)]
+        handles = [*self._ready, *(key.handle for key in self._scheduled)]
+        return [handle_internals(handle) for handle in handles]
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward (never backwards)."""
@@ -315,9 +313,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self.call_soon(self._on_overrun)
 
     def advance_to_next_timer(self) -> None:
-        scheduled = _loop_internals(self)._scheduled
-        if scheduled:
-            self.advance(scheduled[0].handle._when - self._virtual_now)
+        if self._scheduled:
+            self.advance(self._scheduled[0] - self._virtual_now)
 
 
 class VirtualClock:
