@@ -35,7 +35,7 @@ from test_sim_nodes import Gossip  # noqa: E402
 
 from glome.runtime import Node  # noqa: E402
 from glome.sim import RunResult, run  # noqa: E402
-from glome.sim.network import Network  # noqa: E402
+from glome.sim.net.network import Network  # noqa: E402
 
 CONFIG: dict[str, Any] = {
     "workload": "broadcast",

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sim_outputs.py record  [--root /tmp/simref] [--seeds 1-5]
     .venv/bin/python bench/sim_outputs.py compare [--root /tmp/simref] [--seeds 1-5]
 
-A guard for speed work on the simulator (``glome/sim/vclock.py``, ``network.py``,
+A guard for speed work on the simulator (``glome/sim/hosts/vclock.py``, ``network.py``,
 ``inproc.py``, ``glome/runtime``): run ``record`` before a change, ``compare`` after it. Every
 configuration below runs for each seed into ``<root>/<config>/<seed>/`` (``compare`` writes to
 ``<root>-new`` and checks byte equality file by file). Compared: every file of the store

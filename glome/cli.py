@@ -69,8 +69,8 @@ def cmd_test(argv: Sequence[str]) -> int:
         opts = _options(ns)
         from glome.errors import RunnerError
         from glome.sim import run_options
-        from glome.sim.nemesis import parse_faults
-        from glome.sim.vclock import VirtualClockStalled
+        from glome.sim.hosts.vclock import VirtualClockStalled
+        from glome.sim.net.nemesis import parse_faults
         from glome.sim.workloads import get as get_workload
 
         get_workload(opts.workload).validate(opts)
@@ -112,7 +112,7 @@ def cmd_test(argv: Sequence[str]) -> int:
             return EXIT_CRASH
         if ns.quiet:
             from glome.sim.explain import failing_reasons
-            from glome.sim.store import verdict_line
+            from glome.sim.render.store import verdict_line
 
             print(f"Test aborted: {result.error}" if result.error else verdict_line(result.valid))
             if not result.error and result.valid is not True:

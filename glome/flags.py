@@ -101,8 +101,8 @@ def _test_parser() -> _Parser:
 
 
 def _add_processing_flags(p: argparse.ArgumentParser) -> None:
-    """In-process nodes and services as single servers (``glome.sim.processing``)."""
-    from glome.sim.processing import (
+    """In-process nodes and services as single servers (``glome.sim.net.processing``)."""
+    from glome.sim.net.processing import (
         DEFAULT_PROCESSING_DIST,
         DEFAULT_PROCESSING_PER_BYTE,
         DEFAULT_PROCESSING_TIME,

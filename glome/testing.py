@@ -50,7 +50,7 @@ def run(scenario: Callable[[], Awaitable[T]], *, virtual: bool = True, timeout: 
 
     if not virtual:
         return asyncio.run(bounded())
-    from glome.sim.vclock import run_virtual  # the simulator's clock: only when asked for
+    from glome.sim.hosts.vclock import run_virtual  # the simulator's clock: only when asked for
 
     return run_virtual(bounded())
 

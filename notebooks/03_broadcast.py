@@ -53,7 +53,7 @@ from glome.nodes.broadcast import (
     SingleNode,
 )
 from glome.sim import run
-from glome.sim.topology import topology
+from glome.sim.workloads.topology import topology
 from glome.swarm import Case, run_swarm
 
 pd.set_option("display.width", 160)

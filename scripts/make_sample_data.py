@@ -28,7 +28,7 @@ from glome.nodes.counter import DeltaCounter  # noqa: E402
 from glome.nodes.kafka import SingleNodeKafka  # noqa: E402
 from glome.nodes.txn import ReadCommittedTxn  # noqa: E402
 from glome.sim import run  # noqa: E402
-from glome.sim.store import timestamp_name  # noqa: E402
+from glome.sim.render.store import timestamp_name  # noqa: E402
 
 OUT = ROOT / "data" / "sample-store"
 FIRST = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)

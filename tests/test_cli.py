@@ -225,7 +225,7 @@ def test_glome_test_does_not_import_pandas(tmp_path: Path) -> None:
 
 
 def test_nemesis_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
-    from glome.sim.nemesis import FAULTS
+    from glome.sim.net.nemesis import FAULTS
 
     code, out, _ = run_cli(capsys, "test", "--help")
     assert code == 0

@@ -15,8 +15,8 @@ import pytest
 from glome.edn import Keyword
 from glome.nodes.echo import Echo
 from glome.sim import run
-from glome.sim.faults import KillFault, PauseFault, pick_targets, target_size
-from glome.sim.nemesis import FAULTS, NemesisContext, parse_faults
+from glome.sim.net.faults import KillFault, PauseFault, pick_targets, target_size
+from glome.sim.net.nemesis import FAULTS, NemesisContext, parse_faults
 
 NODES = Path(__file__).parent / "nodes"
 REPO = Path(__file__).resolve().parents[1]

@@ -28,9 +28,9 @@ from glome.nodes.broadcast import (
     SingleNode,
 )
 from glome.sim import run
-from glome.sim.inproc import InProcessHost
-from glome.sim.network import Network
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.inproc import InProcessHost
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
 from glome.testing import Driver
 
 

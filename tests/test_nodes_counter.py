@@ -24,7 +24,7 @@ from glome.nodes.counter import (
     StaleReadCounter,
 )
 from glome.sim import run
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.vclock import run_virtual
 from glome.testing import Driver
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from glome.errors import NodeStartError, RunnerError
-from glome.sim.process_pipes import LineSplitter, ProcessLimits, resolve_command
-from glome.sim.processes import ProcessHost, parse_envelope
+from glome.sim.hosts.process_pipes import LineSplitter, ProcessLimits, resolve_command
+from glome.sim.hosts.processes import ProcessHost, parse_envelope
 
 NODES = Path(__file__).resolve().parent / "nodes"
 PLAIN = [sys.executable, str(NODES / "plain_node.py")]
@@ -166,7 +166,7 @@ async def test_stderr_goes_to_node_log_and_console(
 ) -> None:
     net = FakeNetwork()
     host = ProcessHost(faulty("exit-early", "0"), ["n0"], net, tmp_path, log_stderr=True)
-    caplog.set_level(logging.INFO, logger="glome.sim.processes")
+    caplog.set_level(logging.INFO, logger="glome.sim.hosts.processes")
     await host.start("n0")
     init(net, "n0", ["n0"])
     echo(net, "n0", "x", 2)
@@ -289,7 +289,7 @@ async def test_messages_dropped_at_a_full_stdin_are_journaled_undelivered(tmp_pa
 
     import orjson
 
-    from glome.sim.network import Network
+    from glome.sim.net.network import Network
 
     journal = io.BytesIO()
     network = Network(asyncio.get_running_loop(), journal=journal)
@@ -354,7 +354,7 @@ async def test_a_busy_reader_or_a_paused_node_is_not_stalled(tmp_path: Path) -> 
 async def test_non_json_lines_are_dropped_logged_and_routing_continues(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="glome.sim.processes")
+    caplog.set_level(logging.WARNING, logger="glome.sim.hosts.processes")
     host, net = await initialised(tmp_path, faulty("non-json"))
     for i in range(3):
         echo(net, "n0", f"e{i}", 10 + i)
@@ -636,10 +636,10 @@ INIT_TIMEOUT = 2.0
 
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    import glome.sim.generator
     import glome.sim.runner
+    import glome.sim.workloads.generator
 
-    monkeypatch.setattr(glome.sim.generator, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
+    monkeypatch.setattr(glome.sim.workloads.generator, "DEFAULT_RPC_TIMEOUT", RPC_TIMEOUT)
     monkeypatch.setattr(glome.sim.runner, "INIT_TIMEOUT", INIT_TIMEOUT)
 
 
@@ -753,7 +753,7 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
     assert problem in jepsen_log(result)  # ... and logs it
     # The live notices of the host (each bad line with its excerpt) reach jepsen.log too.
     live = [ln for ln in jepsen_log(result).splitlines() if "n0 wrote a bad stdout line" in ln]
-    assert live and all("[glome host] glome.sim.processes:" in ln for ln in live)
+    assert live and all("[glome host] glome.sim.hosts.processes:" in ln for ln in live)
     if mode == "non-json":
         assert "this is not json" in live[0]
     assert elapsed < 1 + 3
@@ -762,11 +762,11 @@ def test_e2e_bad_lines_are_dropped_and_the_run_goes_on(
 def test_host_notices_in_jepsen_log_are_bounded(tmp_path: Path) -> None:
     import logging
 
-    from glome.sim.store import HostNotices, Store
+    from glome.sim.render.store import HostNotices, Store
 
     store = Store(tmp_path, "echo")
     forward = HostNotices(store, 3, None)
-    logger = logging.getLogger("glome.sim.processes")
+    logger = logging.getLogger("glome.sim.hosts.processes")
     logger.addHandler(forward)
     for i in range(10):
         logger.warning("notice %d", i)
@@ -898,7 +898,7 @@ def test_cli_node_that_exits_mid_run_exits_255_with_a_plain_message(tmp_path: Pa
 
 
 def test_excerpt_is_bounded_and_decodes_only_the_head() -> None:
-    from glome.sim.process_pipes import excerpt
+    from glome.sim.hosts.process_pipes import excerpt
 
     assert excerpt(b"short") == "short"
     long = excerpt(b"a" * 10_000_000)

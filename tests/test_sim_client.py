@@ -6,7 +6,7 @@ import pytest
 
 from glome.edn import Keyword, dumps
 from glome.errors import Crash, KeyDoesNotExist, RPCError, TemporarilyUnavailable
-from glome.sim.client import ClientTimeout, MalformedReply, error_completion, require
+from glome.sim.workloads.client import ClientTimeout, MalformedReply, error_completion, require
 
 NONE: frozenset[str] = frozenset()
 READ = frozenset({"read"})

@@ -14,9 +14,9 @@ from helpers.tapped import Tapped
 
 from glome.protocol import dumps_exact, loads_exact
 from glome.runtime import Message, Node, Transport, handler
-from glome.sim.inproc import InProcessHost
-from glome.sim.network import Network
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.inproc import InProcessHost
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
 
 BIG = 123456789012345678901234567890  # a 128-bit id
 

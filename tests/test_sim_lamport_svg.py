@@ -1,4 +1,4 @@
-"""messages.svg (glome.sim.lamport_svg): Maelstrom's Lamport diagram from glome's journal."""
+"""messages.svg (glome.sim.render.lamport_svg): Maelstrom's Lamport diagram from glome's journal."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from test_sim_nodes import Gossip
 from analysis.messages import read_journal, read_messages_svg
 from glome.nodes.echo import Echo
 from glome.sim import run
-from glome.sim.lamport_svg import (
+from glome.sim.render.lamport_svg import (
     NOTICE,
     body_edn,
     journal_events,

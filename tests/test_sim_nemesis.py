@@ -9,7 +9,8 @@ import pytest
 
 from glome.edn import Keyword, Str, dumps
 from glome.sim.history import History
-from glome.sim.nemesis import (
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.nemesis import (
     FAULTS,
     Nemesis,
     NemesisContext,
@@ -17,9 +18,8 @@ from glome.sim.nemesis import (
     parse_faults,
     partition_grudge,
 )
-from glome.sim.network import Network
-from glome.sim.topology import topology
-from glome.sim.vclock import run_virtual
+from glome.sim.net.network import Network
+from glome.sim.workloads.topology import topology
 
 NODES = [f"n{i}" for i in range(5)]
 

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from glome.sim.network import Network
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
 
 
 def simulate(

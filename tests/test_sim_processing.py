@@ -11,9 +11,9 @@ import pytest
 
 from glome.sim import options as sim_options
 from glome.sim import run
-from glome.sim.network import Network
-from glome.sim.processing import Processing, ProcessingSpec
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
+from glome.sim.net.processing import Processing, ProcessingSpec
 
 OFF = {"processing_time": 0, "processing_per_byte": 0}
 

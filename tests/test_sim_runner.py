@@ -15,7 +15,7 @@ from glome.errors import TemporarilyUnavailable
 from glome.nodes.echo import Echo
 from glome.runtime import Message, Node, handler
 from glome.sim import RunResult, run
-from glome.sim.store import Store
+from glome.sim.render.store import Store
 
 
 def quick(node: Any, tmp_path: Path, **kwargs: Any) -> RunResult:
@@ -379,7 +379,7 @@ class Spinner(Node):
 def test_node_code_that_never_returns_is_interrupted(tmp_path: Path) -> None:
     import time
 
-    from glome.sim.vclock import VirtualClockStalled
+    from glome.sim.hosts.vclock import VirtualClockStalled
 
     wall = time.perf_counter()
     with pytest.raises(VirtualClockStalled, match="never awaits"):

@@ -14,8 +14,8 @@ import orjson
 from glome.runtime import Message, Node
 from glome.runtime.node import handler
 from glome.sim import run
-from glome.sim.network import Network
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
 
 BODIES: list[dict[str, Any]] = [
     {"type": "a", "n": 1},

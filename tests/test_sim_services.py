@@ -6,10 +6,10 @@ import asyncio
 import random
 from typing import Any
 
-from glome.sim.client import Client
-from glome.sim.network import Network
-from glome.sim.services import LWWKV, LinKV, LinTSO, SeqKV, json_equal, start_services
-from glome.sim.vclock import run_virtual
+from glome.sim.hosts.vclock import run_virtual
+from glome.sim.net.network import Network
+from glome.sim.net.services import LWWKV, LinKV, LinTSO, SeqKV, json_equal, start_services
+from glome.sim.workloads.client import Client
 
 
 async def _call(client: Client, dest: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from test_sim_runner import Ids
 from glome.edn import Keyword, Str, dumps, op_map
 from glome.nodes.echo import Echo
 from glome.sim import run
-from glome.sim.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
+from glome.sim.render.store import Store, fast_dumps, op_edn, op_line, timestamp_name, verdict_line
 
 CORPUS = maelstrom_runs()
 

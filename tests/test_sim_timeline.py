@@ -1,4 +1,4 @@
-"""timeline.html (glome.sim.timeline): Jepsen's op timeline, from glome histories and real ones."""
+"""timeline.html (glome.sim.render.timeline): Jepsen's op timeline, from glome histories and real ones."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from glome.edn import Keyword
 from glome.nodes.echo import Echo
 from glome.runtime import Message, Node, handler
 from glome.sim import run
-from glome.sim.timeline import OP_LIMIT, pairs, timeline_html
+from glome.sim.render.timeline import OP_LIMIT, pairs, timeline_html
 
 CORPUS = maelstrom_runs()
 START = dt.datetime(2024, 1, 6, 14, 47, 25, 569000, tzinfo=dt.timezone(dt.timedelta(hours=5.5)))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from glome.sim.vclock import VirtualClock, VirtualClockStalled, VirtualTimeLoop, run_virtual
+from glome.sim.hosts.vclock import VirtualClock, VirtualClockStalled, VirtualTimeLoop, run_virtual
 
 
 def test_sleep_advances_virtual_time_without_waiting() -> None:

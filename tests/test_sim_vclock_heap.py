@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from glome.sim.vclock import VirtualTimeLoop
+from glome.sim.hosts.vclock import VirtualTimeLoop
 
 
 class AsyncioHeapLoop(VirtualTimeLoop):

@@ -15,9 +15,9 @@ import pytest
 
 from glome import cli
 from glome.sim import run
-from glome.sim.client import MalformedReply
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
+from glome.sim.workloads.client import MalformedReply
 from glome.sim.workloads.lin_kv import PROCESS_LIMIT, WORKLOAD, KeyGroups
 
 sys.path.insert(0, str(Path(__file__).parent / "nodes"))

@@ -14,9 +14,9 @@ import pytest
 
 from glome.edn import Keyword
 from glome.sim import run
-from glome.sim.client import MalformedReply
 from glome.sim.options import TestOptions as Opts
 from glome.sim.workloads import get
+from glome.sim.workloads.client import MalformedReply
 from glome.sim.workloads.txn import LIST_APPEND, RW_REGISTER, WrTxns, wr_txns_for
 
 sys.path.insert(0, str(Path(__file__).parent / "nodes"))

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from glome.runtime.node import Node
+from glome.sim.hosts.vclock import run_virtual
 from glome.sim.options import TestOptions, parse_concurrency
 from glome.sim.runner import HostBuilder, RunResult, run_test
-from glome.sim.vclock import run_virtual
 
 __all__ = [
     "RunResult",
@@ -46,7 +46,7 @@ __all__ = [
 
 def inprocess_builder(node_class: type[Node]) -> HostBuilder:
     """A host builder running ``node_class`` objects in-process."""
-    from glome.sim.inproc import InProcessHost
+    from glome.sim.hosts.inproc import InProcessHost
 
     def build(
         *, node_ids: list[str], network: Any, store_dir: Path, seed: int, on_log_line: Any = None
@@ -65,7 +65,7 @@ def inprocess_builder(node_class: type[Node]) -> HostBuilder:
 
 def process_builder(command: Sequence[str], *, log_stderr: bool = False) -> HostBuilder:
     """A host builder running ``command`` (binary and its args) as one process per node."""
-    from glome.sim.processes import ProcessHost
+    from glome.sim.hosts.processes import ProcessHost
 
     def build(
         *, node_ids: list[str], network: Any, store_dir: Path, seed: int, on_log_line: Any = None

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from glome.sim.processing import (
+from glome.sim.net.processing import (
     DEFAULT_PROCESSING_DIST,
     DEFAULT_PROCESSING_PER_BYTE,
     DEFAULT_PROCESSING_TIME,
@@ -48,7 +48,7 @@ class TestOptions:
     """lww-kv replicas merge as intended instead of Maelstrom's never-converging pair."""
     processing_time: float = DEFAULT_PROCESSING_TIME
     """Mean service time (ms) of a message at an in-process node or a service; with
-    ``processing_per_byte`` 0 too, messages cost nothing (``glome.sim.processing``)."""
+    ``processing_per_byte`` 0 too, messages cost nothing (``glome.sim.net.processing``)."""
     processing_dist: str = DEFAULT_PROCESSING_DIST
     """``constant``, ``uniform`` (in [0, 2 x mean)) or ``exponential``."""
     processing_per_byte: float = DEFAULT_PROCESSING_PER_BYTE

@@ -48,21 +48,21 @@ from glome.errors import NodeCrashed, NodeStartError, RPCError, RunnerError
 from glome.protocol import is_client
 from glome.sim.checkers import compose
 from glome.sim.checkers.net import journal_records
-from glome.sim.client import Clients, ClientTimeout
 from glome.sim.explain import failing_reasons
-from glome.sim.generator import RunContext, SetupContext, Worker, final_phase, main_phase
 from glome.sim.history import History
 from glome.sim.hosts import NodeHost, stream
-from glome.sim.lamport_svg import write_messages_svg
-from glome.sim.nemesis import Nemesis, NemesisContext, parse_faults
-from glome.sim.network import Network
+from glome.sim.hosts.vclock import VirtualTimeLoop
+from glome.sim.net.nemesis import Nemesis, NemesisContext, parse_faults
+from glome.sim.net.network import Network
+from glome.sim.net.processing import Processing
+from glome.sim.net.services import SERVICE_IDS, start_services
 from glome.sim.options import TestOptions
-from glome.sim.processing import Processing
-from glome.sim.services import SERVICE_IDS, start_services
-from glome.sim.store import HOST_LOGGER, HostNotices, Store, pretty_results, verdict_line
-from glome.sim.timeline import write_timeline
-from glome.sim.vclock import VirtualTimeLoop
+from glome.sim.render.lamport_svg import write_messages_svg
+from glome.sim.render.store import HOST_LOGGER, HostNotices, Store, pretty_results, verdict_line
+from glome.sim.render.timeline import write_timeline
 from glome.sim.workloads import get as get_workload
+from glome.sim.workloads.client import Clients, ClientTimeout
+from glome.sim.workloads.generator import RunContext, SetupContext, Worker, final_phase, main_phase
 
 log = logging.getLogger("glome.sim.runner")
 
@@ -207,7 +207,7 @@ async def _progress(loop: asyncio.AbstractEventLoop, start: float, total: float)
 def _processing(
     opts: TestOptions, loop: asyncio.AbstractEventLoop, virtual: bool
 ) -> Processing | None:
-    """Single servers for nodes and services on the virtual clock (``glome.sim.processing``);
+    """Single servers for nodes and services on the virtual clock (``glome.sim.net.processing``);
     None when messages cost nothing, or in real time, where processes pay their own costs."""
     spec = opts.processing
     if not (virtual and spec.enabled):

@@ -4,7 +4,7 @@ The workload contract
 =====================
 
 A workload is a ``Workload`` subclass instance (the class and its contract are in
-``glome.sim.generator``, the code that drives it; it is re-exported here), registered by name in
+``glome.sim.workloads.generator``, the code that drives it; it is re-exported here), registered by name in
 ``WORKLOADS`` (``"name": "module:ATTRIBUTE"``). A workload module imports the generator, never
 the other way round.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from glome.sim.generator import DEFAULT_RPC_TIMEOUT, Workload
+from glome.sim.workloads.generator import DEFAULT_RPC_TIMEOUT, Workload
 
 __all__ = ["DEFAULT_RPC_TIMEOUT", "WORKLOADS", "Workload", "available", "get"]
 

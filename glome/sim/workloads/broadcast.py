@@ -12,11 +12,11 @@ import asyncio
 from typing import Any
 
 from glome.sim.checkers import set_full
-from glome.sim.client import require
-from glome.sim.generator import SetupContext, Worker
 from glome.sim.options import TOPOLOGIES, TestOptions
-from glome.sim.topology import topology
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import require
+from glome.sim.workloads.generator import SetupContext, Worker
+from glome.sim.workloads.topology import topology
 
 
 class Broadcast(Workload):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from glome.sim.checkers import counter as counter_checker
-from glome.sim.client import MalformedReply, require
-from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import MalformedReply, require
+from glome.sim.workloads.generator import Worker
 
 
 class Counter(Workload):

@@ -53,10 +53,10 @@ from typing import Any
 
 from glome.edn import Keyword, Str
 from glome.sim.checkers import kafka as kafka_checker
-from glome.sim.client import MalformedReply, require
-from glome.sim.generator import Worker, sleep_until
 from glome.sim.options import TestOptions
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import MalformedReply, require
+from glome.sim.workloads.generator import Worker, sleep_until
 from glome.sim.workloads.txn import WrTxns, wr_txns_for
 
 ASSIGN_PROBABILITY = 1 / 64

@@ -30,11 +30,11 @@ from typing import Any
 
 from glome.edn import EdnList, Tagged, dumps, op_map
 from glome.sim.checkers import linearizable
-from glome.sim.client import require
-from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
-from glome.sim.store import pretty_results
+from glome.sim.render.store import pretty_results
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import require
+from glome.sim.workloads.generator import Worker
 
 PROCESS_LIMIT = 20
 """Distinct processes per key before its group moves on to a fresh key."""

@@ -27,10 +27,10 @@ from typing import Any
 from glome.edn import Keyword
 from glome.sim.checkers import list_append as list_append_checker
 from glome.sim.checkers import txn as txn_checker
-from glome.sim.client import MalformedReply, require
-from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import MalformedReply, require
+from glome.sim.workloads.generator import Worker
 
 DEFAULT_KEY_COUNT = 10
 """Elle's default pool size (Maelstrom passes ``--key-count`` through, nil by default)."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from glome.sim.checkers import unique_ids as unique_ids_checker
-from glome.sim.client import require
-from glome.sim.generator import Worker
 from glome.sim.options import TestOptions
 from glome.sim.workloads import Workload
+from glome.sim.workloads.client import require
+from glome.sim.workloads.generator import Worker
 
 
 class UniqueIds(Workload):

@@ -19,9 +19,9 @@ import asyncio
 import random
 from typing import Any
 
-from glome.sim.client import Client, Clients, error_completion
 from glome.sim.history import History
 from glome.sim.options import TestOptions
+from glome.sim.workloads.client import Client, Clients, error_completion
 
 DEFAULT_RPC_TIMEOUT = 5.0
 
@@ -54,7 +54,7 @@ class Workload:
                            worker's node, with the workload's timeout) and return the completion:
                            ``{"type": "ok", "value": ...}`` plus extras (value defaults to the
                            invoke's). Raise on failure: the runner maps the exception (timeout,
-                           error reply, ``MalformedReply`` from ``glome.sim.client.require``,
+                           error reply, ``MalformedReply`` from ``glome.sim.workloads.client.require``,
                            anything else) to a completion per spec 1.7. ``worker.client_state``
                            is a dict private to the current client, reset when the client is
                            replaced (kafka's offsets).

@@ -5,7 +5,7 @@ after the previous, until the time limit. Every op is a pair of ``:info`` ops wi
 ``:nemesis``: the invoke (what is about to happen) and the completion (what happened).
 
 Faults are pluggable: ``FAULTS`` maps a ``--nemesis`` name to a ``Fault`` class (the interface,
-and the kill and pause faults, are in ``glome.sim.faults``). At each tick
+and the kill and pause faults, are in ``glome.sim.net.faults``). At each tick
 one enabled fault is chosen (uniformly) and toggled: started if it is not active, stopped if it
 is. With one fault this is Maelstrom's strict alternation start, stop, start, ... ``final()``
 stops every fault at the end of the main phase (Maelstrom's final ``stop-partition``), for
@@ -33,9 +33,9 @@ import random
 from typing import Any
 
 from glome.edn import Keyword, Str
-from glome.sim.faults import Fault, KillFault, NemesisContext, PauseFault
-from glome.sim.generator import Stagger, sleep_until
 from glome.sim.history import History
+from glome.sim.net.faults import Fault, KillFault, NemesisContext, PauseFault
+from glome.sim.workloads.generator import Stagger, sleep_until
 
 Grudge = dict[str, set[str]]
 
@@ -117,7 +117,7 @@ FAULTS: dict[str, type[Fault]] = {
     KillFault.name: KillFault,
     PauseFault.name: PauseFault,
 }
-"""``--nemesis`` names glome knows (kill and pause are in ``glome.sim.faults``). Other fault
+"""``--nemesis`` names glome knows (kill and pause are in ``glome.sim.net.faults``). Other fault
 kinds register here."""
 
 

@@ -43,7 +43,7 @@ from glome.edn import Str, dumps
 from glome.protocol import is_client
 
 if TYPE_CHECKING:
-    from glome.sim.store import Store
+    from glome.sim.render.store import Store
 
 JOURNAL_LIMIT = 10_000
 """Maelstrom stops drawing after this many journal events (past the init traffic)."""

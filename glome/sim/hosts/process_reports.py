@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glome.sim.process_pipes import NodeState, ProcessLimits, excerpt
+from glome.sim.hosts.process_pipes import NodeState, ProcessLimits, excerpt
 
 
 def crash_report(state: NodeState, *, stdout: bool = True) -> str:

@@ -1,9 +1,9 @@
 """What a fault is (``Fault``, ``NemesisContext``), and the crash-restart and pause faults:
 ``--nemesis kill`` and ``--nemesis pause``.
 
-Maelstrom itself only partitions (``glome.sim.nemesis``); kill and pause follow Jepsen's
+Maelstrom itself only partitions (``glome.sim.net.nemesis``); kill and pause follow Jepsen's
 combined nemesis (``jepsen.nemesis.combined``, the db package) in naming and history shape.
-Both are listed in ``glome.sim.nemesis.FAULTS`` and are driven by the same ``Nemesis`` schedule
+Both are listed in ``glome.sim.net.nemesis.FAULTS`` and are driven by the same ``Nemesis`` schedule
 as partitions (each tick toggles one enabled fault, so ``--nemesis partition,kill`` interleaves
 them).
 
@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 from glome.edn import Keyword, Str
 from glome.errors import NodeStartError, RPCError, RPCTimeout
 from glome.sim.hosts import NodeHost
-from glome.sim.network import Network
+from glome.sim.net.network import Network
 
 TARGET_SHAPES = ("one", "minority", "majority", "all")
 

@@ -2,9 +2,9 @@
 
 Two implementations plug into the same runner:
 
-- ``glome.sim.inproc.InProcessHost``: glome ``Node`` objects on the runner's (virtual-time)
+- ``glome.sim.hosts.inproc.InProcessHost``: glome ``Node`` objects on the runner's (virtual-time)
   event loop, talking through ``MemoryTransport``;
-- ``glome.sim.processes.ProcessHost``: any binary, one process per node, over pipes, in real time.
+- ``glome.sim.hosts.processes.ProcessHost``: any binary, one process per node, over pipes, in real time.
 
 A host is constructed with the ``Network``, the store directory (each node's log lines go to
 ``<store>/node-logs/<id>.log``, durable state to ``<store>/state/<id>``) and the seed.
@@ -34,7 +34,7 @@ import random
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from glome.sim.network import Network
+from glome.sim.net.network import Network
 
 
 @runtime_checkable

@@ -24,10 +24,10 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from glome.edn import Keyword
-from glome.sim.store import fast_dumps, timestamp_name
+from glome.sim.render.store import fast_dumps, timestamp_name
 
 if TYPE_CHECKING:
-    from glome.sim.store import Store
+    from glome.sim.render.store import Store
 
 OP_LIMIT = 10_000
 """Jepsen draws at most this many op pairs."""

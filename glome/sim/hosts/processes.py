@@ -39,8 +39,8 @@ Differences from Maelstrom, on purpose:
   exited before teardown is reported as Maelstrom does: ``Node n0 crashed with exit status N``
   plus its last stdout and stderr lines.
 
-One process's pipes, rate limit and signals are ``glome.sim.process_pipes``; the crash
-reports and problem sentences ``glome.sim.process_reports``.
+One process's pipes, rate limit and signals are ``glome.sim.hosts.process_pipes``; the crash
+reports and problem sentences ``glome.sim.hosts.process_reports``.
 
 Protocol with the simulator (see ``glome.sim.hosts``): the host registers each node on the
 network with ``network.register(node_id, deliver)``; ``deliver(msg)`` gets
@@ -62,7 +62,7 @@ from typing import Any, Protocol
 
 from glome.errors import NodeStartError, RunnerError
 from glome.protocol import BadEnvelope, dumps_exact, parse
-from glome.sim.process_pipes import (
+from glome.sim.hosts.process_pipes import (
     TAIL_BYTES,
     NodeProcess,
     NodeState,
@@ -71,9 +71,9 @@ from glome.sim.process_pipes import (
     resolve_command,
     tail_entry,
 )
-from glome.sim.process_reports import crash_report, problems
+from glome.sim.hosts.process_reports import crash_report, problems
 
-log = logging.getLogger("glome.sim.processes")
+log = logging.getLogger("glome.sim.hosts.processes")
 
 Deliver = Callable[[dict[str, Any]], bool]
 

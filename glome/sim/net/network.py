@@ -40,14 +40,14 @@ from glome.protocol import dumps_exact, is_client
 from glome.sim.options import LATENCY_DISTS
 
 if TYPE_CHECKING:
-    from glome.sim.processing import Processing
+    from glome.sim.net.processing import Processing
 
 Deliver = Callable[[dict[str, Any]], Any]
 """Hands a message to an endpoint; returning ``False`` means it could not be accepted."""
 Receive = Callable[[int, str, str, Any, "bytes | None"], Any]
 """``Deliver`` with the envelope's fields as arguments, plus the body's JSON bytes."""
 
-log = logging.getLogger("glome.sim.network")
+log = logging.getLogger("glome.sim.net.network")
 
 _JOURNAL_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _BODY_OPTS = orjson.OPT_NON_STR_KEYS
@@ -105,7 +105,7 @@ class Network:
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
         self.processing = processing
-        """Puts served endpoints behind a single server (``glome.sim.processing``)."""
+        """Puts served endpoints behind a single server (``glome.sim.net.processing``)."""
         self._endpoints: dict[str, tuple[Deliver, Receive | None]] = {}
         """Endpoint -> (deliver, receive); the network calls ``receive`` when there is one."""
         self._queue: list[tuple[float, int, str, str, Any, int, bytes | None]] = []

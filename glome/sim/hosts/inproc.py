@@ -38,8 +38,8 @@ from glome.runtime.logs import JsonFormatter
 from glome.runtime.node import Node, NodeLog
 from glome.runtime.transport import MemoryTransport
 from glome.sim.hosts import node_seed
-from glome.sim.network import Network, Receive
-from glome.sim.vclock import HandleInternals, VirtualClock, VirtualTimeLoop, handle_internals
+from glome.sim.hosts.vclock import HandleInternals, VirtualClock, VirtualTimeLoop, handle_internals
+from glome.sim.net.network import Network, Receive
 
 _host_ids = itertools.count()
 

@@ -32,9 +32,9 @@ from typing import Any
 import orjson
 
 from glome.errors import ErrorCode
-from glome.sim.network import Network
+from glome.sim.net.network import Network
 
-log = logging.getLogger("glome.sim.services")
+log = logging.getLogger("glome.sim.net.services")
 
 SERVICE_IDS = ("lin-kv", "lin-tso", "lww-kv", "seq-kv")
 SEQ_KV_HISTORY = 32

@@ -262,7 +262,7 @@ class Store:
             self._log.close()
 
 
-HOST_LOGGER = "glome.sim.processes"
+HOST_LOGGER = "glome.sim.hosts.processes"
 """The logger of the process host's live notices (``HostNotices`` copies them)."""
 
 

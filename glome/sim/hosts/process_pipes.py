@@ -1,6 +1,6 @@
 """One node process over pipes: launching it, its stdin, its stdout read line by line at a
 bounded rate, its stderr, its signals, and the bounds that keep a faulty node from hurting the
-run. ``glome.sim.processes.ProcessHost`` runs one ``NodeProcess`` per node.
+run. ``glome.sim.hosts.processes.ProcessHost`` runs one ``NodeProcess`` per node.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import BinaryIO, Protocol
 
 from glome.errors import NodeStartError
 
-log = logging.getLogger("glome.sim.processes")
+log = logging.getLogger("glome.sim.hosts.processes")
 
 EXCERPT_CHARS = 300
 """How much of a bad line or a tail line is quoted in logs and reports."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from glome.edn import EdnList, Keyword
 from glome.errors import ErrorCode, GlomeError, RPCError, RPCTimeout, is_definite
-from glome.sim.network import Network
+from glome.sim.net.network import Network
 
 
 class MalformedReply(GlomeError):

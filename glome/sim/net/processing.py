@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-log = logging.getLogger("glome.sim.processing")
+log = logging.getLogger("glome.sim.net.processing")
 
 PROCESSING_DISTS = ("constant", "uniform", "exponential")
 

@@ -1,0 +1,1 @@
+"""The simulated network, Maelstrom's services, and the faults the nemesis injects."""
