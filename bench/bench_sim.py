@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_sim_nodes import Gossip  # noqa: E402
+from nodes.sim_nodes import Gossip  # noqa: E402
 
 from glome.runtime import Node  # noqa: E402
 from glome.sim import RunResult, run  # noqa: E402

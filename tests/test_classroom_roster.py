@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from classroom_roster import EXPECTED, make_roster
+from helpers.roster import EXPECTED, make_roster
 
 from glome.classroom.roster import NOT_SUBMITTED, find_submissions
 from glome.sandbox import MARKER, UID_BASE, UID_SLOTS

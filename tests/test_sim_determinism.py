@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_sim_nodes import Gossip
+from nodes.sim_nodes import Gossip
 
 from glome.sim import run
 
@@ -17,7 +17,7 @@ FILES = ("history.edn", "net-journal.jsonl", "results.edn", "node-logs/n0.log", 
 SCRIPT = """
 import sys
 from glome.sim import run
-from test_sim_nodes import Gossip
+from nodes.sim_nodes import Gossip
 r = run(Gossip, workload="broadcast", node_count=5, time_limit=3, rate=30, latency=20,
         latency_dist="exponential", nemesis="partition", nemesis_interval=0.5,
         recovery_time=2, seed=int(sys.argv[1]), store_dir=sys.argv[2])

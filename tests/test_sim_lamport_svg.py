@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from helpers.paths import maelstrom_runs
-from test_sim_nodes import Gossip
+from nodes.sim_nodes import Gossip
 
 from analysis.messages import read_journal, read_messages_svg
 from glome.nodes.echo import Echo

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from test_sim_nodes import Crasher, Flood, Forgetful, GCounter, Gossip, Silent
+from nodes.sim_nodes import BadIds, Crasher, Flood, Forgetful, GCounter, Gossip, Ids, Silent
 
 from glome.edn import Keyword
 from glome.errors import TemporarilyUnavailable
@@ -215,23 +215,6 @@ def test_g_set_passes(tmp_path: Path) -> None:
     assert result.valid is True
     finals = [op for op in result.history if op["f"] == "read"][-6:]
     assert not any(op.get("final?") for op in finals)  # g-set's final reads carry no flag
-
-
-class Ids(Node):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.count = 0
-
-    @handler("generate")
-    async def generate(self, msg: Message) -> dict[str, Any]:
-        self.count += 1
-        return {"type": "generate_ok", "id": f"{self.id}-{self.count}"}
-
-
-class BadIds(Node):
-    @handler("generate")
-    async def generate(self, msg: Message) -> dict[str, Any]:
-        return {"type": "generate_ok", "id": 7}
 
 
 def test_unique_ids_pass_and_fail(tmp_path: Path) -> None:

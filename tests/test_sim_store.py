@@ -12,8 +12,7 @@ import pytest
 from helpers.paths import maelstrom_runs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sim_nodes import Flood, GCounter
-from test_sim_runner import Ids
+from nodes.sim_nodes import Flood, GCounter, Ids
 
 from glome.edn import Keyword, Str, dumps, op_map
 from glome.nodes.echo import Echo
