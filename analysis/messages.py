@@ -2,8 +2,9 @@
 
 Both give one row per message with `src`, `dest`, `type` (the body's type), `msg_id`,
 `in_reply_to` and `body`. The journal adds real times (`send_time_s`, `recv_time_s`,
-`latency_ms`) and dropped messages; the SVG (spec 7.8) only has delivered messages and ordinal
-positions (`send_step`, `recv_step`: the rank of the send and receive events), not times.
+`latency_ms`) and dropped messages; the SVG (docs/protocol.md#messagessvg) only has delivered
+messages and ordinal positions (`send_step`, `recv_step`: the rank of the send and receive events),
+not times.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ _ARROW = " \u2192 "
 
 
 def read_messages_svg(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Delivered messages from Maelstrom's Lamport diagram (spec 7.8), in document order.
+    """Delivered messages from Maelstrom's Lamport diagram (docs/protocol.md#messagessvg), in
+    document order.
 
     Each message group is translated to the sender's column at the send step and rotated
     towards the receiver; the arrow length and angle give the receive step. Bodies are EDN

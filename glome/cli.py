@@ -1,7 +1,8 @@
 """The ``glome`` command: ``glome test``, ``glome analyze``, ``glome challenge``, ``glome sweep``,
 ``glome check`` (``glome.check``).
 
-``glome test`` takes Maelstrom's ``test`` flags with Maelstrom's defaults (spec 5.1) and either
+``glome test`` takes Maelstrom's ``test`` flags with Maelstrom's defaults
+(docs/protocol.md#glome-test) and either
 
 - ``--bin PATH [ARGS...]``: any binary, one process per node, real time (as Maelstrom); or
 - ``--node MODULE:CLASS``: a glome ``Node`` class, in-process on a virtual clock (deterministic

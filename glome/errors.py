@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 
 class ErrorCode(IntEnum):
-    """Maelstrom's error codes (spec section 1.6). Codes >= 1000 are user-defined."""
+    """Maelstrom's error codes (docs/protocol.md#errors). Codes >= 1000 are user-defined."""
 
     TIMEOUT = 0
     NODE_NOT_FOUND = 1

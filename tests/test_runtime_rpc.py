@@ -29,7 +29,8 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class FakeServices:
-    """The four Maelstrom services, lin-kv semantics for all KVs (spec section 3), plus peers.
+    """The four Maelstrom services, lin-kv semantics for all KVs (docs/protocol.md#services), plus
+    peers.
 
     Answers on the next loop iteration, as a network would. ``script`` overrides answers per
     destination: a callable ``body -> reply body or None`` (None = stay silent).
@@ -404,7 +405,7 @@ def test_cas_create_if_not_exists() -> None:
         assert sent[0]["create_if_not_exists"] is True
         await lin.cas("counter", 2, 3)
         assert "create_if_not_exists" not in [m["body"] for m in services.seen][-1]
-        with pytest.raises(KeyDoesNotExist):  # lww-kv ignores the flag (spec section 3)
+        with pytest.raises(KeyDoesNotExist):  # lww-kv ignores the flag (docs/protocol.md#services)
             await LWWKV(node).cas("counter", 0, 1, create_if_not_exists=True)
         await stop(services, task)
 

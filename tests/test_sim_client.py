@@ -1,4 +1,5 @@
-"""RPC outcomes become history ops as spec 1.7 says; reply schema checks."""
+"""RPC outcomes become history ops as docs/protocol.md#from-rpc-outcome-to-history-op says; reply
+schema checks."""
 
 from __future__ import annotations
 

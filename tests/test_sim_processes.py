@@ -603,7 +603,8 @@ def test_parse_envelope_accepts_spec_messages() -> None:
         "c3",
         {"type": "echo_ok"},
     )
-    # id is optional and ignored; src need not be the writer (spec 1.2); big ints survive.
+    # id is optional and ignored; src need not be the writer (docs/protocol.md#envelope); big ints
+    # survive.
     line = b'{"id": 5, "src": "n1", "dest": "lin-kv", "body": {"type": "write", "value": 123456789012345678901234}}'
     assert parse_envelope(line, REGISTERED)[2]["value"] == 123456789012345678901234
     negative = b'{"src": "n1", "dest": "n0", "body": {"ids": [-9999999999999999999, 18446744073709551615]}}'

@@ -10,7 +10,8 @@ On ``seq-kv``, as the challenge intends (the node keeps no state another node de
   after a timeout never double counts (a retried "read, add, cas" on a shared key would not be
   idempotent either way). A read first writes a unique value to the node's scratch key: a
   state-changing op moves this caller to seq-kv's newest state, so the reads that follow see
-  every write acknowledged before it (spec 3: a no-op write or identity cas is evaluated like
+  every write acknowledged before it (docs/protocol.md#services: a no-op write or identity cas is
+  evaluated like
   a read and may itself be stale, hence *unique*). Then it sums every node's key.
 - ``StaleReadCounter``: the same without the scratch write. seq-kv may serve each read from
   any state between this caller's last one and the newest, so a node that has not written for

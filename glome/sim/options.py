@@ -1,4 +1,4 @@
-"""TestOptions: Maelstrom's ``test`` flags (spec section 5.1) as one dataclass."""
+"""TestOptions: Maelstrom's ``test`` flags (docs/protocol.md#glome-test) as one dataclass."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The test lifecycle (spec 5.3), the same for in-process and process nodes.
+"""The test lifecycle (docs/protocol.md#the-lifecycle-of-a-test), the same for in-process and
+process nodes.
 
 ``run_test`` walks a ``_Test`` through its phases, one method each:
 
@@ -325,7 +326,8 @@ class _Test:
 
     def _note_undeliverable(self, text: str) -> None:
         # Usually a late reply to a client that timed out and was closed. Maelstrom would stop
-        # routing that node's output altogether (spec 1.2); glome drops just the message.
+        # routing that node's output altogether (docs/protocol.md#envelope); glome drops just the
+        # message.
         self.undeliverable += 1
         if self.undeliverable <= UNDELIVERABLE_LOGGED:
             self.store.log(text, thread="jepsen net", logger="maelstrom.net", level="WARN")

@@ -17,7 +17,7 @@ Client RPCs: ``topology`` -> ``topology_ok``, ``broadcast {message}`` -> ``broad
   anti-entropy, batching, jitter, per-peer backoff, bounded batches and per-peer state kept
   as ranges. See its docstring for what it does beyond the review, and why.
 
-Broadcast values are the integers 0, 1, 2, ... (spec 4.3), so every set here is a
+Broadcast values are the integers 0, 1, 2, ... (docs/protocol.md#broadcast), so every set here is a
 ``RangeSet``: a handful of ``[lo, hi]`` ranges, compact in memory and on the wire.
 
 Modules: ``rangeset`` (``RangeSet``), ``gossip`` (the base and the glome-rs variants),

@@ -1,6 +1,6 @@
 """What every kafka node shares: request validation and an in-memory per-key log.
 
-Maelstrom's kafka RPCs (spec 4.7): ``send {key, msg}`` -> ``send_ok {offset}``;
+Maelstrom's kafka RPCs (docs/protocol.md#kafka): ``send {key, msg}`` -> ``send_ok {offset}``;
 ``poll {offsets: {key: from}}`` -> ``poll_ok {msgs: {key: [[offset, msg], ...]}}``;
 ``commit_offsets {offsets}`` -> ``commit_offsets_ok``; ``list_committed_offsets {keys}`` ->
 ``list_committed_offsets_ok {offsets}``. Keys are strings, offsets integers. Offsets must be

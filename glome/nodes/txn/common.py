@@ -1,8 +1,9 @@
 """What every transaction node shares: parsing ``txn`` requests and running them on a dict.
 
-Maelstrom's txn-rw-register (spec 4.9): ``txn {txn: [["r", k, null], ["w", k, v], ...]}`` ->
-``txn_ok {txn}`` with every read's value filled in (``null`` for a key never written). Keys and
-values are integers in Maelstrom's generator; any JSON scalar key is accepted here.
+Maelstrom's txn-rw-register (docs/protocol.md#txn-rw-register): ``txn {txn: [["r", k, null], ["w",
+k, v], ...]}`` -> ``txn_ok {txn}`` with every read's value filled in (``null`` for a key never
+written). Keys and values are integers in Maelstrom's generator; any JSON scalar key is accepted
+here.
 
 Replication messages carry writes as lists, never as JSON objects keyed by the register key:
 JSON object keys are strings, so an integer key 3 would come back as "3", a different key.

@@ -1,10 +1,10 @@
 """txn-list-append nodes over lin-kv: per-key operations (naive) and one root value (hardened).
 
-Maelstrom's txn-list-append workload (spec 4.8) sends ``txn {txn: [["r", k, null],
-["append", k, v], ...]}``; a read returns the key's whole list (``null`` if never appended). Not
-a Gossip Glomers challenge, but the workload Maelstrom's own transaction tutorial (doc/05-datomic)
-builds up to, and the one Elle checks most precisely (glome.sim.checkers.list_append), so it shows
-clearly what "atomic" buys:
+Maelstrom's txn-list-append workload (docs/protocol.md#txn-list-append) sends ``txn {txn: [["r", k,
+null], ["append", k, v], ...]}``; a read returns the key's whole list (``null`` if never appended).
+Not a Gossip Glomers challenge, but the workload Maelstrom's own transaction tutorial
+(doc/05-datomic) builds up to, and the one Elle checks most precisely
+(glome.sim.checkers.list_append), so it shows clearly what "atomic" buys:
 
 - :class:`PerKeyListAppend` stores each key's list in lin-kv and runs a transaction as one lin-kv
   operation per micro-op. Every single operation is linearizable, yet other transactions see its

@@ -1,4 +1,4 @@
-"""The top-level results map: Maelstrom's composed checker (spec 6.1).
+"""The top-level results map: Maelstrom's composed checker (docs/protocol.md#the-results-map).
 
 ``check`` runs the generic checkers and the workload's checker over one history and returns
 the map written to ``results.edn``, in Maelstrom's key order::

@@ -1,4 +1,4 @@
-"""The g-counter and pn-counter checker (spec 4.5).
+"""The g-counter and pn-counter checker (docs/protocol.md#g-counter-and-pn-counter).
 
 The definite value is the sum of the ``:ok`` add deltas. Each ``:info`` add (it may or may not
 have happened) widens the acceptable set: acceptable = acceptable | (acceptable + delta),

@@ -1,4 +1,4 @@
-"""The echo workload's checker (spec 4.1).
+"""The echo workload's checker (docs/protocol.md#echo).
 
 For each client invocation completed by ``:ok`` or ``:fail`` (``:info`` completions and
 never-completed invocations are skipped), the completion value must be a map whose ``echo``

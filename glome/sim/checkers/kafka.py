@@ -1,4 +1,4 @@
-"""The kafka checker: Jepsen's kafka analysis as Maelstrom runs it (spec 4.7).
+"""The kafka checker: Jepsen's kafka analysis as Maelstrom runs it (docs/protocol.md#kafka).
 
 ``check(history, opts=None)`` returns ``{"valid?", "worst-realtime-lag", "bad-error-types",
 "error-types", "info-txn-causes", <error type>: {"count", "errs"}, ...}``.

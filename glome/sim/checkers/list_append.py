@@ -1,10 +1,10 @@
 """The txn-list-append checker: Elle's list-append inference, the part Maelstrom reports.
 
 ``check(history, opts, consistency_models)`` returns Maelstrom's workload result
-``{"valid?", "anomaly-types", "anomalies", "not", "also-not"}`` (spec 4.8), the same shape as
-the txn-rw-register checker (``glome.sim.checkers.txn``). Unlike rw-register, Maelstrom passes
-Elle's list-append result through untouched, so ``valid?`` is ``:unknown`` (not false) when the
-only anomaly is ``empty-transaction-graph``.
+``{"valid?", "anomaly-types", "anomalies", "not", "also-not"}`` (docs/protocol.md#txn-list-append),
+the same shape as the txn-rw-register checker (``glome.sim.checkers.txn``). Unlike rw-register,
+Maelstrom passes Elle's list-append result through untouched, so ``valid?`` is ``:unknown`` (not
+false) when the only anomaly is ``empty-transaction-graph``.
 
 What the history proves (every appended value is unique per key, so a read names its writers):
 

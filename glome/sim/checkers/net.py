@@ -1,4 +1,5 @@
-"""``:net``: message counts from the message journal (Maelstrom's net checker, spec 6.1).
+"""``:net``: message counts from the message journal (Maelstrom's net checker,
+docs/protocol.md#the-results-map).
 
 The journal is ``net-journal.jsonl`` (format in ``docs/design.md``): one record per message.
 Every record is one send; a record with a ``recv_time`` is also one delivery. ``msg-count`` is

@@ -1,4 +1,5 @@
-"""The broadcast and g-set checker: Jepsen's ``set-full`` in non-linearizable mode (spec 4.3).
+"""The broadcast and g-set checker: Jepsen's ``set-full`` in non-linearizable mode
+(docs/protocol.md#broadcast).
 
 Each element is tracked from its ``:add`` invocation. Over client ops in history order:
 

@@ -1,10 +1,10 @@
 """``:stats`` and ``:exceptions``: what happened to the client operations.
 
-``check`` is Jepsen's ``stats`` checker wrapped as Maelstrom wraps it (spec 6.1): completions of
-client ops are counted overall and per ``:f``; an ``:f`` is valid iff it has at least one
-``:ok``; the aggregate is the worst of those, then forced valid when every ``:f`` other than
-``:crash`` and ``:debug-topic-partitions`` is valid. So any ``:f`` with zero successes fails the
-test.
+``check`` is Jepsen's ``stats`` checker wrapped as Maelstrom wraps it
+(docs/protocol.md#the-results-map): completions of client ops are counted overall and per ``:f``; an
+``:f`` is valid iff it has at least one ``:ok``; the aggregate is the worst of those, then forced
+valid when every ``:f`` other than ``:crash`` and ``:debug-topic-partitions`` is valid. So any
+``:f`` with zero successes fails the test.
 
 ``check_exceptions`` is Jepsen's ``unhandled-exceptions``: ``:info`` ops carrying an
 ``exception`` grouped by exception class, largest group first, always valid.

@@ -1,9 +1,9 @@
 """The txn-rw-register checker: dependency-graph anomalies that the history proves.
 
 ``check(history, opts, consistency_models)`` returns Maelstrom's workload result
-``{"valid?", "anomaly-types", "anomalies", "not", "also-not"}`` (spec 4.9), with Maelstrom's
-post-processing: ``valid?`` is true iff no anomaly is reported, so an empty transaction graph
-is ``valid? false``.
+``{"valid?", "anomaly-types", "anomalies", "not", "also-not"}`` (docs/protocol.md#txn-rw-register),
+with Maelstrom's post-processing: ``valid?`` is true iff no anomaly is reported, so an empty
+transaction graph is ``valid? false``.
 
 What counts as proof (registers hold unique values per key; every key starts as nil):
 

@@ -1,4 +1,4 @@
-"""The unique-ids workload's checker: Jepsen's ``unique-ids`` (spec 4.2).
+"""The unique-ids workload's checker: Jepsen's ``unique-ids`` (docs/protocol.md#unique-ids).
 
 Over ``:generate`` ops: ``attempted-count`` invocations, ``acknowledged-count`` ok completions,
 ``duplicated-count`` distinct ids acknowledged more than once, ``duplicated`` the 48 most

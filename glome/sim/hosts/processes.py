@@ -1,10 +1,10 @@
 """Node processes over pipes, in real time: the host behind ``glome test --bin PATH [ARGS...]``.
 
-Each node is a child process, as in Maelstrom (spec 1.1): glome writes each delivered message
-to its **stdin** as one JSON line, reads the lines it writes on **stdout** and routes them
-through the network, and copies its **stderr** line by line to ``node-logs/<id>.log`` (and to
-the console when ``log_stderr``). Everything runs on the event loop with asyncio pipes; there
-are no threads of ours and every wait has a bound.
+Each node is a child process, as in Maelstrom (docs/protocol.md#transport): glome writes each
+delivered message to its **stdin** as one JSON line, reads the lines it writes on **stdout** and
+routes them through the network, and copies its **stderr** line by line to ``node-logs/<id>.log``
+(and to the console when ``log_stderr``). Everything runs on the event loop with asyncio pipes;
+there are no threads of ours and every wait has a bound.
 
 Differences from Maelstrom, on purpose:
 
@@ -12,7 +12,8 @@ Differences from Maelstrom, on purpose:
   dies on the first line that is not JSON, fails the closed schema (exactly ``src``, ``dest``,
   ``body`` and an optional integer ``id``), has a body that is not an object, or names a
   ``src``/``dest`` that is not registered (typically a late reply to a client that already
-  timed out): after that *no further message from that node is ever routed* (spec 1.2). glome
+  timed out): after that *no further message from that node is ever routed*
+  (docs/protocol.md#envelope). glome
   drops only the bad line, logs why (the first few in full, then a count), reports the totals
   in :meth:`ProcessHost.problems`, and says that Maelstrom would have stopped routing there.
 - **Bounded memory against faulty nodes.** A node that stops reading its stdin does not block

@@ -1,4 +1,4 @@
-"""The nemesis: faults on a schedule, recorded as ``:nemesis`` ops (spec 2.1).
+"""The nemesis: faults on a schedule, recorded as ``:nemesis`` ops (docs/protocol.md#the-nemesis).
 
 Schedule (Jepsen's stagger): the first op at once, each next one U[0, 2 x interval) seconds
 after the previous, until the time limit. Every op is a pair of ``:info`` ops with process

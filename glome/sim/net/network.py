@@ -1,4 +1,5 @@
-"""The simulated network (spec section 2): routing, latency, partitions and the journal.
+"""The simulated network (docs/protocol.md#the-network): routing, latency, partitions and the
+journal.
 
 Every endpoint (node, client, service) registers a ``deliver(envelope)`` callback. ``send``
 numbers the message (one global id sequence, all traffic), picks its latency and queues it by

@@ -1,4 +1,4 @@
-"""Maelstrom's built-in services (spec section 3): lin-kv, seq-kv, lww-kv and lin-tso.
+"""Maelstrom's built-in services (docs/protocol.md#services): lin-kv, seq-kv, lww-kv and lin-tso.
 
 Each service is a network endpoint that answers at once (the network adds the latency both
 ways). Replies carry ``in_reply_to`` and no ``msg_id``. An unknown request type gets **no

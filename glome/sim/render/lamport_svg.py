@@ -1,4 +1,5 @@
-"""``messages.svg``: Maelstrom's Lamport diagram of a run's messages (spec 7.8), from the journal.
+"""``messages.svg``: Maelstrom's Lamport diagram of a run's messages (docs/protocol.md#messagessvg),
+from the journal.
 
 Maelstrom draws its network journal, a list of ``send`` and ``recv`` *events*, as one column per
 node and one row ("step") per event: each delivered message is an arrow from its sender's column

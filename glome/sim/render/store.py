@@ -1,4 +1,4 @@
-"""The store directory, in Maelstrom's layout (spec section 7)::
+"""The store directory, in Maelstrom's layout (docs/protocol.md#the-store)::
 
     <root>/latest -> <workload>/<ts>        <root>/<workload>/latest -> <ts>
     <root>/<workload>/<ts>/

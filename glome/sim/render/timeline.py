@@ -1,4 +1,5 @@
-"""``timeline.html``: Jepsen's timeline of a history (spec 7.6), as Maelstrom writes it.
+"""``timeline.html``: Jepsen's timeline of a history (docs/protocol.md#timelinehtml), as Maelstrom
+writes it.
 
 One absolutely positioned box per op *pair* (an invocation and its completion), in a column per
 process (sorted: ``nemesis`` first, as Clojure sorts keywords before numbers, then process

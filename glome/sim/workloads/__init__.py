@@ -1,4 +1,4 @@
-"""Workloads: what the clients do and how the result is judged (spec section 4).
+"""Workloads: what the clients do and how the result is judged (docs/protocol.md#workloads).
 
 The workload contract
 =====================

@@ -1,4 +1,4 @@
-"""broadcast (spec 4.3): every value broadcast to any node must reach every node.
+"""broadcast (docs/protocol.md#broadcast): every value broadcast to any node must reach every node.
 
 Setup sends each node ``{"type": "topology", "topology": {...}}`` (``--topology``, default
 grid) from a dedicated client. The main phase mixes ``{:f :broadcast :value k}`` (k = 0, 1, 2,

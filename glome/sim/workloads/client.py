@@ -5,7 +5,7 @@ setup clients, then one per worker, then replacements after crashed ops). A ``Cl
 requests with its own ``msg_id`` counter (from 1) and matches replies by ``in_reply_to``;
 anything else arriving at it is discarded, as Maelstrom's client does.
 
-Outcome mapping (spec 1.7) lives in ``error_completion``:
+Outcome mapping (docs/protocol.md#from-rpc-outcome-to-history-op) lives in ``error_completion``:
 
 - workloads with ``with_errors``: a timeout is ``:fail`` if ``f`` is idempotent, else ``:info``,
   with ``:error :net-timeout``; an error reply is ``:fail`` if its code is definite or ``f`` is

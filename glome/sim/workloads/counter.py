@@ -1,4 +1,5 @@
-"""g-counter and pn-counter (spec 4.5): ``add`` deltas, ``read`` the total.
+"""g-counter and pn-counter (docs/protocol.md#g-counter-and-pn-counter): ``add`` deltas, ``read``
+the total.
 
 pn-counter: 50/50 ``{:f :add :value d}`` (d uniform in -5..4) and ``{:f :read}``. g-counter:
 the same generator with negative adds re-drawn, so deltas are 0..4 and about 2/3 of ops are

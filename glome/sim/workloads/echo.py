@@ -1,4 +1,5 @@
-"""echo (spec 4.1): each worker sends ``{"type": "echo", "echo": "Please echo <0..127>"}``.
+"""echo (docs/protocol.md#echo): each worker sends ``{"type": "echo", "echo": "Please echo
+<0..127>"}``.
 
 The ok completion's value is the whole reply body, as Maelstrom records it; the checker
 compares its ``echo`` with the invoke's value.

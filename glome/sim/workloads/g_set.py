@@ -1,4 +1,5 @@
-"""g-set (spec 4.4): a grow-only set. ``add`` elements 0, 1, 2, ... and ``read`` them back.
+"""g-set (docs/protocol.md#g-set): a grow-only set. ``add`` elements 0, 1, 2, ... and ``read`` them
+back.
 
 No ``with-errors``: every RPC error or timeout is ``:info`` with an exception. After recovery
 each worker does one final ``{:f :read}`` (no ``:final?`` flag, as Maelstrom). Checked by

@@ -1,7 +1,7 @@
 """The client side of a run: the workload contract (``Workload``), workers, the global stagger
 schedule, main and final phases.
 
-As Jepsen's interpreter under Maelstrom (spec 4, common facts):
+As Jepsen's interpreter under Maelstrom (docs/protocol.md#workloads, common facts):
 
 - ``concurrency`` workers; worker *t* always talks to node ``nodes[t mod N]`` and starts as
   process *t*; after an ``:info`` completion it continues as process ``p + concurrency`` (and
@@ -34,7 +34,8 @@ class Workload:
 
     ``name``               the ``-w`` name, also the store directory (``"broadcast"``).
     ``idempotent``         ``:f`` values whose timeouts/errors are definite failures (``{"read"}``).
-    ``with_errors``        True if RPC errors map to ``:fail``/``:info`` + ``:error`` (spec 1.7);
+    ``with_errors``        True if RPC errors map to ``:fail``/``:info`` + ``:error``
+    (docs/protocol.md#from-rpc-outcome-to-history-op);
                            False (g-set, counters) makes every error ``:info`` + ``:exception``.
     ``reusable_client``    True if a worker keeps its client after an ``:info`` op; False opens a
                            fresh ``c*`` client (the old id leaves the network).
@@ -55,7 +56,8 @@ class Workload:
                            ``{"type": "ok", "value": ...}`` plus extras (value defaults to the
                            invoke's). Raise on failure: the runner maps the exception (timeout,
                            error reply, ``MalformedReply`` from ``glome.sim.workloads.client.require``,
-                           anything else) to a completion per spec 1.7. ``worker.client_state``
+                           anything else) to a completion per
+                           docs/protocol.md#from-rpc-outcome-to-history-op. ``worker.client_state``
                            is a dict private to the current client, reset when the client is
                            replaced (kafka's offsets).
     ``check(history, opts, store_dir=None, **extra)``  the ``:workload`` checker (from

@@ -1,4 +1,4 @@
-"""kafka (spec 4.7): Jepsen's kafka workload as Maelstrom configures it.
+"""kafka (docs/protocol.md#kafka): Jepsen's kafka workload as Maelstrom configures it.
 
 RPCs (keys are strings, offsets ints, messages any JSON): ``send {key, msg}`` ->
 ``send_ok {offset}``; ``poll {offsets}`` -> ``poll_ok {msgs: {key: [[offset, msg], ..]}}``;

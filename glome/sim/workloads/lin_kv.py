@@ -1,4 +1,4 @@
-"""lin-kv (spec 4.6): Jepsen's linearizable register over independent keys.
+"""lin-kv (docs/protocol.md#lin-kv): Jepsen's linearizable register over independent keys.
 
 RPCs: ``read {key}`` -> ``read_ok {value}``; ``write {key, value}`` -> ``write_ok``;
 ``cas {key, from, to}`` -> ``cas_ok``. Errors 20 (key does not exist) and 22 (precondition

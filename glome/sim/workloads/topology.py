@@ -1,4 +1,4 @@
-"""Broadcast topologies (spec 4.3), computed over the node list in order.
+"""Broadcast topologies (docs/protocol.md#broadcast), computed over the node list in order.
 
 - ``grid``: side = ceil(sqrt(N)); node i at (i div side, i mod side); neighbours in the order
   below, above, right, left (only those that exist).

@@ -1,12 +1,13 @@
-"""Transaction workloads (spec 4.8, 4.9) and Elle's ``wr-txns`` generator (shared with kafka).
+"""Transaction workloads (docs/protocol.md#txn-list-append, #txn-rw-register) and Elle's ``wr-txns``
+generator (shared with kafka).
 
 txn-rw-register: each op is one transaction ``{"type": "txn", "txn": [["r", 9, null],
 ["w", 9, 3]]}`` answered by ``txn_ok`` with the reads filled in. History values use keywords
 for the micro-op functions: invoke ``[[:r 9 nil] [:w 9 3]]``, ok ``[[:r 9 2] [:w 9 3]]``.
-Errors follow spec 1.7 with no idempotent ``:f`` (a timeout is ``:info``); the client is
-reusable after an ``:info`` op. The checker is ``glome.sim.checkers.txn`` with
-``--consistency-models`` (Maelstrom's default ``strict-serializable``, decided as far as that
-checker's anomalies go).
+Errors follow docs/protocol.md#from-rpc-outcome-to-history-op with no idempotent ``:f`` (a timeout
+is ``:info``); the client is reusable after an ``:info`` op. The checker is
+``glome.sim.checkers.txn`` with ``--consistency-models`` (Maelstrom's default
+``strict-serializable``, decided as far as that checker's anomalies go).
 
 The reply must be the request with the reads filled in: the same micro-ops in the same order,
 writes echoed unchanged, read values ``null`` or a scalar (rw-register) / a list (list-append).
@@ -113,7 +114,8 @@ def _is_scalar(v: Any) -> bool:
 
 
 class TxnWorkload(Workload):
-    """txn-rw-register and txn-list-append: one ``txn`` RPC per op (spec 4.8, 4.9)."""
+    """txn-rw-register and txn-list-append: one ``txn`` RPC per op
+    (docs/protocol.md#txn-list-append, #txn-rw-register)."""
 
     write_f = "w"
     """The history/wire name of a write micro-op (``append`` for list-append)."""
@@ -193,7 +195,8 @@ class RwRegister(TxnWorkload):
 
 
 class ListAppend(TxnWorkload):
-    """txn-list-append: appends instead of writes, reads are lists (spec 4.8)."""
+    """txn-list-append: appends instead of writes, reads are lists
+    (docs/protocol.md#txn-list-append)."""
 
     name = "txn-list-append"
     write_f = "append"

@@ -1,4 +1,5 @@
-"""unique-ids (spec 4.2): workers send ``{"type": "generate"}``; ids must never repeat.
+"""unique-ids (docs/protocol.md#unique-ids): workers send ``{"type": "generate"}``; ids must never
+repeat.
 
 The ok value is the reply's ``id`` (any JSON). Clients are reused after a crashed op.
 """
