@@ -11,6 +11,8 @@ from typing import Any
 
 WORKLOAD_TEXT_FIGURES = ("anomaly-types", "final-reads", "acceptable")
 """Workload checker fields shown as text (anomaly names, a counter's reads and totals)."""
+REASONS_SEPARATOR = " | "
+"""Between the sentences of a row's ``reasons`` (a sentence may itself hold "; ")."""
 
 
 def _get(results: Mapping[str, Any] | None, *path: str) -> Any:
@@ -87,11 +89,17 @@ def workload_figures(results: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def failing_reasons(results: Mapping[str, Any] | None) -> str | None:
-    """One line per failing checker (``glome.sim.explain``), ``"; "``-joined; None when valid."""
-    from glome.sim.explain import failing_reasons as explain
+def reasons_text(results: Mapping[str, Any] | None) -> str | None:
+    """Why the run failed (``glome.sim.explain.failing_reasons``) as one text; None when valid."""
+    from glome.sim.explain import failing_reasons
 
-    return "; ".join(explain(results)) or None
+    return REASONS_SEPARATOR.join(failing_reasons(results)) or None
+
+
+def reasons_of(row: Mapping[str, Any]) -> list[str]:
+    """A row's ``reasons`` back as sentences."""
+    text = row.get("reasons")
+    return text.split(REASONS_SEPARATOR) if isinstance(text, str) and text else []
 
 
 def run_figures(
@@ -107,5 +115,5 @@ def run_figures(
         "ok_fraction": _number(_get(results, "availability", "ok-fraction")),
         "ops": sum(1 for op in history if op.get("type") == "invoke"),
         **workload_figures(results),
-        "reasons": failing_reasons(results),
+        "reasons": reasons_text(results),
     }
