@@ -26,6 +26,7 @@ from glome.challenges import (
     Challenge,
     Check,
     SeedGrade,
+    challenge_cases,
     grade_seeds,
 )
 from glome.swarm.figures import reasons_of
@@ -94,27 +95,13 @@ def grade_target(
             quiet=quiet,
             overrides=overrides,
         )
-    from glome.flags import run_keywords
-    from glome.swarm import Case, run_swarm
+    from glome.swarm import run_swarm
 
     challenge = get_target(target_id)
     seed_list = list(range(seed, seed + (seeds or 5)))
-    cases = []
-    for s in seed_list:
-        for check in challenge.checks:
-            options = run_keywords(["-w", challenge.workload, *shlex.split(check.flags)])
-            options.pop("seed")
-            options.update(overrides or {})
-            cases.append(
-                Case(
-                    s,
-                    options,
-                    node=node,
-                    bin=tuple(bin) if bin is not None else None,
-                    labels={"challenge": challenge.id, "check": check.flags},
-                    sandbox=sandbox,
-                )
-            )
+    cases = challenge_cases(
+        challenge, seed_list, node=node, bin=bin, sandbox=sandbox, overrides=overrides, judged=False
+    )
     runs = run_swarm(
         cases, workers=workers, cluster=cluster, store_dir=store_dir, progress=not quiet
     )

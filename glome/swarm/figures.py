@@ -15,7 +15,9 @@ REASONS_SEPARATOR = " | "
 """Between the sentences of a row's ``reasons`` (a sentence may itself hold "; ")."""
 
 
-def _get(results: Mapping[str, Any] | None, *path: str) -> Any:
+def results_at(results: Mapping[str, Any] | None, *path: str) -> Any:
+    """``results["net"]["servers"]["msgs-per-op"]`` as ``results_at(results, "net", "servers",
+    "msgs-per-op")``; None where the path ends early."""
     node: Any = results
     for key in path:
         if not isinstance(node, Mapping) or key not in node:
@@ -76,7 +78,7 @@ def _plain(value: Any) -> Any:
 
 def workload_figures(results: Mapping[str, Any] | None) -> dict[str, Any]:
     """The workload checker's counts (``lost-count`` -> ``lost``) and a few text fields."""
-    workload = _get(results, "workload")
+    workload = results_at(results, "workload")
     if not isinstance(workload, Mapping):
         return {}
     out: dict[str, Any] = {}
@@ -108,11 +110,11 @@ def run_figures(
     """msgs-per-op, op latency quantiles (ms), ok-fraction, op count and workload figures."""
     latencies = sorted(op_latencies_ms(history))
     return {
-        "msgs_per_op": _number(_get(results, "net", "servers", "msgs-per-op")),
+        "msgs_per_op": _number(results_at(results, "net", "servers", "msgs-per-op")),
         "latency_p50_ms": _quantile(latencies, 0.5),
         "latency_p99_ms": _quantile(latencies, 0.99),
         "latency_max_ms": latencies[-1] if latencies else None,
-        "ok_fraction": _number(_get(results, "availability", "ok-fraction")),
+        "ok_fraction": _number(results_at(results, "availability", "ok-fraction")),
         "ops": sum(1 for op in history if op.get("type") == "invoke"),
         **workload_figures(results),
         "reasons": reasons_text(results),
