@@ -45,7 +45,11 @@ def failing_reasons(results: Mapping[Any, Any] | None) -> list[str]:
     if not results:
         return ["no results: the run aborted or the analysis never ran"]
     names = sorted(
-        (name for name, sub in _items(results) if name != "valid?" and isinstance(sub, Mapping)),
+        (
+            name
+            for name, sub in _items(results)
+            if name != "valid?" and "/" not in name and isinstance(sub, Mapping)
+        ),
         key=lambda n: (CHECKER_ORDER.index(n) if n in CHECKER_ORDER else len(CHECKER_ORDER), n),
     )
     lines: list[str] = []
