@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+import callgrind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,23 +75,9 @@ def cpu_us(tree: Path, lines: int) -> float:
 
 
 def instructions(tree: Path, lines: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                *(sys.executable, "-c", CHILD, str(tree), str(lines), "1"),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=3600,
-        )
-        for line in out.read_text().splitlines():
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    raise RuntimeError("callgrind wrote no totals")
+    return callgrind.instructions(
+        [sys.executable, "-c", CHILD, str(tree), str(lines), "1"], cwd=Path.cwd()
+    )
 
 
 def main() -> int:

@@ -25,10 +25,7 @@ Every figure goes to ``docs/benchmarks.md`` with the command and the load averag
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +36,7 @@ from typing import Any
 
 from glome.challenges import CHALLENGES, DEFAULT_SEEDS, challenge_cases, grade_seeds
 from glome.swarm import Case, cores, run_swarm
+from glome.swarm.local_cluster import local_cluster
 
 HARDENED = {
     "1": "glome.nodes.echo:Echo",
@@ -93,62 +91,14 @@ def speedup(seeds: int) -> None:
 @contextmanager
 def dask_cluster(workers: int) -> Iterator[str]:
     """A scheduler and ``workers`` single-threaded worker processes on 127.0.0.1."""
-    dask = str(Path(sys.executable).parent / "dask")
-    with tempfile.TemporaryDirectory() as folder:
-        info = Path(folder) / "scheduler.json"
-        # Same session as this script: with the kernel's autogroup scheduling a new session
-        # would get its own CPU share on a loaded machine, and Dask would look faster than
-        # the local pool for that reason alone.
-        quiet: dict[str, Any] = {
-            "stdout": subprocess.DEVNULL,
-            "stderr": subprocess.DEVNULL,
-            "cwd": folder,
-        }
-        started = [
-            subprocess.Popen(
-                [
-                    dask,
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--no-dashboard",
-                    "--scheduler-file",
-                    str(info),
-                ],
-                **quiet,
-            )
-        ]
-        try:
-            while not info.exists():
-                time.sleep(0.2)
-            address = json.loads(info.read_text())["address"]
-            started += [
-                subprocess.Popen(
-                    [
-                        dask,
-                        "worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--no-dashboard",
-                        "--local-directory",
-                        f"{folder}/w{i}",
-                    ],
-                    **quiet,
-                )
-                for i in range(workers)
-            ]
-            from distributed import Client
-
-            with Client(address) as client:
-                client.wait_for_workers(workers, timeout=120)
-            yield address
-        finally:
-            for process in reversed(started):  # a worker's nanny stops its worker
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+    # Same session as this script: with the kernel's autogroup scheduling a new session would
+    # get its own CPU share on a loaded machine, and Dask would look faster than the local
+    # pool for that reason alone.
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        local_cluster(workers, Path(folder), own_sessions=False) as address,
+    ):
+        yield address
 
 
 def dask_overhead(seeds: int, rounds: int = 2) -> None:

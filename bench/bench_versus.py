@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import callgrind
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
@@ -56,29 +58,9 @@ def one_run(tree: Path, seed: int, time_limit: int) -> dict[str, float | str]:
 
 def instructions(tree: Path, seed: int, time_limit: int) -> int:
     """Instructions the child executes, counted by callgrind."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-c",
-                CHILD,
-                str(tree),
-                str(seed),
-                str(time_limit),
-            ],
-            check=True,
-            capture_output=True,
-            cwd=tmp,
-            timeout=3600,
-        )
-        for line in out.read_text().splitlines():
-            if line.startswith("summary:") or line.startswith("totals:"):
-                return int(line.split()[1])
-    raise RuntimeError("callgrind wrote no totals")
+    return callgrind.instructions(
+        [sys.executable, "-c", CHILD, str(tree), str(seed), str(time_limit)]
+    )
 
 
 def main() -> int:

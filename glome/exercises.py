@@ -40,6 +40,7 @@ from glome.challenges import (
     get_challenge,
     grade_seeds,
 )
+from glome.sim.explain import failing_reasons
 
 MAX_HINTS = 5
 
@@ -119,31 +120,6 @@ def _criterion_hints(verdicts: list[Verdict]) -> list[str]:
     return out
 
 
-def _workload_hints(results: dict[str, Any] | None) -> list[str]:
-    """Plain-language readings of the workload checker's failure fields."""
-    w = (results or {}).get("workload")
-    if not isinstance(w, dict) or w.get("valid?") is True:
-        return []
-    out = []
-    for key in ("lost-count", "duplicated-count", "unexpected-count", "never-read-count"):
-        if w.get(key):
-            out.append(f"the workload checker counts {key} = {w[key]}")
-    for key in ("anomaly-types", "bad-error-types", "errors"):
-        value = w.get(key)
-        if not value:
-            continue
-        if key == "errors" and isinstance(value, list | tuple):
-            first = _clip(str(value[0]))
-            out.append(f"the workload checker reports {len(value)} errors; the first: {first}")
-        else:
-            out.append(f"the workload checker reports {key} {_clip(str(value))}")
-    return out
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def grade_node(
     challenge_id: str,
     node_class: Any,
@@ -210,7 +186,7 @@ def _replay_hints(grade: SeedGrade, node_class: Any, store_dir: str | Path) -> l
     else:
         verdicts = evaluate(grade.challenge, check, result.results or {})
         hints.extend(_criterion_hints(verdicts))
-        hints.extend(_workload_hints(result.results))
+        hints.extend(failing_reasons(result.results))
     hints.extend(_error_hints(result.history)[:MAX_HINTS])
     hints.append(f"details: {result.store_path} (analysis.load(...) reads it)")
     return hints

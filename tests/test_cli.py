@@ -66,7 +66,7 @@ def test_invalid_run_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     verdict, *reasons = out.strip().splitlines()
     assert verdict == "Analysis invalid! (ﾉಥ益ಥ）ﾉ ┻━┻"
     assert [r.split(":")[0].strip() for r in reasons] == ["workload"]  # why, even when quiet
-    assert "value(s) lost" in reasons[0]
+    assert "acknowledged value(s) went missing for good (lost)" in reasons[0]
 
 
 def test_crash_exits_255(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,6 +65,10 @@ def test_a_flaw_on_some_seeds_is_caught_over_seeds(tmp_path: Path) -> None:
     grade = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=10)
     assert not grade.passed and grade.failing_seeds
     assert f"the first failing seed is {grade.failing_seeds[0]}" in grade.hints[0]
+    text = "\n".join(grade.hints)
+    assert "workload: every final read must be one of the acceptable totals" in text
+    assert "wrong read: process " in text  # the counter's wrong reads, as sentences
+    assert "Tagged(" not in text and "jepsen.history.Op" not in text, text
 
 
 def test_quick_checks_give_verdicts(capsys: pytest.CaptureFixture[str]) -> None:

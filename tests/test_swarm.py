@@ -20,6 +20,7 @@ import glome.swarm
 from glome.flags import run_keywords
 from glome.runtime import Message, Node, handler
 from glome.swarm import Case, run_swarm
+from glome.swarm.case import discard_store
 
 ECHO = "glome.nodes.echo:Echo"
 
@@ -60,11 +61,27 @@ def test_keep_all_and_none(tmp_path: Path) -> None:
     cases = [Case(1, ECHO_QUICK, node=ECHO)]
     kept = run_swarm(cases, workers=1, keep="all", store_dir=tmp_path / "a", progress=False)
     assert kept["passed"].all() and Path(kept["store"][0]).is_dir()
+    assert (tmp_path / "a" / "latest").resolve() == Path(kept["store"][0]).resolve()
     dropped = run_swarm(cases, workers=1, keep="none", store_dir=tmp_path / "b", progress=False)
     assert dropped["store"][0] is None
     assert not list((tmp_path / "b").glob("echo/2*"))
+    links = [p for p in (tmp_path / "b").rglob("*") if p.is_symlink()]
+    assert links == [], "no latest link left pointing at a deleted store"
     with pytest.raises(ValueError, match="keep"):
         run_swarm(cases, keep="some")
+
+
+def test_a_discarded_store_takes_only_its_own_latest_links(tmp_path: Path) -> None:
+    older, newer = tmp_path / "echo" / "1", tmp_path / "echo" / "2"
+    for store in (older, newer):
+        (store / "node-logs").mkdir(parents=True)
+    (tmp_path / "latest").symlink_to(Path("echo") / "2")
+    (tmp_path / "echo" / "latest").symlink_to("2")
+    discard_store(older)  # the links name a later run: left alone
+    assert not older.exists()
+    assert (tmp_path / "latest").resolve() == (tmp_path / "echo" / "latest").resolve() == newer
+    discard_store(newer)
+    assert not newer.exists() and not list(tmp_path.rglob("latest"))
 
 
 def test_serial_and_pool_give_byte_identical_history_and_journal(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from glome.swarm.figures import results_at
+
 Results = dict[str, Any]
 
 
@@ -92,17 +94,8 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _get(results: Results, *path: str) -> Any:
-    node: Any = results
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _latency(results: Results, quantile: float) -> Any:
-    latencies = _get(results, "workload", "stable-latencies")
+    latencies = results_at(results, "workload", "stable-latencies")
     if not isinstance(latencies, dict):
         return None
     for k, v in latencies.items():
@@ -119,7 +112,7 @@ VALID = Criterion("valid?", "true", lambda r: r.get("valid?"), lambda v: v is Tr
 TOTAL_AVAILABILITY = Criterion(
     "availability ok-fraction",
     "1.0 (total)",
-    lambda r: _get(r, "availability", "ok-fraction"),
+    lambda r: results_at(r, "availability", "ok-fraction"),
     lambda v: v == 1,
 )
 
@@ -128,7 +121,7 @@ def msgs_per_op(limit: float | None) -> Criterion:
     return Criterion(
         "servers msgs-per-op",
         f"< {limit:g}" if limit is not None else "lower is better",
-        lambda r: _get(r, "net", "servers", "msgs-per-op"),
+        lambda r: results_at(r, "net", "servers", "msgs-per-op"),
         _lt(limit) if limit is not None else None,
     )
 
@@ -145,7 +138,7 @@ def latency(quantile: float, name: str, limit_ms: float) -> Criterion:
 AVAILABILITY_INFO = Criterion(
     "availability ok-fraction",
     "higher is better",
-    lambda r: _get(r, "availability", "ok-fraction"),
+    lambda r: results_at(r, "availability", "ok-fraction"),
     None,
 )
 

@@ -58,8 +58,10 @@ def challenge_cases(
     bin: Sequence[str] | None = None,
     sandbox: Any = None,
     overrides: Mapping[str, Any] | None = None,
+    judged: bool = True,
 ) -> list[Any]:
-    """One swarm case per (seed, check), seed by seed."""
+    """One swarm case per (seed, check), seed by seed. ``judged``: each run measures the
+    check's criteria (a challenge of ``CHALLENGES``); False leaves only the run's verdict."""
     from glome.flags import run_keywords
     from glome.swarm import Case
 
@@ -77,7 +79,7 @@ def challenge_cases(
                     bin=tuple(bin) if bin is not None else None,
                     labels={"challenge": challenge.id, "check": check.flags},
                     sandbox=sandbox,
-                    judge=(challenge.id, index),
+                    judge=(challenge.id, index) if judged else None,
                 )
             )
     return cases

@@ -184,10 +184,11 @@ def _why(rows: Any) -> str:
             if str(c).endswith(" ok") and _truth(v) is False
         ]
         text = ", ".join(f"{c} = {_show(row[c])}" for c in failed) or "not valid"
-        explained = row.get("reasons")
+        explained = row.get("reasons")  # the checkers' own account (glome.sim.explain)
         if isinstance(explained, str) and explained:
-            text += f": {explained}"
-        reasons.append(text + _workload_reason(row))
+            reasons.append(f"{text}: {explained}")
+        else:  # a valid run that missed a target: what the workload counted
+            reasons.append(text + _workload_reason(row))
     return "; ".join(dict.fromkeys(reasons))
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_BAD_ARGS = 254
+from glome.flags import EXIT_BAD_ARGS, _Parser
 
 
-def _grade_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _grade_parser() -> _Parser:
+    p = _Parser(
         prog="glome grade",
         description="Grade every student's submission for every challenge over seeds, each "
         "run sandboxed. ROSTER/<student>/<challenge-id> is an executable (any language, run "

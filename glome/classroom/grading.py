@@ -18,7 +18,6 @@ import math
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from glome.challenges import (
@@ -27,9 +26,10 @@ from glome.challenges import (
     Challenge,
     Check,
     SeedGrade,
+    challenge_cases,
     grade_seeds,
 )
-from glome.classroom.feedback import reasons_from_store
+from glome.swarm.figures import reasons_of
 
 LIN_FLAGS = "--node-count 3 --concurrency 2n --time-limit 20 --rate 30 --nemesis partition"
 TXN_ABORT_FLAGS = "--node-count 2 --concurrency 2n --time-limit 20 --rate 500 --latency 5 --consistency-models read-committed"
@@ -54,7 +54,7 @@ EXTRA_CHALLENGES: dict[str, Challenge] = {
 }
 """Exercise-only targets: their only criterion is ``valid?`` (it is the row's own verdict)."""
 REASONS_SHOWN = 3
-"""Failing seeds whose store is read back to say why."""
+"""Failing seeds whose reasons a grade shows."""
 
 
 def get_target(target_id: str) -> Challenge:
@@ -95,27 +95,13 @@ def grade_target(
             quiet=quiet,
             overrides=overrides,
         )
-    from glome.flags import run_keywords
-    from glome.swarm import Case, run_swarm
+    from glome.swarm import run_swarm
 
     challenge = get_target(target_id)
     seed_list = list(range(seed, seed + (seeds or 5)))
-    cases = []
-    for s in seed_list:
-        for check in challenge.checks:
-            options = run_keywords(["-w", challenge.workload, *shlex.split(check.flags)])
-            options.pop("seed")
-            options.update(overrides or {})
-            cases.append(
-                Case(
-                    s,
-                    options,
-                    node=node,
-                    bin=tuple(bin) if bin is not None else None,
-                    labels={"challenge": challenge.id, "check": check.flags},
-                    sandbox=sandbox,
-                )
-            )
+    cases = challenge_cases(
+        challenge, seed_list, node=node, bin=bin, sandbox=sandbox, overrides=overrides, judged=False
+    )
     runs = run_swarm(
         cases, workers=workers, cluster=cluster, store_dir=store_dir, progress=not quiet
     )
@@ -303,18 +289,7 @@ def grade_node(
         items.extend(items_of(grade, (points or {}).get(target)))
         for seed in grade.failing_seeds[:REASONS_SHOWN]:
             reasons[target, seed] = seed_reasons(grade, seed)
-    drop_dangling_links(Path(kwargs.get("store_dir", "store")))
     return NodeGrade(title or ", ".join(targets), grades, items, reasons, quick)
-
-
-def drop_dangling_links(store: Path) -> None:
-    """Remove ``latest`` links left pointing at the stores of passing runs (not kept): tools
-    that copy the folder, nbgrader among them, fail on a dangling link."""
-    if not store.is_dir():
-        return
-    for link in store.rglob("*"):
-        if link.is_symlink() and not link.exists():
-            link.unlink()
 
 
 def seed_reasons(grade: SeedGrade, seed: int) -> list[str]:
@@ -333,8 +308,8 @@ def seed_reasons(grade: SeedGrade, seed: int) -> list[str]:
                 criterion = name.removesuffix(" ok")
                 goal = _goal(grade.challenge, criterion)
                 out.append(f"{criterion}: expected {goal}; got {_text(row.get(criterion))}")
-        out.extend(reasons_from_store(row.get("store")))
-    return list(dict.fromkeys(out)) or ["not valid (the store was not kept, so no details)"]
+        out.extend(reasons_of(row))
+    return list(dict.fromkeys(out)) or ["not valid (no checker says why)"]
 
 
 def _goal(challenge: Challenge, criterion: str) -> str:

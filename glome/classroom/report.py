@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glome.classroom.roster import NOT_SUBMITTED
+from glome.swarm.figures import reasons_of
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; }
@@ -135,9 +136,9 @@ def render_feedback(student: str, rows: Any) -> str:
                 f"{r['verdict']} |"
             )
         first = part.iloc[0]
-        if first["reasons"]:
+        if reasons_of(first):
             lines += ["", "What went wrong:"]
-            lines += [f"- {reason}" for reason in str(first["reasons"]).split(" | ")]
+            lines += [f"- {reason}" for reason in reasons_of(first)]
         if first["replay"]:
             lines += ["", "Replay a failing seed:"]
             lines += [f"    {cmd}" for cmd in str(first["replay"]).split(" ; ")]

@@ -30,11 +30,11 @@ from typing import Any
 from glome.classroom.grading import (
     REASONS_SHOWN,
     NodeGrade,
-    drop_dangling_links,
     items_of,
     seed_reasons,
 )
 from glome.sandbox import Limits, Sandbox
+from glome.swarm.figures import REASONS_SEPARATOR
 
 NOT_SUBMITTED = "not submitted"
 COLUMNS = (
@@ -135,7 +135,7 @@ def _rows(
     seed_grade = grade.grades[0]
     failing = seed_grade.failing_seeds
     replay = " ; ".join(seed_grade.replay(s).replace(staged, original) for s in failing)
-    reasons = " | ".join(
+    reasons = REASONS_SEPARATOR.join(
         r.replace(staged, original)
         for seed in failing
         for r in grade.reasons.get((submission.challenge, seed), [])
@@ -231,7 +231,6 @@ def grade_roster(
             rows.extend(_rows(submission, grade, str(copy), str(submission.path)))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    drop_dangling_links(out / "store")
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table = table.sort_values(["student", "challenge"], kind="stable").reset_index(drop=True)
     for column in ("points", "max_points"):  # whole numbers, empty for "not submitted"

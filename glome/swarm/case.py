@@ -193,11 +193,28 @@ def run_case(
     if keep == "all" or (keep == "failing" and not row["passed"]):
         row["store"] = str(store)
     else:
-        shutil.rmtree(store, ignore_errors=True)
+        discard_store(store)
         row["store"] = None
     row["wall_s"] = time.perf_counter() - wall_begin
     row["cpu_s"] = _cpu_seconds() - cpu_begin
     return row
+
+
+def discard_store(store: Path) -> None:
+    """Delete a run's store and the ``latest`` links that name it.
+
+    The store made ``<root>/latest`` and ``<root>/<workload>/latest`` point at itself; left
+    alone they would dangle, and tools that copy the folder (nbgrader among them) fail on a
+    dangling link. A link another run has re-pointed since is left as it is. Only a run can
+    point a link at its own store, and it did so before it started, so once the store is gone
+    no link to it can reappear: at worst a concurrent run's fresh link is removed between the
+    check and the unlink (it is then missing, never dangling).
+    """
+    target = store.resolve()
+    shutil.rmtree(store, ignore_errors=True)
+    for link in (store.parent / "latest", store.parent.parent / "latest"):
+        if link.is_symlink() and link.resolve() == target:
+            link.unlink(missing_ok=True)
 
 
 def _valid_text(valid: Any) -> str:

@@ -73,23 +73,6 @@ def _died(exitcode: int | None) -> str:
     return f"the run's process exited with code {exitcode} before sending its row"
 
 
-def run_forked(
-    cases: Sequence[Case],
-    run_one: RunOne,
-    on_row: OnRow,
-    *,
-    workers: int,
-    budget: Callable[[Case], float],
-) -> None:
-    """At most ``workers`` forked children at once, one per case; see the module docstring.
-
-    A child still running ``budget(case)`` seconds after it started is killed and its case
-    becomes a row with an error; so does a child that dies without sending its row.
-    """
-    with _sigterm_as_interrupt():
-        _run_forked(cases, run_one, on_row, workers=workers, budget=budget)
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While the pool runs, SIGTERM to this process stops it as Ctrl-C does (children
@@ -104,7 +87,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_forked(
+@_sigterm_as_interrupt()
+def run_forked(
     cases: Sequence[Case],
     run_one: RunOne,
     on_row: OnRow,
@@ -112,6 +96,12 @@ def _run_forked(
     workers: int,
     budget: Callable[[Case], float],
 ) -> None:
+    """At most ``workers`` forked children at once, one per case; see the module docstring.
+
+    A child still running ``budget(case)`` seconds after it started is killed and its case
+    becomes a row with an error; so does a child that dies without sending its row.
+    SIGTERM stops it as Ctrl-C does (``_sigterm_as_interrupt``).
+    """
     context = multiprocessing.get_context("fork")
     waiting = list(enumerate(cases))
     waiting.reverse()  # pop() from the end gives case order

@@ -11,9 +11,13 @@ from typing import Any
 
 WORKLOAD_TEXT_FIGURES = ("anomaly-types", "final-reads", "acceptable")
 """Workload checker fields shown as text (anomaly names, a counter's reads and totals)."""
+REASONS_SEPARATOR = " | "
+"""Between the sentences of a row's ``reasons`` (a sentence may itself hold "; ")."""
 
 
-def _get(results: Mapping[str, Any] | None, *path: str) -> Any:
+def results_at(results: Mapping[str, Any] | None, *path: str) -> Any:
+    """``results["net"]["servers"]["msgs-per-op"]`` as ``results_at(results, "net", "servers",
+    "msgs-per-op")``; None where the path ends early."""
     node: Any = results
     for key in path:
         if not isinstance(node, Mapping) or key not in node:
@@ -74,7 +78,7 @@ def _plain(value: Any) -> Any:
 
 def workload_figures(results: Mapping[str, Any] | None) -> dict[str, Any]:
     """The workload checker's counts (``lost-count`` -> ``lost``) and a few text fields."""
-    workload = _get(results, "workload")
+    workload = results_at(results, "workload")
     if not isinstance(workload, Mapping):
         return {}
     out: dict[str, Any] = {}
@@ -87,11 +91,17 @@ def workload_figures(results: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def failing_reasons(results: Mapping[str, Any] | None) -> str | None:
-    """One line per failing checker (``glome.sim.explain``), ``"; "``-joined; None when valid."""
-    from glome.sim.explain import failing_reasons as explain
+def reasons_text(results: Mapping[str, Any] | None) -> str | None:
+    """Why the run failed (``glome.sim.explain.failing_reasons``) as one text; None when valid."""
+    from glome.sim.explain import failing_reasons
 
-    return "; ".join(explain(results)) or None
+    return REASONS_SEPARATOR.join(failing_reasons(results)) or None
+
+
+def reasons_of(row: Mapping[str, Any]) -> list[str]:
+    """A row's ``reasons`` back as sentences."""
+    text = row.get("reasons")
+    return text.split(REASONS_SEPARATOR) if isinstance(text, str) and text else []
 
 
 def run_figures(
@@ -100,12 +110,12 @@ def run_figures(
     """msgs-per-op, op latency quantiles (ms), ok-fraction, op count and workload figures."""
     latencies = sorted(op_latencies_ms(history))
     return {
-        "msgs_per_op": _number(_get(results, "net", "servers", "msgs-per-op")),
+        "msgs_per_op": _number(results_at(results, "net", "servers", "msgs-per-op")),
         "latency_p50_ms": _quantile(latencies, 0.5),
         "latency_p99_ms": _quantile(latencies, 0.99),
         "latency_max_ms": latencies[-1] if latencies else None,
-        "ok_fraction": _number(_get(results, "availability", "ok-fraction")),
+        "ok_fraction": _number(results_at(results, "availability", "ok-fraction")),
         "ops": sum(1 for op in history if op.get("type") == "invoke"),
         **workload_figures(results),
-        "reasons": failing_reasons(results),
+        "reasons": reasons_text(results),
     }
