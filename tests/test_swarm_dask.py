@@ -145,7 +145,7 @@ def test_glome_challenge_runs_on_the_cluster(scheduler: str, tmp_path: Path) -> 
             "--node",
             "glome.nodes.counter:StaleReadCounter",
             "--seed",
-            "1",
+            "3",
             "--seeds",
             "6",
             "--cluster",
@@ -160,8 +160,8 @@ def test_glome_challenge_runs_on_the_cluster(scheduler: str, tmp_path: Path) -> 
     )
     out = done.stdout.decode()
     assert done.returncode == 1, out + done.stderr.decode()
-    assert "FAIL seed 2" in out and "FAIL seed 6" in out  # as on the local pool
-    assert "6 runs (seeds 1..6, 1 per seed): 4 passed" in out
+    assert "FAIL seed 7" in out and "FAIL seed 8" in out  # as on the local pool
+    assert "6 runs (seeds 3..8, 1 per seed): 4 passed" in out
 
 
 CRASHER = """
