@@ -88,7 +88,9 @@ MEASURED: tuple[Measured, ...] = (
     Measured("4", "counter:StaleReadCounter", "naive", 1, 200, 48),
     Measured("4", "counter:MarkOnSendDeltaCounter", "review", 1, 400, 54),
     Measured("4", "counter:SeqKVCounter", "hardened", 1, 60, 0),
+    Measured("4", "counter:SeqKVCounter", "hardened", 61, 60, 0),
     Measured("4", "counter:DeltaCounter", "hardened", 1, 60, 0),
+    Measured("4", "counter:DeltaCounter", "hardened", 61, 60, 0),
     Measured("6c", "txn:CommitTsTxn", "review", 1, 6, 6),
 )
 
