@@ -85,6 +85,7 @@ MEASURED: tuple[Measured, ...] = (
     Measured("3c", "broadcast:MarkOnSendDelta", "review", 1, 100, 82),
     Measured("3c", "broadcast:Hardened", "hardened", 1, 100, 0),
     Measured("3d", "broadcast:MarkOnSendDelta", "review", 1, 6, 6),
+    Measured("3d", "broadcast:MarkOnSendDelta", "review", 7, 4, 4),
     Measured("4", "counter:StaleReadCounter", "naive", 1, 200, 48),
     Measured("4", "counter:MarkOnSendDeltaCounter", "review", 1, 400, 54),
     Measured("4", "counter:SeqKVCounter", "hardened", 1, 60, 0),
@@ -92,6 +93,7 @@ MEASURED: tuple[Measured, ...] = (
     Measured("4", "counter:DeltaCounter", "hardened", 1, 60, 0),
     Measured("4", "counter:DeltaCounter", "hardened", 61, 60, 0),
     Measured("6c", "txn:CommitTsTxn", "review", 1, 6, 6),
+    Measured("6c", "txn:CommitTsTxn", "review", 7, 14, 14),
 )
 
 FLOOR_RATE = 0.2
