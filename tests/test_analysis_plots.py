@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 import analysis
 from analysis import cli
 from analysis.compare import latency_measure
-from analysis.plots import all_plots, kill_windows, run_label
+from analysis.plots import ZERO_NOTE, all_plots, kill_windows, run_label
 
 RUNS = maelstrom_runs()
 needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
@@ -117,29 +117,39 @@ def test_cli_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 # --- figures that show something (glome runs made here, a few simulated seconds each) -------
 
 
+def _kafka_run(store: Path, **processing: float) -> analysis.Run:
+    """A kafka log killed and restarted every 4 s, in-process, seed 1; ``processing`` overrides
+    the processing-time model (0 and 0: the zero-cost model, every latency 0)."""
+    from glome.nodes.kafka import SingleNodeKafka
+    from glome.sim import run
+
+    result = run(
+        SingleNodeKafka,
+        workload="kafka",
+        node_count=1,
+        concurrency=2,
+        time_limit=12,
+        rate=20,
+        nemesis="kill",
+        nemesis_interval=4,
+        recovery_time=1,
+        store_dir=store,
+        seed=1,
+        **processing,
+    )
+    return analysis.load(result.store_path)
+
+
 @pytest.fixture(scope="module")
 def glome_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, analysis.Run]:
-    """A kafka log killed and restarted (an outage, client crashes, all latencies 0 in-process),
-    a broadcast node losing values under a partition, and a valid one with stale reads."""
+    """A kafka log killed and restarted (an outage, client crashes), a broadcast node losing
+    values under a partition, and a valid one with stale reads; default processing time."""
     from glome.nodes.broadcast import Hardened, MarkOnSendDelta
-    from glome.nodes.kafka import SingleNodeKafka
     from glome.sim import run
 
     store = tmp_path_factory.mktemp("plots")
     common = {"store_dir": store, "seed": 1}
     made = {
-        "kafka": run(
-            SingleNodeKafka,
-            workload="kafka",
-            node_count=1,
-            concurrency=2,
-            time_limit=12,
-            rate=20,
-            nemesis="kill",
-            nemesis_interval=4,
-            recovery_time=1,
-            **common,
-        ),
         "lossy": run(
             MarkOnSendDelta,
             workload="broadcast",
@@ -153,7 +163,7 @@ def glome_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, analysis.R
             Hardened, workload="broadcast", node_count=5, time_limit=5, rate=10, **common
         ),
     }
-    return {k: analysis.load(r.store_path) for k, r in made.items()}
+    return {"kafka": _kafka_run(store)} | {k: analysis.load(r.store_path) for k, r in made.items()}
 
 
 def _y_values(ax: Axes) -> np.ndarray:
@@ -258,7 +268,7 @@ def test_message_counts_explain_error_bars() -> None:
 
 
 def test_compare_counts_only_invalidating_anomalies_and_shows_stable_latency(
-    glome_runs: dict[str, analysis.Run],
+    glome_runs: dict[str, analysis.Run], tmp_path: Path
 ) -> None:
     runs = [glome_runs["lossy"], glome_runs["hardened"]]
     table = analysis.compare(runs)
@@ -277,5 +287,14 @@ def test_compare_counts_only_invalidating_anomalies_and_shows_stable_latency(
     assert latency_measure(kafka) == "ops"
     fig = analysis.plot_compare(kafka)
     latency_panel = fig.axes[1]
-    assert any("0 ms" in t.get_text() for t in latency_panel.texts), "zeros are explained"
+    assert kafka.iloc[0]["latency_p99_ms"] > 0, "in-process ops cost processing time"
+    assert not any(t.get_text() == ZERO_NOTE for t in latency_panel.texts)
+    plt.close(fig)
+    # The old zero-cost model, asked for explicitly: every latency is 0, and the panel says why
+    # instead of drawing nothing.
+    zero_cost = analysis.compare([_kafka_run(tmp_path, processing_time=0, processing_per_byte=0)])
+    assert (zero_cost[["latency_p50_ms", "latency_p99_ms"]] == 0).all(axis=None)
+    fig = analysis.plot_compare(zero_cost)
+    latency_panel = fig.axes[1]
+    assert any(t.get_text() == ZERO_NOTE for t in latency_panel.texts), "zeros are explained"
     plt.close(fig)

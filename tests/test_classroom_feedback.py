@@ -29,12 +29,13 @@ def test_efficiency_counts_only_on_valid_runs() -> None:
 
 
 def test_stale_read_counter_fails_on_some_seeds_with_its_reads(tmp_path: Path) -> None:
-    # seeds 7 and 8 of challenge 4 show the stale read (seeds 1..6 pass, with processing time)
+    # seeds 3..8: passes 3 to 6, fails 7 and 8 (docs/findings.md, "Seeds per challenge")
     grade = grade_exercise(
-        "ex4_counter", StaleReadCounter, seed=5, seeds=4, store_dir=str(tmp_path)
+        "ex4_counter", StaleReadCounter, seeds=6, seed=3, store_dir=str(tmp_path)
     )
     assert not grade.passed and 0 < grade.points < grade.max_points
     text = grade.report()
+    assert "--seed 7" in text and "--seed 8" in text and "--seed 3" not in text
     assert "acceptable totals" in text and "final reads" in text and "replay:" in text
     assert "Tagged(" not in text
 
