@@ -69,9 +69,9 @@ class MyCounter(Node):
 # %% [markdown]
 # ## Grade
 #
-# Challenge 4's official command: 3 nodes, 20 s at 100 ops/s, partitions, on 20 seeds: a stale
-# read shows on only some of them, so one lucky seed proves nothing. (`glome challenge 4`
-# runs 121 seeds, enough to catch rarer flaws than this exercise's.)
+# Challenge 4's official command: 3 nodes, 20 s at 100 ops/s, partitions, on as many seeds as
+# `glome challenge 4` runs (`glome.challenges.DEFAULT_SEEDS["4"]`): a stale read shows on only
+# some of them, so one lucky seed proves nothing.
 
 # %%
 grade_counter = grade_exercise("ex4_counter", MyCounter)

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # Exercise 5: efficient broadcast (3d and 3e)
+# # Exercise 5: efficient broadcast (3e)
 #
 # The same broadcast as exercise 3, now on **25 nodes** with **100 ms** links and 100
 # operations per second, and it must be cheap and quick as well as correct:
@@ -22,7 +22,10 @@
 # | 3d | < 30 | < 400 ms | < 600 ms |
 # | 3e | < 20 | < 1000 ms | < 2000 ms |
 #
-# (3d also runs once with partitions, where only correctness counts.) Latency is how long a
+# This exercise is graded on 3e. Every node handles one message at a time and each costs a few
+# milliseconds (glome's processing time), so a hub that talks to 24 peers queues up: 3d's
+# tighter latencies need a design that spreads the load (try `grade_seeds("3d",
+# node=MyBroadcast)` once 3e passes; glome.nodes.broadcast:Hardened is one answer). Latency is how long a
 # broadcast value takes to show up in every node's reads; msgs-per-op counts the messages
 # between nodes per client operation.
 #
@@ -81,7 +84,7 @@ class MyBroadcast(Node):
 # %% [markdown]
 # ## Grade
 #
-# 3d and 3e's official commands, several seeds each. One seed takes a few seconds (25 nodes).
+# 3e's official command, several seeds. One seed takes a few seconds (25 nodes).
 
 # %%
 grade_efficient = grade_exercise("ex5_efficient_broadcast", MyBroadcast)

@@ -16,8 +16,9 @@
 #
 # The cell tagged `solution` replaces the cell tagged `exercise` in
 # `exercises/ex5_efficient_broadcast.py`: a hub (the smallest node id) and batches every
-# 150 ms, each acknowledged. Measured on 3 seeds: about 5 msgs-per-op, median 330 ms,
-# maximum 500 ms (3d's targets: 30, 400, 600).
+# 300 ms, each acknowledged: well inside 3e's targets. With processing time the hub is a
+# bottleneck: batching faster sends more acks through it and its queue grows, which is why
+# 3d's latencies are out of this design's reach.
 
 # %%
 from typing import Any
@@ -27,7 +28,7 @@ from glome.runtime import Message, Node, handler
 
 # %% tags=["solution"]
 class MyBroadcast(Node):
-    PERIOD = 0.15  # seconds between batches
+    PERIOD = 0.3  # seconds between batches
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
