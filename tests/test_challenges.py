@@ -152,7 +152,7 @@ def test_stale_reads_fail_on_some_seeds_and_the_report_names_them(
             "--seed",
             "3",
             "--seeds",
-            "4",
+            "6",
             "--workers",
             "2",
             "--quiet",

@@ -71,7 +71,7 @@ def test_glome_challenge_runs_on_the_cluster(scheduler: str, tmp_path: Path) -> 
             "--seed",
             "3",
             "--seeds",
-            "4",
+            "6",
             "--cluster",
             scheduler,
             "--quiet",
