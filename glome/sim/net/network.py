@@ -244,30 +244,16 @@ class Network:
             _, msg_id, src, dest, body, send_ns, body_json = heapq.heappop(queue)
             if grudge and src in grudge.get(dest, ()):
                 self.dropped += 1
-                if journaled:
-                    record(
-                        msg_id,
-                        src,
-                        dest,
-                        body_json or serialise_body(body),
-                        send_ns,
-                        recv_ns=None,
-                        dropped=True,
-                    )
+                record(
+                    msg_id, src, dest, body, body_json, send_ns=send_ns, recv_ns=None, dropped=True
+                )
                 continue
             endpoint = endpoints.get(dest)
             if endpoint is None:
                 self.undelivered += 1
-                if journaled:
-                    record(
-                        msg_id,
-                        src,
-                        dest,
-                        body_json or serialise_body(body),
-                        send_ns,
-                        recv_ns=None,
-                        dropped=False,
-                    )
+                record(
+                    msg_id, src, dest, body, body_json, send_ns=send_ns, recv_ns=None, dropped=False
+                )
                 note = f"message {msg_id} from {src} to unregistered endpoint {dest} not delivered"
                 log.info(note)
                 if self._on_undeliverable is not None:
@@ -291,28 +277,21 @@ class Network:
                 accepted = False
             if accepted is False:  # e.g. a process whose stdin buffer is full
                 self.undelivered += 1
-                if journaled:
-                    record(
-                        msg_id,
-                        src,
-                        dest,
-                        body_json or serialise_body(body),
-                        send_ns,
-                        recv_ns=None,
-                        dropped=False,
-                    )
+                record(
+                    msg_id, src, dest, body, body_json, send_ns=send_ns, recv_ns=None, dropped=False
+                )
             else:
                 self.delivered += 1
-                if journaled:
-                    record(
-                        msg_id,
-                        src,
-                        dest,
-                        body_json or serialise_body(body),
-                        send_ns,
-                        recv_ns=now_ns,
-                        dropped=False,
-                    )
+                record(
+                    msg_id,
+                    src,
+                    dest,
+                    body,
+                    body_json,
+                    send_ns=send_ns,
+                    recv_ns=now_ns,
+                    dropped=False,
+                )
             grudge = self._grudge  # a delivery may have changed it (a nemesis hook)
         if queue and not self.closed:
             self._schedule(queue[0][0], self.loop.time())
@@ -342,14 +321,19 @@ class Network:
         msg_id: int,
         src: str,
         dest: str,
-        body_json: bytes,
-        send_ns: int,
+        body: Any,
+        body_json: bytes | None,
         *,
+        send_ns: int,
         recv_ns: int | None,
         dropped: bool,
     ) -> None:
-        """Journal one message whose fate is settled: one line (module docstring)."""
-        assert self._journal is not None
+        """Journal one message whose fate is settled: one line (module docstring). Nothing
+        without a journal; the body is serialised here unless the sender already did."""
+        if self._journal is None:
+            return
+        if body_json is None:
+            body_json = serialise_body(body)
         quoted = self._quoted
         q_src = quoted.get(src) or self._quote(src)
         q_dest = quoted.get(dest) or self._quote(dest)
@@ -372,13 +356,6 @@ class Network:
         while self._queue:
             _, msg_id, src, dest, body, send_ns, body_json = heapq.heappop(self._queue)
             self.undelivered += 1
-            if self._journal is not None:
-                self._record(
-                    msg_id,
-                    src,
-                    dest,
-                    body_json or serialise_body(body),
-                    send_ns,
-                    recv_ns=None,
-                    dropped=False,
-                )
+            self._record(
+                msg_id, src, dest, body, body_json, send_ns=send_ns, recv_ns=None, dropped=False
+            )
