@@ -15,7 +15,7 @@ store name and time in ``timeline.html``. ``timeline.html`` and ``messages.svg``
 from the history and the journal: when only they differ, their renderer changed, not the run.
 
 ``--no-processing`` runs every configuration with zero-cost message delivery
-(``processing_time=0, processing_per_byte=0``): the simulator as it was before the
+(``glome.sim.options.ZERO_COST``): the simulator as it was before the
 processing-time model, to check that the model's hook leaves that mode byte-identical.
 
 Exit status 0 when every file matches, 1 otherwise (the differing files are listed).
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from glome.sim import run  # noqa: E402
+from glome.sim.options import ZERO_COST  # noqa: E402
 
 CONFIGS: dict[str, dict[str, Any]] = {
     # bench_sim.py's configuration (3d) with its node.
@@ -140,7 +141,7 @@ def _store_files(store: Path) -> dict[str, bytes]:
     return files
 
 
-NO_PROCESSING = {"processing_time": 0, "processing_per_byte": 0}
+NO_PROCESSING = dict(ZERO_COST)
 
 
 def simulate(

@@ -101,8 +101,10 @@ def _test_parser() -> _Parser:
 
 
 def _add_processing_flags(p: argparse.ArgumentParser) -> None:
-    """In-process nodes and services as single servers (``glome.sim.net.processing``)."""
+    """What a message costs in-process: I/O delay and service time (``glome.sim.net.processing``)."""
     from glome.sim.net.processing import (
+        DEFAULT_IO_DELAY,
+        DEFAULT_IO_DELAY_DIST,
         DEFAULT_PROCESSING_DIST,
         DEFAULT_PROCESSING_PER_BYTE,
         DEFAULT_PROCESSING_TIME,
@@ -110,12 +112,27 @@ def _add_processing_flags(p: argparse.ArgumentParser) -> None:
     )
 
     p.add_argument(
+        "--io-delay",
+        type=float,
+        default=DEFAULT_IO_DELAY,
+        metavar="MS",
+        help="mean delay of an in-process message on its way out of its sender, ms; does not "
+        f"queue (default {DEFAULT_IO_DELAY:g})",
+    )
+    p.add_argument(
+        "--io-delay-dist",
+        default=DEFAULT_IO_DELAY_DIST,
+        choices=PROCESSING_DISTS,
+        help=f"I/O delay distribution (default {DEFAULT_IO_DELAY_DIST})",
+    )
+    p.add_argument(
         "--processing-time",
         type=float,
         default=DEFAULT_PROCESSING_TIME,
         metavar="MS",
-        help="mean service time of a message at an in-process node or a service, ms "
-        f"(default {DEFAULT_PROCESSING_TIME:g}; 0 with --processing-per-byte 0: free)",
+        help="mean service time of a message at an in-process node or a service, ms; later "
+        f"messages queue (default {DEFAULT_PROCESSING_TIME:g}; all of --io-delay, "
+        "--processing-time and --processing-per-byte 0: messages cost nothing)",
     )
     p.add_argument(
         "--processing-dist",
@@ -196,6 +213,8 @@ def _keywords(ns: argparse.Namespace) -> dict[str, Any]:
         "rate": ns.rate,
         "latency": int(ns.latency) if float(ns.latency).is_integer() else ns.latency,
         "latency_dist": ns.latency_dist,
+        "io_delay": ns.io_delay,
+        "io_delay_dist": ns.io_delay_dist,
         "processing_time": ns.processing_time,
         "processing_dist": ns.processing_dist,
         "processing_per_byte": ns.processing_per_byte,

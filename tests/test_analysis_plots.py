@@ -19,6 +19,7 @@ import analysis
 from analysis import cli
 from analysis.compare import latency_measure
 from analysis.plots import ZERO_NOTE, all_plots, kill_windows, run_label
+from glome.sim.options import ZERO_COST
 
 RUNS = maelstrom_runs()
 needs_corpus = pytest.mark.skipif(not RUNS.is_dir(), reason="../shared/maelstrom-runs is absent")
@@ -292,7 +293,7 @@ def test_compare_counts_only_invalidating_anomalies_and_shows_stable_latency(
     plt.close(fig)
     # The old zero-cost model, asked for explicitly: every latency is 0, and the panel says why
     # instead of drawing nothing.
-    zero_cost = analysis.compare([_kafka_run(tmp_path, processing_time=0, processing_per_byte=0)])
+    zero_cost = analysis.compare([_kafka_run(tmp_path, **ZERO_COST)])
     assert (zero_cost[["latency_p50_ms", "latency_p99_ms"]] == 0).all(axis=None)
     fig = analysis.plot_compare(zero_cost)
     latency_panel = fig.axes[1]

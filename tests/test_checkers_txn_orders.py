@@ -14,6 +14,7 @@ from glome.edn import Keyword
 from glome.sim.checkers import list_append, txn
 from glome.sim.checkers.graph import PROCESS, REALTIME
 from glome.sim.checkers.orders import OrderEdges, order_for
+from glome.sim.options import ZERO_COST
 
 Mop = tuple[str, Any, Any]
 
@@ -238,8 +239,7 @@ def test_replicas_that_lag_break_strict_serializability_in_realtime(tmp_path: Pa
             consistency_models=models,
             # The scenario was built on zero-cost delivery; with service times seed 1 lags
             # differently (the realtime cycles stay, the ones ruling out strong SI do not).
-            processing_time=0,
-            processing_per_byte=0,
+            **ZERO_COST,
         )
         assert result.results is not None
         w: dict[str, Any] = result.results["workload"]

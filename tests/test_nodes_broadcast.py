@@ -31,6 +31,7 @@ from glome.sim import run
 from glome.sim.hosts.inproc import InProcessHost
 from glome.sim.hosts.vclock import run_virtual
 from glome.sim.net.network import Network
+from glome.sim.options import ZERO_COST
 from glome.testing import Driver
 
 
@@ -252,11 +253,10 @@ def test_mark_on_send_delta_loses_values_where_hardened_does_not(tmp_path: Path)
     """3c, seed 0: the review's delta gossip (delivered-on-send) loses values for good."""
     # Zero-cost delivery: both nodes then see the same operations (compared below); with
     # processing time each node's speed shapes the schedule.
-    zero_cost = {"processing_time": 0, "processing_per_byte": 0}
-    flawed = _run(MarkOnSendDelta, tmp_path, nemesis="partition", **zero_cost)
+    flawed = _run(MarkOnSendDelta, tmp_path, nemesis="partition", **ZERO_COST)
     workload = flawed.results["workload"]
     assert flawed.valid is False and workload["lost-count"] > 0
-    hardened = _run(Hardened, tmp_path, nemesis="partition", **zero_cost)
+    hardened = _run(Hardened, tmp_path, nemesis="partition", **ZERO_COST)
     assert hardened.valid is True and hardened.results["workload"]["lost-count"] == 0
     assert hardened.results["workload"]["attempt-count"] == workload["attempt-count"]
 

@@ -25,6 +25,7 @@ from glome.nodes.counter import (
 )
 from glome.sim import run
 from glome.sim.hosts.vclock import run_virtual
+from glome.sim.options import ZERO_COST
 from glome.testing import Driver
 
 
@@ -183,8 +184,6 @@ def test_merge_ignores_malformed_entries() -> None:
 
 
 # ------------------------------------------------------------------------- seeded runs
-ZERO_COST = {"processing_time": 0, "processing_per_byte": 0}
-"""Zero-cost delivery: the schedules these seeds were chosen on, before processing time."""
 
 
 def _run(node: type, tmp_path: Path, seed: int, rate: float, **extra: Any) -> Any:

@@ -23,6 +23,7 @@ from glome.nodes.unique_ids import (
 )
 from glome.runtime import Node
 from glome.sim import run
+from glome.sim.options import ZERO_COST
 from glome.testing import Driver
 
 NOW_MS = 1_700_000_000_000
@@ -246,8 +247,7 @@ def test_narrow_random_ids_collide_as_the_birthday_bound_predicts(tmp_path: Any)
             tmp_path,
             seed=seed,
             time_limit=0.5,
-            processing_time=0,
-            processing_per_byte=0,
+            **ZERO_COST,
         )
         n = len(_ok_ids(result))
         dups = result.results["workload"]["duplicated-count"]

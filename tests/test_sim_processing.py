@@ -14,8 +14,9 @@ from glome.sim import run
 from glome.sim.hosts.vclock import run_virtual
 from glome.sim.net.network import Network
 from glome.sim.net.processing import Processing, ProcessingSpec
+from glome.sim.options import ZERO_COST
 
-OFF = {"processing_time": 0, "processing_per_byte": 0}
+OFF = ZERO_COST
 
 
 def _served_network(
@@ -37,32 +38,40 @@ def _served_network(
     return net, processing
 
 
+def _spec(time_ms: float, per_byte_us: float = 0.0, io_delay_ms: float = 0.0) -> ProcessingSpec:
+    """Constant costs: times to assert exactly."""
+    return ProcessingSpec(time_ms, "constant", per_byte_us, io_delay_ms, "constant")
+
+
 def test_messages_wait_in_fifo_order_while_the_node_is_busy() -> None:
+    """An idle node handles a message on arrival and is busy for its service time; the
+    messages that arrive meanwhile wait, first in first out."""
     received: list[tuple[float, str, Any]] = []
 
     async def main() -> None:
-        net, _ = _served_network(ProcessingSpec(5.0, "constant", 0.0), received, "n1", "c1")
+        net, _ = _served_network(_spec(5.0), received, "n1", "c1")
         for n in range(3):
             net.send("c1", "n1", {"n": n})
-        net.send("n1", "c1", {"n": 9})  # a client has no server: delivered at once
+        net.send("n1", "c1", {"n": 9})  # a client has no server
         await asyncio.sleep(1)
 
     run_virtual(main())
-    assert received == [(0.0, "c1", 9), (5.0, "n1", 0), (10.0, "n1", 1), (15.0, "n1", 2)]
+    assert received == [(0.0, "n1", 0), (0.0, "c1", 9), (5.0, "n1", 1), (10.0, "n1", 2)]
 
 
-def test_an_idle_server_starts_at_arrival_and_per_byte_cost_adds() -> None:
+def test_an_idle_server_handles_at_arrival_and_per_byte_cost_keeps_it_busy() -> None:
     received: list[tuple[float, str, Any]] = []
 
     async def main() -> None:
-        net, _ = _served_network(ProcessingSpec(1.0, "constant", 2.0), received, "n1", "c1")
-        net.send("c1", "n1", {"n": 0})  # {"n":0} is 7 bytes: 1 ms + 14 us
-        await asyncio.sleep(0.5)
+        net, _ = _served_network(_spec(1.0, per_byte_us=2.0), received, "n1", "c1")
+        net.send("c1", "n1", {"n": 0})  # {"n":0} is 7 bytes: busy 1 ms + 14 us
         net.send("c1", "n1", {"n": 1})
+        await asyncio.sleep(0.5)
+        net.send("c1", "n1", {"n": 2})  # long after: the server is idle again
         await asyncio.sleep(1)
 
     run_virtual(main())
-    assert received == [(1.014, "n1", 0), (501.014, "n1", 1)]
+    assert received == [(0.0, "n1", 0), (1.014, "n1", 1), (500.0, "n1", 2)]
 
 
 def test_setup_before_the_origin_costs_nothing() -> None:
@@ -70,33 +79,64 @@ def test_setup_before_the_origin_costs_nothing() -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        spec = ProcessingSpec(5.0, "constant", 0.0)
+        spec = _spec(5.0, io_delay_ms=3.0)
         processing = Processing(spec, loop, random.Random(1), served=lambda e: e == "n1")
         net = Network(loop, processing=processing)
-        net.register("n1", lambda env: received.append((loop.time() * 1000, "n1", 0)))
+        net.register("n1", lambda env: received.append((round(loop.time() * 1000, 6), "n1", 0)))
+        net.send("c1", "n1", {"type": "init"})
         net.send("c1", "n1", {"type": "init"})
         await asyncio.sleep(0.001)
         net.set_origin(loop.time())
         net.send("c1", "n1", {"type": "echo"})
+        net.send("c2", "n1", {"type": "echo"})
         await asyncio.sleep(1)
 
     run_virtual(main())
-    assert received == [(0.0, "n1", 0), (6.0, "n1", 0)]
+    assert received == [(0.0, "n1", 0), (0.0, "n1", 0), (4.0, "n1", 0), (9.0, "n1", 0)]
 
 
 def test_killing_an_endpoint_drops_its_queue() -> None:
     received: list[tuple[float, str, Any]] = []
 
     async def main() -> None:
-        net, _ = _served_network(ProcessingSpec(5.0, "constant", 0.0), received, "n1", "c1")
+        net, _ = _served_network(_spec(5.0), received, "n1", "c1")
         for n in range(3):
             net.send("c1", "n1", {"n": n})
-        await asyncio.sleep(0.007)  # the first is handled, the second in service
+        await asyncio.sleep(0.007)  # the first two are handled, the third waits
         net.unregister("n1")
         await asyncio.sleep(1)
 
     run_virtual(main())
-    assert received == [(5.0, "n1", 0)]
+    assert received == [(0.0, "n1", 0), (5.0, "n1", 1)]
+
+
+def test_the_io_delay_does_not_queue_and_keeps_each_senders_order() -> None:
+    """Every message leaves its sender after its own draw, so many senders' messages travel
+    side by side; one sender's messages leave in send order, and those written at the same
+    instant leave together."""
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        spec = ProcessingSpec(0.0, "constant", 0.0, 2.0, "uniform")
+        net, _ = _served_network(spec, received, "n1", *(f"c{i}" for i in range(50)))
+        for i in range(50):
+            net.send(f"c{i}", "n1", {"n": i})
+        await asyncio.sleep(1)
+        for n in range(100):  # one sender, a message every 0.1 ms: order kept
+            net.send("n1", "c0", {"n": n})
+            await asyncio.sleep(0.0001)
+        for n in range(5):  # one sender, one instant: one departure
+            net.send("n1", "c1", {"n": n})
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    from_clients = [t for t, dest, _ in received if dest == "n1"]
+    assert len(from_clients) == 50 and max(from_clients) < 4.0  # none waited on another
+    assert len(set(from_clients)) == 50 and sum(from_clients) / 50 == pytest.approx(2.0, rel=0.3)
+    to_c0 = [n for _, dest, n in received if dest == "c0"]
+    assert to_c0 == list(range(100))
+    to_c1 = [t for t, dest, _ in received if dest == "c1"]
+    assert len(to_c1) == 5 and len(set(to_c1)) == 1
 
 
 @pytest.mark.parametrize(
@@ -135,19 +175,24 @@ def test_a_service_time_is_the_documented_formula_on_the_runs_stream(dist: str) 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"processing_dist": "normal"}, {"processing_time": -1}, {"processing_per_byte": -0.5}],
+    [
+        {"processing_dist": "normal"},
+        {"processing_time": -1},
+        {"processing_per_byte": -0.5},
+        {"io_delay": -1},
+        {"io_delay_dist": "pareto"},
+    ],
 )
 def test_bad_processing_options_are_refused(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="processing"):
+    with pytest.raises(ValueError, match=r"processing|io-delay"):
         sim_options.TestOptions(**kwargs)
 
 
 def test_the_test_map_omits_processing_only_when_it_is_off() -> None:
-    assert "processing_time" in sim_options.TestOptions().to_json()
-    assert (
-        "processing_time"
-        not in sim_options.TestOptions(processing_time=0, processing_per_byte=0).to_json()
-    )
+    assert {"io_delay", "processing_time"} <= set(sim_options.TestOptions().to_json())
+    zero_cost = sim_options.TestOptions(**ZERO_COST).to_json()
+    assert not set(sim_options.PROCESSING_OPTIONS) & set(zero_cost)
+    assert "io_delay" in sim_options.TestOptions(processing_time=0, processing_per_byte=0).to_json()
 
 
 def _latencies(store: Path) -> list[int]:
@@ -179,7 +224,7 @@ def test_in_process_runs_now_have_latency_and_zero_restores_the_old_model(
     )
     lat_on, lat_off = _latencies(on.store_path), _latencies(off.store_path)
     assert set(lat_off) == {0}
-    assert min(lat_on) > 0 and max(lat_on) < 8_000_000  # uniform in [0, 8 ms) + a few bytes
+    assert min(lat_on) > 0 and max(lat_on) < 8_000_000  # two I/O delays, uniform in [0, 4 ms)
     quantiles = on.results["perf"]["glome/latency-quantiles"]["echo"]
     assert quantiles[0.5] > 0
 
@@ -204,8 +249,8 @@ def test_processing_time_is_deterministic_by_seed(tmp_path: Path) -> None:
 
 
 def test_a_service_is_a_server_too(tmp_path: Path) -> None:
-    """kafka on lin-kv: each op waits on the node and on lin-kv, so latencies exceed one
-    service time on average."""
+    """kafka on lin-kv: the node handles the client's request at once and is then busy, so the
+    lin-kv reply its first rpc gets waits one service time: no send completes sooner."""
     result = run(
         "glome.nodes.kafka:LinKVKafka",
         workload="kafka",
@@ -215,8 +260,10 @@ def test_a_service_is_a_server_too(tmp_path: Path) -> None:
         rate=50,
         seed=1,
         store_dir=tmp_path,
+        io_delay=0,
+        processing_time=4,
         processing_dist="constant",
         processing_per_byte=0,
     )
     sends = result.results["perf"]["glome/latency-quantiles"]["send"]
-    assert sends[0] >= 8.0  # node (4 ms) + at least one lin-kv round trip (4 ms)
+    assert sends[0] >= 4.0

@@ -7,15 +7,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glome.sim.net.processing import (
+    DEFAULT_IO_DELAY,
+    DEFAULT_IO_DELAY_DIST,
     DEFAULT_PROCESSING_DIST,
     DEFAULT_PROCESSING_PER_BYTE,
     DEFAULT_PROCESSING_TIME,
+    DEFAULT_ROUTER_PER_BYTE,
     ProcessingSpec,
 )
 
 TOPOLOGIES = ("grid", "line", "tree", "tree2", "tree3", "tree4", "total")
 LATENCY_DISTS = ("constant", "uniform", "exponential")
 NEMESES = ("partition", "kill", "pause")
+PROCESSING_OPTIONS = (
+    "io_delay",
+    "io_delay_dist",
+    "processing_time",
+    "processing_dist",
+    "processing_per_byte",
+    "router_per_byte",
+)
+"""The options of ``glome.sim.net.processing``: all five left out of a zero-cost run's map."""
+ZERO_COST: dict[str, float] = {
+    "io_delay": 0,
+    "processing_time": 0,
+    "processing_per_byte": 0,
+    "router_per_byte": 0,
+}
+"""``run()`` keywords of the zero-cost model: every message handled on arrival, latency 0."""
 
 
 @dataclass
@@ -46,13 +65,22 @@ class TestOptions:
     extra_args: list[str] = field(default_factory=list)
     lww_converge: bool = False
     """lww-kv replicas merge as intended instead of Maelstrom's never-converging pair."""
+    io_delay: float = DEFAULT_IO_DELAY
+    """Mean delay (ms) of every in-process message on its way out of its sender, which does
+    not queue (``glome.sim.net.processing``)."""
+    io_delay_dist: str = DEFAULT_IO_DELAY_DIST
+    """``constant``, ``uniform`` (in [0, 2 x mean)) or ``exponential``."""
     processing_time: float = DEFAULT_PROCESSING_TIME
-    """Mean service time (ms) of a message at an in-process node or a service; with
-    ``processing_per_byte`` 0 too, messages cost nothing (``glome.sim.net.processing``)."""
+    """Mean service time (ms) of a message at an in-process node or a service, while which
+    later messages queue; with ``processing_per_byte`` and ``io_delay`` 0 too, messages cost
+    nothing."""
     processing_dist: str = DEFAULT_PROCESSING_DIST
     """``constant``, ``uniform`` (in [0, 2 x mean)) or ``exponential``."""
     processing_per_byte: float = DEFAULT_PROCESSING_PER_BYTE
     """Extra service time per byte of the message body as JSON, microseconds."""
+    router_per_byte: float = DEFAULT_ROUTER_PER_BYTE
+    """Microseconds Maelstrom's router spends per byte of a message body: one queue for every
+    message of the run, in send order."""
 
     def __post_init__(self) -> None:
         self.processing  # noqa: B018 (validates the processing options: ValueError)
@@ -68,13 +96,20 @@ class TestOptions:
     @property
     def processing(self) -> ProcessingSpec:
         """The processing-time options, validated (ValueError)."""
-        return ProcessingSpec(self.processing_time, self.processing_dist, self.processing_per_byte)
+        return ProcessingSpec(
+            self.processing_time,
+            self.processing_dist,
+            self.processing_per_byte,
+            self.io_delay,
+            self.io_delay_dist,
+            self.router_per_byte,
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         if not self.processing.enabled:
             # Zero-cost delivery: the test map of a run from before the option existed.
-            for name in ("processing_time", "processing_dist", "processing_per_byte"):
+            for name in PROCESSING_OPTIONS:
                 del data[name]
         return data
 

@@ -73,6 +73,10 @@ def serialise_body(body: Any) -> bytes:
         return dumps_exact(body)
 
 
+def _size(body: Any, body_json: bytes | None) -> int:
+    return len(body_json if body_json is not None else serialise_body(body))
+
+
 class Network:
     """Routes messages between registered endpoints on one asyncio loop."""
 
@@ -106,7 +110,8 @@ class Network:
         self._quoted: dict[str, bytes] = {}
         self._on_undeliverable = on_undeliverable
         self.processing = processing
-        """Puts served endpoints behind a single server (``glome.sim.net.processing``)."""
+        """Delays messages on their way out and puts served endpoints behind a single server
+        (``glome.sim.net.processing``)."""
         self._endpoints: dict[str, tuple[Deliver, Receive | None]] = {}
         """Endpoint -> (deliver, receive); the network calls ``receive`` when there is one."""
         self._queue: list[tuple[float, int, str, str, Any, int, bytes | None]] = []
@@ -199,7 +204,11 @@ class Network:
         self._next_id = msg_id + 1
         self.sent += 1
         now = self.loop.time()
-        deadline = now + self.latency_for(src, dest)
+        if self.processing is None:
+            leaves = now
+        else:
+            leaves = self.processing.departure(src, now, lambda: _size(body, body_json))
+        deadline = leaves + self.latency_for(src, dest)
         send_ns = round((now - self.origin) * 1e9)
         heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, send_ns, body_json))
         if deadline <= now:

@@ -1,36 +1,44 @@
-"""Processing time: every simulated node and service is a single server with a FIFO queue.
+"""What handling a message costs on the virtual clock: Maelstrom's own delay, and the node's.
 
 In-process, a node handles a message in zero virtual time, so without this model every client
 operation has latency 0 and a design that floods the network looks as fast as a lean one.
-Here each message delivered to a served endpoint costs a *service time*: the endpoint handles
-the message when its service ends, and messages that arrive meanwhile wait their turn, first
-in first out. A node that receives more than it can handle builds a queue, and the latency of
-every operation it serves grows with it.
+Two costs, of two different kinds, make in-process runs look like real ones:
 
-Service time of one message, in milliseconds::
+**I/O delay, which does not queue.** Every message spends a little time in Maelstrom's own
+machinery before the network latency starts: a process's pipes, Maelstrom's reader and
+router, the client. Each message leaves its sender ``io_delay`` after it was sent (a draw per
+message); many senders' messages travel side by side, so the delay does not grow with load.
+A sender's messages leave in the order they were sent, and the messages one sender writes at
+the same instant (a broadcast to every neighbour, say) leave together, as lines flushed from
+one pipe. This is what gives echo, unique-ids and broadcast operations real Maelstrom's few
+milliseconds.
+
+**Service time, which does.** Each node and service is a single server with a FIFO queue: a
+message delivered to a busy endpoint waits until every message before it has been served, and
+each served message keeps the endpoint busy for::
 
     draw(processing_dist, processing_time) + processing_per_byte / 1000 * len(body as JSON)
 
-with ``draw`` ``constant`` (exactly the mean), ``uniform`` (in [0, 2 x mean)) or
-``exponential`` (mean ``processing_time``), from the run's own random stream, so runs stay
-byte-identical by seed. ``processing_time`` 0 with ``processing_per_byte`` 0 is the old model:
-no server at all, every message handled on arrival.
+milliseconds. An idle endpoint handles a message as soon as it arrives and is then busy for
+that message's service time: the queue's waits are exactly a FIFO server's (Lindley's
+recursion), and a message's own service delays only the messages behind it. Real nodes handle
+a message in tens of microseconds, so the default service time is small; the per-byte cost is
+what makes a node that ships its whole state every tick pay for it, and a node that receives
+more than it can handle builds a queue that every operation it serves waits in.
 
-The defaults are calibrated against real Maelstrom runs (``docs/benchmarks.md``, "Processing
-time"): Maelstrom's client-to-node hops have no network latency, yet echo, unique-ids and
-single-node broadcast operations there take 3-6 ms at the median and 7-8 ms at p99, the cost of
-Maelstrom's own message handling and the node's. A uniform 4 ms mean reproduces those within
-2x. The per-byte cost makes a node that ships its whole state every tick pay for it.
+``draw`` is ``constant`` (exactly the mean), ``uniform`` (in [0, 2 x mean)) or ``exponential``
+(that mean), from the run's own random stream, so runs stay byte-identical by seed. All three
+costs 0 is the old model: messages cost nothing. The defaults are calibrated against real
+Maelstrom runs (``docs/benchmarks.md``, "Processing time").
 
-Only endpoints the ``Network`` is told to serve get a server (the runner serves nodes and
-services on the virtual clock; clients never queue, and real processes pay their own real
-costs). The network journals a message when it reaches the endpoint's queue, as Maelstrom's
-journal records a write to a node's stdin; the node handles it when its service ends. Killing
-an endpoint (``Network.unregister``) drops its queue, as a killed process loses its pipe.
-A paused in-process node still "serves" its queue: the messages are held by the host and
-handed over on resume, in order. Setup (``init``, before the history's clock starts, when the
-network's origin is set) costs nothing: it is not part of any measured operation, and the
-journal's times stay in send order.
+Only the virtual clock uses this (real processes pay their own real costs), and only from the
+history's clock on: setup (``init``, before the network's origin is set) costs nothing, as it
+is part of no measured operation. Only endpoints the ``Network`` is told to serve get a server
+(the runner serves nodes and services; clients never queue). The network journals a message
+when it reaches the endpoint, as Maelstrom's journal records a write to a node's stdin.
+Killing an endpoint (``Network.unregister``) drops its queue, as a killed process loses its
+pipe. A paused in-process node still "serves" its queue: the messages are held by the host and
+handed over on resume, in order.
 """
 
 from __future__ import annotations
@@ -51,8 +59,13 @@ log = logging.getLogger("glome.sim.net.processing")
 
 PROCESSING_DISTS = ("constant", "uniform", "exponential")
 
-DEFAULT_PROCESSING_TIME = 4.0
-"""Mean service time per message, ms (see the module docstring for the calibration)."""
+DEFAULT_IO_DELAY = 2.0
+"""Mean I/O delay per message, ms (see the module docstring for the calibration)."""
+DEFAULT_IO_DELAY_DIST = "uniform"
+DEFAULT_ROUTER_PER_BYTE = 0.2
+"""Microseconds the router spends per byte of a message body as JSON."""
+DEFAULT_PROCESSING_TIME = 0.05
+"""Mean service time per message, ms: 50 us, a real node's cost of a small message."""
 DEFAULT_PROCESSING_DIST = "uniform"
 DEFAULT_PROCESSING_PER_BYTE = 0.2
 """Microseconds per byte of the message body as JSON (5 KB of gossip: 1 ms)."""
@@ -60,33 +73,50 @@ DEFAULT_PROCESSING_PER_BYTE = 0.2
 
 @dataclass(frozen=True)
 class ProcessingSpec:
-    """The three options, validated. ``enabled`` is False for the zero-cost model."""
+    """The five options, validated. ``enabled`` is False for the zero-cost model."""
 
     time_ms: float = DEFAULT_PROCESSING_TIME
     dist: str = DEFAULT_PROCESSING_DIST
     per_byte_us: float = DEFAULT_PROCESSING_PER_BYTE
+    io_delay_ms: float = DEFAULT_IO_DELAY
+    io_delay_dist: str = DEFAULT_IO_DELAY_DIST
+    router_per_byte_us: float = DEFAULT_ROUTER_PER_BYTE
 
     def __post_init__(self) -> None:
-        if self.dist not in PROCESSING_DISTS:
-            raise ValueError(
-                f"unknown processing distribution {self.dist!r} (one of {PROCESSING_DISTS})"
-            )
+        for flag, dist in (
+            ("--processing-dist", self.dist),
+            ("--io-delay-dist", self.io_delay_dist),
+        ):
+            if dist not in PROCESSING_DISTS:
+                raise ValueError(
+                    f"{flag}: unknown distribution {dist!r} (one of {PROCESSING_DISTS})"
+                )
         if self.time_ms < 0:
             raise ValueError("--processing-time must be >= 0 (0: messages cost nothing)")
         if self.per_byte_us < 0:
             raise ValueError("--processing-per-byte must be >= 0")
+        if self.router_per_byte_us < 0:
+            raise ValueError("--router-per-byte must be >= 0")
+        if self.io_delay_ms < 0:
+            raise ValueError("--io-delay must be >= 0 (0: no delay)")
+
+    @property
+    def serves(self) -> bool:
+        """Whether messages cost service time (nodes and services are servers)."""
+        return self.time_ms > 0 or self.per_byte_us > 0
 
     @property
     def enabled(self) -> bool:
-        return self.time_ms > 0 or self.per_byte_us > 0
+        return self.serves or self.io_delay_ms > 0 or self.router_per_byte_us > 0
 
 
 class Processing:
-    """The servers of one run: one per served endpoint, one random stream for all.
+    """The costs of one run: the senders' I/O delays, one server per served endpoint, one
+    random stream for all.
 
-    ``serve(endpoint_id, callback)`` returns the callback the network should call instead:
-    same arguments, but the call happens when the message's service ends. Draws happen in
-    arrival order, which the simulation makes deterministic.
+    The network asks ``departure(src, now)`` when a message is sent, and calls the callback
+    ``serve(endpoint_id, callback)`` returns instead of ``callback`` when one arrives. Draws
+    happen in send and service order, which the simulation makes deterministic.
     """
 
     def __init__(
@@ -103,11 +133,38 @@ class Processing:
         self.served = served
         """Which endpoint ids get a server (the others are called on arrival, as before)."""
         self._servers: dict[str, Server] = {}
+        self.io_delay: Callable[[], float] = _sampler(spec.io_delay_ms, spec.io_delay_dist, rng)
+        """An I/O delay in seconds."""
         self.cost: Callable[[tuple[Any, ...]], float] = _cost_function(spec, rng)
         """Service time in seconds of the message a network callback was given."""
+        self.router_per_byte_s = spec.router_per_byte_us / 1e6
+        self._router_free_at = 0.0
+        self._last_departure: dict[str, tuple[float, float]] = {}
+        """Sender -> (when its last message was sent, when it left)."""
         self.active = False
         """Off during setup (``init``): the model starts with the history's clock (``start``),
         so setup stays instantaneous and the journal's times keep their order."""
+
+    def departure(self, src: str, now: float, size: Callable[[], int]) -> float:
+        """When a message ``src`` sends at loop time ``now`` is on its way: once the router has
+        taken it, after an I/O delay, not before the sender's previous message, and with the
+        others sent at ``now``. ``size()``: the body's bytes as JSON."""
+        if not self.active:
+            return now
+        routed = now
+        if self.router_per_byte_s:
+            # The router takes messages in send order: one queue, computed on the spot.
+            routed = max(now, self._router_free_at)
+            self._router_free_at = routed + self.router_per_byte_s * size()
+        last = self._last_departure.get(src)
+        if last is not None and last[0] == now:
+            leaves = max(routed, last[1])  # written at the same instant: flushed together
+        else:
+            leaves = routed + self.io_delay()
+            if last is not None and leaves < last[1]:
+                leaves = last[1]  # a pipe keeps its order
+        self._last_departure[src] = (now, leaves)
+        return leaves
 
     def serve(
         self,
@@ -116,7 +173,7 @@ class Processing:
         context: contextvars.Context | None = None,
     ) -> Callable[..., Any]:
         """``callback`` behind a single server, or ``callback`` itself if not served."""
-        if not self.served(endpoint_id):
+        if not (self.spec.serves and self.served(endpoint_id)):
             return callback
         self.forget(endpoint_id)
         server = Server(self, endpoint_id, callback, context)
@@ -134,34 +191,37 @@ class Processing:
             self.forget(endpoint_id)
 
     def start(self) -> None:
-        """From now on messages cost service time (the network calls this at its origin)."""
+        """From now on messages cost time (the network calls this at its origin)."""
         self.active = True
 
 
-def _cost_function(spec: ProcessingSpec, rng: random.Random) -> Callable[[tuple[Any, ...]], float]:
-    """The draw for ``spec``: a service time in seconds from a network callback's arguments.
+def _sampler(mean_ms: float, dist: str, rng: random.Random) -> Callable[[], float]:
+    """A draw in seconds from ``dist`` with mean ``mean_ms`` on ``rng``: ``offset + scale *
+    variate()`` with ``variate`` a standard draw (uniform in [0, 1), or exponential), so a draw
+    is one Python call whatever the configuration: it runs for every message."""
+    mean_s = mean_ms / 1000.0
+    if mean_ms == 0:
+        return float  # 0.0
+    if dist == "constant":
+        return functools.partial(float, mean_s)
+    if dist == "uniform":
+        return functools.partial(_scaled, 2.0 * mean_s, rng.random)  # in [0, 2 x mean)
+    return functools.partial(rng.expovariate, 1.0 / mean_s)
 
-    Every distribution is ``offset + scale * variate()``, with ``variate`` a standard draw from
-    the run's stream (uniform in [0, 1), or exponential), so the cost of a message is one
-    Python call whatever the configuration: it runs for every message."""
-    mean_s = spec.time_ms / 1000.0
+
+def _scaled(scale: float, variate: Callable[[], float]) -> float:
+    return scale * variate()
+
+
+def _cost_function(spec: ProcessingSpec, rng: random.Random) -> Callable[[tuple[Any, ...]], float]:
+    """The service time in seconds of a message, from a network callback's arguments."""
+    draw = _sampler(spec.time_ms, spec.dist, rng)
     per_byte_s = spec.per_byte_us / 1e6
-    variate: Callable[[], float] = float  # 0.0: no random part
-    offset = scale = 0.0
-    if spec.time_ms == 0:
-        pass
-    elif spec.dist == "constant":
-        offset = mean_s
-    elif spec.dist == "uniform":
-        scale, variate = 2.0 * mean_s, rng.random  # in [0, 2 x mean)
-    else:
-        scale, variate = 1.0, functools.partial(rng.expovariate, 1.0 / mean_s)
+    if not per_byte_s:
+        return lambda _args: draw()
 
     def cost(args: tuple[Any, ...]) -> float:
-        seconds = offset + scale * variate()
-        if per_byte_s:
-            seconds += per_byte_s * _body_size(args)
-        return seconds
+        return draw() + per_byte_s * _body_size(args)
 
     return cost
 
@@ -182,7 +242,11 @@ def _body_size(args: tuple[Any, ...]) -> int:
 
 
 class Server:
-    """One endpoint: a FIFO of (arguments, service time); the head is in service."""
+    """One endpoint: busy until ``free_at``; the messages that arrived meanwhile wait in a FIFO.
+
+    An idle server hands a message over on arrival and is then busy for its service time, so a
+    lightly loaded node costs no timer at all; only a queue needs one, at ``free_at``.
+    """
 
     __slots__ = (
         "call_at",
@@ -192,6 +256,7 @@ class Server:
         "cost",
         "done",
         "endpoint_id",
+        "free_at",
         "model",
         "queue",
         "time",
@@ -209,7 +274,8 @@ class Server:
         self.endpoint_id = endpoint_id
         self.callback = callback
         self.context = context
-        self.queue: deque[tuple[tuple[Any, ...], float]] = deque()
+        self.queue: deque[tuple[Any, ...]] = deque()
+        self.free_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         # Looked up once: these run for every message.
@@ -219,31 +285,34 @@ class Server:
         self.done = self._done
 
     def __call__(self, *args: Any) -> Any:
-        """A message arrives: queue it; start its service if the server is idle."""
+        """A message arrives: handle it if the server is idle, else queue it."""
         if self.closed:
             return None
         if not self.model.active:
             return self.callback(*args)
-        cost = self.cost(args)
-        queue = self.queue
-        queue.append((args, cost))
-        if len(queue) == 1:
-            self.timer = self.call_at(self.time() + cost, self.done, context=self.context)
-        return None
+        now = self.time()
+        if self.queue or now < self.free_at:
+            self.queue.append(args)
+            if self.timer is None:
+                self.timer = self.call_at(self.free_at, self.done, context=self.context)
+            return None
+        self.free_at = now + self.cost(args)
+        return self.callback(*args)
 
     def _done(self) -> None:
-        """The head's service ended: hand it to the endpoint, start the next one."""
+        """The server is free: hand the head of the queue over, and wait for the next one."""
         self.timer = None
         queue = self.queue
         if self.closed or not queue:
             return
-        args, _ = queue.popleft()
+        args = queue.popleft()
+        self.free_at = self.time() + self.cost(args)
         try:
             self.callback(*args)
         except Exception:  # an endpoint's bug must not stop its server (as in the network)
             log.exception("endpoint %s failed to handle a message", self.endpoint_id)
         if queue and not self.closed:
-            self.timer = self.call_at(self.time() + queue[0][1], self.done, context=self.context)
+            self.timer = self.call_at(self.free_at, self.done, context=self.context)
 
     def close(self) -> None:
         self.closed = True
