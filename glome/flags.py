@@ -108,6 +108,7 @@ def _add_processing_flags(p: argparse.ArgumentParser) -> None:
         DEFAULT_PROCESSING_DIST,
         DEFAULT_PROCESSING_PER_BYTE,
         DEFAULT_PROCESSING_TIME,
+        DEFAULT_ROUTER_PER_BYTE,
         PROCESSING_DISTS,
     )
 
@@ -126,13 +127,21 @@ def _add_processing_flags(p: argparse.ArgumentParser) -> None:
         help=f"I/O delay distribution (default {DEFAULT_IO_DELAY_DIST})",
     )
     p.add_argument(
+        "--router-per-byte",
+        type=float,
+        default=DEFAULT_ROUTER_PER_BYTE,
+        metavar="US",
+        help="time the router spends per byte of a message body, microseconds; one queue for "
+        f"all messages (default {DEFAULT_ROUTER_PER_BYTE:g})",
+    )
+    p.add_argument(
         "--processing-time",
         type=float,
         default=DEFAULT_PROCESSING_TIME,
         metavar="MS",
         help="mean service time of a message at an in-process node or a service, ms; later "
-        f"messages queue (default {DEFAULT_PROCESSING_TIME:g}; all of --io-delay, "
-        "--processing-time and --processing-per-byte 0: messages cost nothing)",
+        f"messages queue (default {DEFAULT_PROCESSING_TIME:g}; all four costs 0: messages "
+        "cost nothing)",
     )
     p.add_argument(
         "--processing-dist",
@@ -218,6 +227,7 @@ def _keywords(ns: argparse.Namespace) -> dict[str, Any]:
         "processing_time": ns.processing_time,
         "processing_dist": ns.processing_dist,
         "processing_per_byte": ns.processing_per_byte,
+        "router_per_byte": ns.router_per_byte,
         "nemesis_interval": ns.nemesis_interval,
         "availability": parse_availability(ns.availability),
         "consistency_models": parse_consistency_models(ns.consistency_models),

@@ -270,11 +270,19 @@ def test_processing_flags_parse() -> None:
             "exponential",
             "--processing-per-byte",
             "0",
+            "--io-delay",
+            "1",
+            "--io-delay-dist",
+            "constant",
+            "--router-per-byte",
+            "0.5",
         ]
     )
     assert keywords["processing_time"] == 2.5
     assert keywords["processing_dist"] == "exponential"
     assert keywords["processing_per_byte"] == 0
+    assert keywords["io_delay"] == 1 and keywords["io_delay_dist"] == "constant"
+    assert keywords["router_per_byte"] == 0.5
 
 
 def test_bin_runs_say_what_the_seed_replays(

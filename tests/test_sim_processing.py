@@ -38,9 +38,11 @@ def _served_network(
     return net, processing
 
 
-def _spec(time_ms: float, per_byte_us: float = 0.0, io_delay_ms: float = 0.0) -> ProcessingSpec:
+def _spec(
+    time_ms: float, per_byte_us: float = 0.0, io_delay_ms: float = 0.0, router_us: float = 0.0
+) -> ProcessingSpec:
     """Constant costs: times to assert exactly."""
-    return ProcessingSpec(time_ms, "constant", per_byte_us, io_delay_ms, "constant")
+    return ProcessingSpec(time_ms, "constant", per_byte_us, io_delay_ms, "constant", router_us)
 
 
 def test_messages_wait_in_fifo_order_while_the_node_is_busy() -> None:
@@ -117,7 +119,7 @@ def test_the_io_delay_does_not_queue_and_keeps_each_senders_order() -> None:
     received: list[tuple[float, str, Any]] = []
 
     async def main() -> None:
-        spec = ProcessingSpec(0.0, "constant", 0.0, 2.0, "uniform")
+        spec = ProcessingSpec(0.0, "constant", 0.0, 2.0, "uniform", 0.0)
         net, _ = _served_network(spec, received, "n1", *(f"c{i}" for i in range(50)))
         for i in range(50):
             net.send(f"c{i}", "n1", {"n": i})
@@ -137,6 +139,23 @@ def test_the_io_delay_does_not_queue_and_keeps_each_senders_order() -> None:
     assert to_c0 == list(range(100))
     to_c1 = [t for t, dest, _ in received if dest == "c1"]
     assert len(to_c1) == 5 and len(set(to_c1)) == 1
+
+
+def test_the_router_is_one_queue_for_all_messages_in_send_order() -> None:
+    """The router charges per byte and passes a message on at once when idle; what is sent
+    while it is busy waits, whoever sends it, so one flood slows every other message."""
+    received: list[tuple[float, str, Any]] = []
+
+    async def main() -> None:
+        net, _ = _served_network(_spec(0.0, router_us=1.0), received, "n1", "n2", "c1")
+        net.send("n1", "n2", {"n": 0, "pad": "x" * 4984})  # 5,000 bytes: the router 5 ms
+        net.send("c1", "n1", {"n": 1})  # {"n":1}: 7 bytes
+        await asyncio.sleep(0.1)
+        net.send("c1", "n1", {"n": 2})  # the router is idle again
+        await asyncio.sleep(1)
+
+    run_virtual(main())
+    assert received == [(0.0, "n2", 0), (5.0, "n1", 1), (100.0, "n1", 2)]
 
 
 @pytest.mark.parametrize(
