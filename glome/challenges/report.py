@@ -4,8 +4,9 @@ headline figures, and the failing seeds with the line that replays each."""
 from __future__ import annotations
 
 import math
+import shlex
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from glome.challenges.catalog import Challenge
@@ -137,9 +138,8 @@ def seed_grade_table(grade: SeedGrade) -> str:
     rows = [("run", "criterion", "pass rate", "worst", "target", "verdict")]
     for _, c in criteria.iterrows():
         rate = "-" if _missing(c["pass_rate"]) else f"{c['pass_rate']:.0%}"
-        rows.append(
-            (c["check"], c["criterion"], rate, _show(c["worst"]), c["target"], c["verdict"])
-        )
+        run = flags_as_run(c["check"], grade.overrides)
+        rows.append((run, c["criterion"], rate, _show(c["worst"]), c["target"], c["verdict"]))
     lines = _columns(rows)
     figures = headline_figures(runs)
     if figures:
@@ -167,6 +167,28 @@ def seed_grade_table(grade: SeedGrade) -> str:
     if challenge.note:
         lines.append(f"note: {challenge.note}")
     return "\n".join(lines)
+
+
+def flags_as_run(flags: str, overrides: Mapping[str, Any]) -> str:
+    """A check's official flags with ``overrides`` (``run()`` keywords) put in, so a table of a
+    try says what actually ran: ``--time-limit 20`` with ``time_limit=5`` reads
+    ``--time-limit 5``; an option the flags leave out is added at the end."""
+    tokens = shlex.split(flags)
+    for key, value in overrides.items():
+        flag = "--" + key.replace("_", "-")
+        at = tokens.index(flag) if flag in tokens else None
+        if isinstance(value, bool):
+            if at is None and value:
+                tokens.append(flag)
+            elif at is not None and not value:
+                del tokens[at]
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        if at is not None and at + 1 < len(tokens) and not tokens[at + 1].startswith("--"):
+            tokens[at + 1] = text
+        else:
+            tokens += [flag, text]
+    return shlex.join(tokens)
 
 
 def _why(rows: Any) -> str:
