@@ -191,6 +191,16 @@ def flags_as_run(flags: str, overrides: Mapping[str, Any]) -> str:
     return shlex.join(tokens)
 
 
+def failed_criteria(row: Any) -> list[str]:
+    """The criteria one run's row failed: its ``"<criterion> ok"`` columns that are false
+    (numpy's booleans included)."""
+    return [
+        str(c).removesuffix(" ok")
+        for c, v in row.items()
+        if str(c).endswith(" ok") and _truth(v) is False
+    ]
+
+
 def _why(rows: Any) -> str:
     """What failed in one seed's runs, briefly."""
     reasons = []
@@ -200,11 +210,7 @@ def _why(rows: Any) -> str:
         if isinstance(row.get("error"), str):
             reasons.append(row["error"].splitlines()[0][:160])
             continue
-        failed = [
-            c.removesuffix(" ok")
-            for c, v in row.items()
-            if str(c).endswith(" ok") and _truth(v) is False
-        ]
+        failed = failed_criteria(row)
         text = ", ".join(f"{c} = {_show(row[c])}" for c in failed) or "not valid"
         explained = row.get("reasons")  # the checkers' own account (glome.sim.explain)
         if isinstance(explained, str) and explained:

@@ -29,6 +29,7 @@ from glome.challenges import (
     challenge_cases,
     grade_seeds,
 )
+from glome.challenges.report import failed_criteria
 from glome.swarm.figures import reasons_of
 
 LIN_FLAGS = "--node-count 3 --concurrency 2n --time-limit 20 --rate 30 --nemesis partition"
@@ -302,10 +303,8 @@ def seed_reasons(grade: SeedGrade, seed: int) -> list[str]:
         if isinstance(error, str) and error:
             out.append(f"the run did not complete: {error.strip().splitlines()[-1].strip()[:300]}")
             continue
-        for column, ok in row.items():
-            name = str(column)
-            if name.endswith(" ok") and ok is False and name != "valid? ok":
-                criterion = name.removesuffix(" ok")
+        for criterion in failed_criteria(row):
+            if criterion != "valid?":  # the checkers' reasons below say why
                 goal = _goal(grade.challenge, criterion)
                 out.append(f"{criterion}: expected {goal}; got {_text(row.get(criterion))}")
         out.extend(reasons_of(row))
