@@ -23,8 +23,11 @@ that uid, whatever session or group it moved to. If the Python interpreter or gl
 not readable by others (a Python installed under ``/root``), the child keeps one capability,
 CAP_DAC_READ_SEARCH, to read them: it can then *read* any file on the machine (not write it);
 ``Sandbox.notes`` says so. Without root, the child runs as the caller's uid; the process limit
-then counts on top of the caller's own processes, and the sweep finds escapees by a marker in
-their environment.
+then counts on top of the caller's own processes, and the child runs under a small reaper
+(``glome.sandbox_reaper``): a child subreaper that inherits every orphan of the child's tree
+and kills them all at the end, so that nothing escapes by leaving the session and clearing
+its environment. The sweep (session, group and a marker in the environment) stays behind it,
+for a child that kills the reaper.
 
 ``isolate=True`` adds Linux namespaces through ``unshare``: a network namespace with no
 interface but loopback (no network), and a PID namespace (when its first process ends, the
@@ -42,6 +45,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -55,6 +59,9 @@ from pathlib import Path
 UID_BASE = 420000
 """First uid handed to sandboxed children when glome runs as root (no account uses it)."""
 UID_SLOTS = 4096
+REAPER = Path(__file__).with_name("sandbox_reaper.py")
+REAPER_GRACE = 8.0
+"""Seconds the reaper gets to empty the child's tree after a timeout (it gives up after 5)."""
 OUTPUT_TAIL = 8 << 20
 """Bytes of stdout and stderr kept (the last ones): a child printing without end costs no RAM."""
 MARKER = "GLOME_SANDBOX"
@@ -137,6 +144,7 @@ class Sandbox:
         private = Path(tempfile.mkdtemp(prefix="glome-sandbox-"))  # outputs: not the child's
         account = _take_account() if _is_root() else _Account(None)
         token = uuid.uuid4().hex
+        reaped = private / "reaped"
         try:
             cwd = private / "cwd"
             cwd.mkdir()
@@ -147,26 +155,30 @@ class Sandbox:
                 _chown_tree(cwd, account.uid)
             with open(private / "out", "wb") as out, open(private / "err", "wb") as err:
                 proc = subprocess.Popen(
-                    self._command(list(argv), account),
+                    self._command(list(argv), account, reaped),
                     cwd=cwd,
                     env=self._environment(cwd, token),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
-                    preexec_fn=_limiter(self.limits, account.uid),  # noqa: PLW1509 (rlimits)
+                    preexec_fn=_limiter(self.limits, self._process_limit(account)),  # noqa: PLW1509
                 )
                 timed_out = False
                 try:
                     proc.wait(timeout=wall)
                 except subprocess.TimeoutExpired:
                     timed_out = True
-                stray = _sweep(proc.pid, account.uid, token)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=5)
+                finally:  # also when the caller is interrupted (Ctrl-C): nothing may outlive it
+                    if proc.returncode is None and self._reaper(account):
+                        _stop_reaper(proc)
+                    stray = _sweep(proc.pid, account.uid, token)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=5)
             stdout, stderr = _tail(private / "out"), _tail(private / "err")
+            stray += _count_reaped(reaped)
             if keep is not None:
-                shutil.copytree(cwd, keep, symlinks=True, dirs_exist_ok=True)
+                _keep(cwd, keep)
             code = proc.returncode
             return SandboxResult(
                 None if timed_out else code,
@@ -195,12 +207,35 @@ class Sandbox:
         env.update(self.extra_env)
         return env
 
-    def _command(self, argv: list[str], account: _Account) -> list[str]:
+    def _process_limit(self, account: _Account) -> int | None:
+        """RLIMIT_NPROC to set before exec; None: set inside the user namespace instead.
+
+        RLIMIT_NPROC counts every process of the child's real uid. With a uid of its own,
+        those are the child's. Without, they include the caller's own processes and those of
+        every other sandbox running at the same time: the limit must allow for the caller's
+        (counted now), and a fork bomb in one sandbox can still use up another's share. A user
+        namespace (``--isolate`` without root) counts its own processes apart, so there the
+        limit is set inside it, by ``prlimit``, and is exactly ``processes``."""
+        if account.uid is not None:
+            return self.limits.processes
+        if self.isolate:
+            return None
+        return self.limits.processes + _count_tasks(os.getuid())
+
+    def _reaper(self, account: _Account) -> bool:
+        # With a uid of its own the sweep finds every process of that uid, and with --isolate
+        # the PID namespace's first process is the reaper: only the plain non-root case needs it.
+        return account.uid is None and not self.isolate
+
+    def _command(self, argv: list[str], account: _Account, reaped: Path) -> list[str]:
+        if self._reaper(account):
+            return [sys.executable, "-I", "-S", str(REAPER), str(reaped), "--", *argv]
         prefix: list[str] = []
         if self.isolate:
             prefix = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
             if account.uid is None:
-                prefix += ["--user", "--map-root-user"]
+                prefix += ["--user", "--map-root-user", "--", "prlimit"]
+                prefix.append(f"--nproc={self.limits.processes}:{self.limits.processes}")
         if account.uid is not None:
             prefix += [
                 "setpriv",
@@ -227,7 +262,9 @@ def _probe_isolation(root: bool) -> str | None:
         return "the unshare command (util-linux) is not installed"
     argv = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
     if not root:
-        argv += ["--user", "--map-root-user"]
+        if shutil.which("prlimit") is None:
+            return "the prlimit command (util-linux) is not installed"
+        argv += ["--user", "--map-root-user", "--", "prlimit", "--nproc=64:64", "--"]
     try:
         done = subprocess.run([*argv, "true"], capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -258,21 +295,22 @@ def _readable_by_others(paths: tuple[Path, ...]) -> bool:
     return True
 
 
-def _limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
-    """The rlimits, set in the child between fork and exec (inherited by all it starts)."""
+def _limiter(limits: Limits, processes: int | None) -> Callable[[], None]:
+    """The rlimits, set in the child between fork and exec (inherited by all it starts).
+
+    ``processes``: RLIMIT_NPROC (``Sandbox._process_limit``), or None to leave it alone."""
     memory = limits.memory_mb << 20
-    # Without a uid of its own the child shares the caller's process count: allow for it.
-    processes = limits.processes + (0 if uid is not None else _count_tasks(os.getuid()))
 
     def apply() -> None:
         for which, value in (
             (resource.RLIMIT_AS, memory),
             (resource.RLIMIT_DATA, memory),
             (resource.RLIMIT_FSIZE, limits.file_mb << 20),
-            (resource.RLIMIT_NPROC, processes),
             (resource.RLIMIT_CORE, 0),
         ):
             _lower(which, value, value)
+        if processes is not None:
+            _lower(resource.RLIMIT_NPROC, processes, processes)
         # The soft CPU limit sends SIGXCPU; the hard one, a second later, SIGKILL.
         _lower(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
 
@@ -400,6 +438,22 @@ def _sweep(leader: int, uid: int | None, token: str) -> int:
     return len(stray)
 
 
+def _stop_reaper(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the reaper alone (not its group: it must live to kill the child's tree)."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=REAPER_GRACE)
+
+
+def _count_reaped(report: Path) -> int:
+    """Processes the reaper killed after the child ended (0 without a reaper or a report)."""
+    try:
+        return int(report.read_text())
+    except (OSError, ValueError):
+        return 0
+
+
 def _is_zombie(pid: int) -> bool:
     return _proc_status(pid).get("State", "Z").startswith(("Z", "X"))
 
@@ -432,17 +486,49 @@ def _why_killed(code: int | None, timed_out: bool, stderr: bytes) -> str | None:
     return named.get(signal.Signals(sig), f"signal {signal.Signals(sig).name}")
 
 
+def _keep(cwd: Path, keep: Path) -> None:
+    """Copy the working directory to ``keep``: what can be copied, never failing the run.
+
+    A named pipe or socket the child left cannot be copied (``shutil`` refuses, it does not
+    wait); nor, without root, a directory or file the child made unreadable, until its rights
+    are given back."""
+    try:
+        shutil.copytree(cwd, keep, symlinks=True, dirs_exist_ok=True)
+    except OSError:
+        _give_back(cwd)
+        with contextlib.suppress(OSError):  # what still fails (a pipe) is left out
+            shutil.copytree(cwd, keep, symlinks=True, dirs_exist_ok=True)
+
+
+def _give_back(root: Path) -> None:
+    """Make every directory under ``root`` listable and writable by its owner again.
+
+    Root can list and empty a directory whatever its mode; the caller's own uid (glome not
+    running as root, so the child ran as the caller) cannot, once the child chmod'ed it to 0.
+    The child's processes are dead by now (the sweep), so nothing swaps a directory for a
+    symlink meanwhile; symlinks are skipped all the same (never follow the child's links)."""
+    with contextlib.suppress(OSError):
+        os.chmod(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+        for name in filenames:  # unreadable files cannot be kept
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISREG(mode) and not mode & stat.S_IRUSR:
+                    os.chmod(path, stat.S_IMODE(mode) | stat.S_IRUSR)
+
+
 def _remove(path: Path) -> None:
-    """rmtree that also clears directories the child made unreadable."""
-
-    def fix(func: Callable[..., object], name: str, _exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(name), 0o700)
-            os.chmod(name, 0o700)
-        with contextlib.suppress(OSError):
-            func(name)
-
-    shutil.rmtree(path, onerror=fix)
+    """rmtree that also clears directories the child made unreadable or read-only."""
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        _give_back(path)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["Limits", "Sandbox", "SandboxResult", "isolation_problem"]

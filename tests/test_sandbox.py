@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +69,41 @@ def test_fresh_working_directory_removed_and_kept_on_request(sandbox: Sandbox, t
     assert (tmp_path / "kept" / "made").read_text() == "x"
     again = sandbox.run(_py("import os; print(os.getcwd())"), timeout=30)
     assert again.stdout.decode().strip() != cwd
+
+
+def test_keeping_a_directory_with_a_named_pipe(sandbox: Sandbox, tmp_path: Path):
+    """Regression: a pipe left in the working directory made ``keep`` raise out of ``run``."""
+    code = "import os; os.mkfifo('pipe'); open('made', 'w').write('x')"
+    result = sandbox.run(_py(code), timeout=30, keep=tmp_path / "kept")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "kept" / "made").read_text() == "x"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_in(seconds: float) -> threading.Timer:
+    """Raise Interrupted in the main thread after ``seconds`` (as Ctrl-C raises there)."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise Interrupted
+
+    signal.signal(signal.SIGUSR1, handler)
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.start()
+    return timer
+
+
+def test_an_interrupted_caller_leaves_nothing_running(sandbox: Sandbox):
+    """Regression: an exception in the caller while it waited (Ctrl-C) left the child running."""
+    timer = interrupt_in(1.0)
+    try:
+        with pytest.raises(Interrupted):
+            sandbox.run(["sh", "-c", "sleep 300 & sleep 300"], timeout=60)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
 
 
 def test_endless_allocation_is_stopped(sandbox: Sandbox):
