@@ -9,6 +9,7 @@ behind must be found without a uid. Without root, the ordinary tests are this pa
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.roster import SCRIPT_ECHO, SH_ECHO
 
 from glome.sandbox import MARKER, SAFE_PATH, UID_BASE, UID_SLOTS, _readable_by_others
 
@@ -278,3 +280,50 @@ def test_isolate_keeps_a_fork_bomb_from_starving_its_neighbour(driven: dict[str,
     on the uid's shared pool; it is now set inside, where only the sandbox's processes count."""
     case = _case(driven, "neighbour-isolated")
     assert case["returncode"] == 0 and case["stdout"] == "forked 5\n", case
+
+
+ESCAPEE = SCRIPT_ECHO.replace("ECHO", 'body["echo"]').replace(
+    "HOSTILE",
+    # a child that leaves the session and clears its environment, then sleeps: only the
+    # reaper finds it without a uid of its own
+    "if os.fork() == 0:\n    os.setsid()\n    os.execve('/bin/sleep', ['sleep', '300'], {})",
+)
+GRADE_BOUND_S = 240
+"""Wall seconds for grading 2 students x 2 seeds of challenge 1 (10 s runs, two at a time)."""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(GRADE_BOUND_S + 120)
+def test_glome_grade_without_root(unprivileged: Unprivileged) -> None:
+    """``glome grade`` end to end as the unprivileged uid: a good node and one that leaves an
+    escaped process behind. Both are graded, and nothing of the uid is left running."""
+    roster = unprivileged.home / "roster"
+    for student, text in (("good", SH_ECHO), ("escapee", ESCAPEE)):
+        (roster / student).mkdir(parents=True)
+        (roster / student / "1").write_text(text)
+        os.chmod(roster / student / "1", 0o700)  # the uid owns it (chown below)
+    for path in [roster, *roster.rglob("*")]:
+        os.chown(path, unprivileged.uid, unprivileged.uid)
+    out = unprivileged.home / "grades"
+    start = time.monotonic()
+    done = unprivileged.run(
+        [unprivileged.python, "-m", "glome.cli", "grade", str(roster), "--challenges", "1",
+         "--seeds", "2", "--workers", "2", "--out", str(out), "--memory-mb", "1024",
+         "--cpu-seconds", "60", "--quiet"],
+        timeout=GRADE_BOUND_S,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert time.monotonic() - start < GRADE_BOUND_S
+    deadline = time.monotonic() + 2
+    while unprivileged.processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert unprivileged.processes() == [], "a submission's process outlived the grading"
+
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    verdicts = {(r["student"], r["criterion"]): r["verdict"] for r in rows}
+    assert verdicts[("good", "valid?")] == "PASS", rows
+    assert verdicts[("escapee", "valid?")] == "PASS", rows  # it echoes; its child is killed
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert TEACHER["TEACHER_SECRET"].encode() not in path.read_bytes(), path
