@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,12 @@ from glome.sandbox import MARKER, Limits, Sandbox, isolation_problem
 SMALL = Limits(memory_mb=256, cpu_seconds=20, file_mb=1, processes=32, wall_seconds=60)
 
 
-def _sandboxed_pids() -> list[int]:
-    """Live processes that came from any sandbox (by their marker variable), zombies aside."""
+TAG = "GLOME_TEST_SANDBOX"
+"""A variable the tests' sandboxes pass to their children: other graders may run meanwhile."""
+
+
+def _sandboxed_pids(tag: str) -> list[int]:
+    """Live processes that came from this test's sandboxes (marker and tag), zombies aside."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -27,16 +32,17 @@ def _sandboxed_pids() -> list[int]:
             state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if MARKER.encode() + b"=" in environ and state != "Z":
+        mine = MARKER.encode() + b"=" in environ and f"{TAG}={tag}".encode() in environ
+        if mine and state != "Z":
             found.append(int(name))
     return found
 
 
 @pytest.fixture
 def sandbox() -> Sandbox:
-    before = _sandboxed_pids()
-    yield Sandbox(SMALL)
-    assert _sandboxed_pids() == before, "a sandboxed process was left running"
+    tag = uuid.uuid4().hex
+    yield Sandbox(SMALL, env={TAG: tag})
+    assert _sandboxed_pids(tag) == [], "a sandboxed process was left running"
 
 
 def _py(code: str) -> list[str]:
@@ -57,6 +63,7 @@ def test_environment_holds_only_the_protocol(sandbox: Sandbox, monkeypatch: pyte
         "PYTHONPATH",
         "PYTHONDONTWRITEBYTECODE",
         MARKER,
+        TAG,  # passed by the caller (the fixture)
     }
 
 
@@ -136,7 +143,8 @@ def test_sigterm_ignoring_and_escaping_children_are_killed(sandbox: Sandbox):
 
 
 def test_cpu_limit(sandbox: Sandbox):
-    result = Sandbox(Limits(cpu_seconds=1, wall_seconds=60)).run(_py("while True: pass"))
+    limits = Limits(cpu_seconds=1, wall_seconds=60)
+    result = Sandbox(limits, env=sandbox.extra_env).run(_py("while True: pass"))
     assert result.killed == "cpu limit"
 
 
