@@ -221,6 +221,12 @@ def test_never_answers(driven: dict[str, Any]) -> None:
     assert case["seconds"] < 15
 
 
+def test_cpu_limit_is_reported_through_the_reaper(driven: dict[str, Any]) -> None:
+    """The reaper dies of the signal that killed the child, so the reason is the child's."""
+    case = _case(driven, "spinner")
+    assert case["killed"] == "cpu limit" and case["returncode"] < 0
+
+
 def test_escape_with_new_session_and_empty_environment(driven: dict[str, Any]) -> None:
     """Regression: without a uid of its own, such a process carried nothing the sweep looked
     for (session, group, marker) and kept running; the reaper now inherits and kills it."""

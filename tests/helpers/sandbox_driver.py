@@ -26,6 +26,7 @@ from typing import Any
 from glome.sandbox import Limits, Sandbox, SandboxResult, isolation_problem
 
 SMALL = Limits(memory_mb=256, cpu_seconds=20, file_mb=1, processes=32, wall_seconds=60)
+CPU_LIMITED = Limits(cpu_seconds=1, wall_seconds=60)
 OTHER_PROCESSES = 20
 """Processes of the caller's uid alive during the ``forks`` case, outside any sandbox."""
 
@@ -65,8 +66,8 @@ NEIGHBOUR = (  # says it runs, waits until the bomb next door is full, forks 5 c
     "    os.waitpid(pid, 0)\n"
     "print('forked 5', flush=True)\n"
 )
-HOLDING_BOMB = FORKS + (  # ... then says so, and holds its processes for 3 s
-    "open(os.environ['BOMB_FULL'], 'w').close()\nimport time; time.sleep(3)\n"
+HOLDING_BOMB = FORKS + (  # then says so, and holds its processes while the neighbour forks
+    "open(os.environ['BOMB_FULL'], 'w').close()\nimport time; time.sleep(1.5)\n"
 )
 LOCKED = (  # a directory nobody may read or enter, with a file inside
     "import os\n"
@@ -89,6 +90,7 @@ CASES: dict[str, tuple[list[str], float, bool]] = {
         False,
     ),
     "silent": (_py("import time\nwhile True: time.sleep(1)"), 2, False),
+    "spinner": (_py("while True: pass"), 30, False),  # under CPU_LIMITED
     "escape": (_py(ESCAPE), 30, False),
     "forks": (_py(FORKS), 30, False),
     "locked": (_py(LOCKED), 30, False),
@@ -177,7 +179,7 @@ def _live_processes_of_mine() -> list[int]:
 def _run(name: str, tmp: Path, kept: Path | None, isolate: bool) -> SandboxResult | bool:
     """The case's result; for ``interrupted``, whether the interruption came through."""
     argv, timeout, _ = CASES[name]
-    sandbox = Sandbox(SMALL, isolate=isolate)
+    sandbox = Sandbox(CPU_LIMITED if name == "spinner" else SMALL, isolate=isolate)
     if name == "interrupted":
         return _interrupted(lambda: sandbox.run(argv, timeout=timeout))
     if name.startswith("forks"):
