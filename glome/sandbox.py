@@ -22,14 +22,20 @@ from the process limit, and a uid of its own lets the end-of-run sweep kill ever
 that uid, whatever session or group it moved to. If the Python interpreter or glome itself is
 not readable by others (a Python installed under ``/root``), the child keeps one capability,
 CAP_DAC_READ_SEARCH, to read them: it can then *read* any file on the machine (not write it);
-``Sandbox.notes`` says so. Without root, the child runs as the caller's uid; the process limit
-then counts on top of the caller's own processes, and the sweep finds escapees by a marker in
-their environment.
+``Sandbox.notes`` says so.
+
+Without root, the child runs as the caller's uid. The process limit then counts on top of the
+caller's own processes, and of any other sandbox running at the same time (one pool per uid).
+The child runs under a small reaper (``glome.sandbox_procs``): a child subreaper that
+inherits every orphan of the child's tree and kills them all at the end, so that nothing
+escapes by leaving the session and clearing its environment. The sweep (session, group and a
+marker in the environment) stays behind it, for a child that kills the reaper.
 
 ``isolate=True`` adds Linux namespaces through ``unshare``: a network namespace with no
 interface but loopback (no network), and a PID namespace (when its first process ends, the
-kernel kills everything inside). ``isolation_problem()`` says why the machine does not allow
-it, or None.
+kernel kills everything inside). Without root it needs a user namespace too, which counts
+its own processes: the process limit is set inside it (``prlimit``) and is the sandbox's
+alone. ``isolation_problem()`` says why the machine does not allow it, or None.
 
 What this does not protect against is in docs/teaching.md ("What the sandbox does not do").
 """
@@ -45,18 +51,21 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from glome.sandbox_files import chown_tree, keep_copy, remove, tail
+from glome.sandbox_procs import count_tasks, kill_all, pids_of_uid, sweep
+
 UID_BASE = 420000
 """First uid handed to sandboxed children when glome runs as root (no account uses it)."""
 UID_SLOTS = 4096
-OUTPUT_TAIL = 8 << 20
-"""Bytes of stdout and stderr kept (the last ones): a child printing without end costs no RAM."""
+REAPER = Path(__file__).with_name("sandbox_procs.py")
+REAPER_GRACE = 8.0
+"""Seconds the reaper gets to empty the child's tree after a timeout (it gives up after 5)."""
 MARKER = "GLOME_SANDBOX"
 """Environment variable set to a fresh token in each child, to find escaped processes."""
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -137,6 +146,7 @@ class Sandbox:
         private = Path(tempfile.mkdtemp(prefix="glome-sandbox-"))  # outputs: not the child's
         account = _take_account() if _is_root() else _Account(None)
         token = uuid.uuid4().hex
+        reaped = private / "reaped"
         try:
             cwd = private / "cwd"
             cwd.mkdir()
@@ -144,29 +154,33 @@ class Sandbox:
                 shutil.copy2(source, cwd / name)
             if account.uid is not None:
                 os.chmod(private, 0o711)  # noqa: S103 (the child uid must reach cwd/)
-                _chown_tree(cwd, account.uid)
+                chown_tree(cwd, account.uid)
             with open(private / "out", "wb") as out, open(private / "err", "wb") as err:
                 proc = subprocess.Popen(
-                    self._command(list(argv), account),
+                    self._command(list(argv), account, reaped),
                     cwd=cwd,
                     env=self._environment(cwd, token),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
-                    preexec_fn=_limiter(self.limits, account.uid),  # noqa: PLW1509 (rlimits)
+                    preexec_fn=_limiter(self.limits, self._process_limit(account)),  # noqa: PLW1509
                 )
                 timed_out = False
                 try:
                     proc.wait(timeout=wall)
                 except subprocess.TimeoutExpired:
                     timed_out = True
-                stray = _sweep(proc.pid, account.uid, token)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=5)
-            stdout, stderr = _tail(private / "out"), _tail(private / "err")
+                finally:  # also when the caller is interrupted (Ctrl-C): nothing may outlive it
+                    if proc.returncode is None and self._reaper(account):
+                        _stop_reaper(proc)
+                    stray = sweep(proc.pid, account.uid, f"{MARKER}={token}".encode())
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=5)
+            stdout, stderr = tail(private / "out"), tail(private / "err")
+            stray += _count_reaped(reaped)
             if keep is not None:
-                shutil.copytree(cwd, keep, symlinks=True, dirs_exist_ok=True)
+                keep_copy(cwd, keep)
             code = proc.returncode
             return SandboxResult(
                 None if timed_out else code,
@@ -177,7 +191,7 @@ class Sandbox:
                 stray,
             )
         finally:
-            _remove(private)
+            remove(private)
             _release_account(account)
 
     def _environment(self, cwd: Path, token: str) -> dict[str, str]:
@@ -195,12 +209,35 @@ class Sandbox:
         env.update(self.extra_env)
         return env
 
-    def _command(self, argv: list[str], account: _Account) -> list[str]:
+    def _process_limit(self, account: _Account) -> int | None:
+        """RLIMIT_NPROC to set before exec; None: set inside the user namespace instead.
+
+        RLIMIT_NPROC counts every process of the child's real uid. With a uid of its own,
+        those are the child's. Without, they include the caller's own processes and those of
+        every other sandbox running at the same time: the limit must allow for the caller's
+        (counted now), and a fork bomb in one sandbox can still use up another's share. A user
+        namespace (``--isolate`` without root) counts its own processes apart, so there the
+        limit is set inside it, by ``prlimit``, and is exactly ``processes``."""
+        if account.uid is not None:
+            return self.limits.processes
+        if self.isolate:
+            return None
+        return self.limits.processes + count_tasks(os.getuid())
+
+    def _reaper(self, account: _Account) -> bool:
+        # With a uid of its own the sweep finds every process of that uid, and with --isolate
+        # the PID namespace's first process is the reaper: only the plain non-root case needs it.
+        return account.uid is None and not self.isolate
+
+    def _command(self, argv: list[str], account: _Account, reaped: Path) -> list[str]:
+        if self._reaper(account):
+            return [sys.executable, "-I", "-S", str(REAPER), str(reaped), "--", *argv]
         prefix: list[str] = []
         if self.isolate:
             prefix = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
             if account.uid is None:
-                prefix += ["--user", "--map-root-user"]
+                prefix += ["--user", "--map-root-user", "--", "prlimit"]
+                prefix.append(f"--nproc={self.limits.processes}:{self.limits.processes}")
         if account.uid is not None:
             prefix += [
                 "setpriv",
@@ -227,7 +264,9 @@ def _probe_isolation(root: bool) -> str | None:
         return "the unshare command (util-linux) is not installed"
     argv = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
     if not root:
-        argv += ["--user", "--map-root-user"]
+        if shutil.which("prlimit") is None:
+            return "the prlimit command (util-linux) is not installed"
+        argv += ["--user", "--map-root-user", "--", "prlimit", "--nproc=64:64", "--"]
     try:
         done = subprocess.run([*argv, "true"], capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -258,21 +297,22 @@ def _readable_by_others(paths: tuple[Path, ...]) -> bool:
     return True
 
 
-def _limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
-    """The rlimits, set in the child between fork and exec (inherited by all it starts)."""
+def _limiter(limits: Limits, processes: int | None) -> Callable[[], None]:
+    """The rlimits, set in the child between fork and exec (inherited by all it starts).
+
+    ``processes``: RLIMIT_NPROC (``Sandbox._process_limit``), or None to leave it alone."""
     memory = limits.memory_mb << 20
-    # Without a uid of its own the child shares the caller's process count: allow for it.
-    processes = limits.processes + (0 if uid is not None else _count_tasks(os.getuid()))
 
     def apply() -> None:
         for which, value in (
             (resource.RLIMIT_AS, memory),
             (resource.RLIMIT_DATA, memory),
             (resource.RLIMIT_FSIZE, limits.file_mb << 20),
-            (resource.RLIMIT_NPROC, processes),
             (resource.RLIMIT_CORE, 0),
         ):
             _lower(which, value, value)
+        if processes is not None:
+            _lower(resource.RLIMIT_NPROC, processes, processes)
         # The soft CPU limit sends SIGXCPU; the hard one, a second later, SIGKILL.
         _lower(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
 
@@ -299,10 +339,10 @@ def _take_account() -> _Account:
         except BlockingIOError:
             os.close(fd)
             continue
-        if not _pids_of_uid(uid):  # left over by a grader that was killed: not free yet
+        if not pids_of_uid(uid):  # left over by a grader that was killed: not free yet
             return _Account(uid, fd)
-        _kill_all(_pids_of_uid(uid))
-        if not _pids_of_uid(uid):
+        kill_all(pids_of_uid(uid))
+        if not pids_of_uid(uid):
             return _Account(uid, fd)
         os.close(fd)
     raise RuntimeError(f"no free sandbox uid in {UID_BASE}..{UID_BASE + UID_SLOTS - 1}")
@@ -313,103 +353,20 @@ def _release_account(account: _Account) -> None:
         os.close(account.lock_fd)
 
 
-def _chown_tree(root: Path, uid: int) -> None:
-    os.chown(root, uid, uid)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+def _stop_reaper(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the reaper alone (not its group: it must live to kill the child's tree)."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=REAPER_GRACE)
 
 
-def _proc_status(pid: int) -> dict[str, str]:
+def _count_reaped(report: Path) -> int:
+    """Processes the reaper killed after the child ended (0 without a reaper or a report)."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-
-
-def _all_pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def _pids_of_uid(uid: int) -> list[int]:
-    return [p for p in _all_pids() if _proc_status(p).get("Uid", "").split("\t")[:1] == [str(uid)]]
-
-
-def _count_tasks(uid: int) -> int:
-    """Threads count against RLIMIT_NPROC too."""
-    total = 0
-    for pid in _all_pids():
-        status = _proc_status(pid)
-        if status.get("Uid", "").split("\t")[:1] == [str(uid)]:
-            total += int(status.get("Threads", "1"))
-    return total
-
-
-def _session_and_group(pid: int) -> tuple[int, int] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return int(fields[3]), int(fields[2])  # session, process group
-
-
-def _has_marker(pid: int, token: str) -> bool:
-    try:
-        return f"{MARKER}={token}".encode() in Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
-
-
-def _members(leader: int, uid: int | None, token: str) -> list[int]:
-    """Every live process of this run: by uid when it has its own, else session/group/marker."""
-    if uid is not None:
-        return _pids_of_uid(uid)
-    me = os.getpid()
-    found = []
-    for pid in _all_pids():
-        if pid == me:
-            continue
-        ids = _session_and_group(pid)
-        if (ids is not None and leader in ids) or _has_marker(pid, token):
-            found.append(pid)
-    return found
-
-
-def _kill_all(pids: Sequence[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _sweep(leader: int, uid: int | None, token: str) -> int:
-    """Kill the child's group, then every process of the run, until none is left (5 s max)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(leader, signal.SIGKILL)
-    stray: set[int] = set()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        # A zombie child of ours still shows; its group id is the leader's: skip the leader.
-        alive = [p for p in _members(leader, uid, token) if p != leader and not _is_zombie(p)]
-        if not alive:
-            break
-        stray.update(alive)
-        _kill_all(alive)
-        time.sleep(0.05)
-    return len(stray)
-
-
-def _is_zombie(pid: int) -> bool:
-    return _proc_status(pid).get("State", "Z").startswith(("Z", "X"))
-
-
-def _tail(path: Path) -> bytes:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        if size > OUTPUT_TAIL:
-            f.seek(size - OUTPUT_TAIL)
-        return f.read()
+        return int(report.read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 def _why_killed(code: int | None, timed_out: bool, stderr: bytes) -> str | None:
@@ -430,19 +387,6 @@ def _why_killed(code: int | None, timed_out: bool, stderr: bytes) -> str | None:
         signal.SIGKILL: "killed (SIGKILL: cpu or memory limit)",
     }
     return named.get(signal.Signals(sig), f"signal {signal.Signals(sig).name}")
-
-
-def _remove(path: Path) -> None:
-    """rmtree that also clears directories the child made unreadable."""
-
-    def fix(func: Callable[..., object], name: str, _exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(name), 0o700)
-            os.chmod(name, 0o700)
-        with contextlib.suppress(OSError):
-            func(name)
-
-    shutil.rmtree(path, onerror=fix)
 
 
 __all__ = ["Limits", "Sandbox", "SandboxResult", "isolation_problem"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,8 +17,12 @@ from glome.sandbox import MARKER, Limits, Sandbox, isolation_problem
 SMALL = Limits(memory_mb=256, cpu_seconds=20, file_mb=1, processes=32, wall_seconds=60)
 
 
-def _sandboxed_pids() -> list[int]:
-    """Live processes that came from any sandbox (by their marker variable), zombies aside."""
+TAG = "GLOME_TEST_SANDBOX"
+"""A variable the tests' sandboxes pass to their children: other graders may run meanwhile."""
+
+
+def _sandboxed_pids(tag: str) -> list[int]:
+    """Live processes that came from this test's sandboxes (marker and tag), zombies aside."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -25,16 +32,17 @@ def _sandboxed_pids() -> list[int]:
             state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if MARKER.encode() + b"=" in environ and state != "Z":
+        mine = MARKER.encode() + b"=" in environ and f"{TAG}={tag}".encode() in environ
+        if mine and state != "Z":
             found.append(int(name))
     return found
 
 
 @pytest.fixture
 def sandbox() -> Sandbox:
-    before = _sandboxed_pids()
-    yield Sandbox(SMALL)
-    assert _sandboxed_pids() == before, "a sandboxed process was left running"
+    tag = uuid.uuid4().hex
+    yield Sandbox(SMALL, env={TAG: tag})
+    assert _sandboxed_pids(tag) == [], "a sandboxed process was left running"
 
 
 def _py(code: str) -> list[str]:
@@ -55,6 +63,7 @@ def test_environment_holds_only_the_protocol(sandbox: Sandbox, monkeypatch: pyte
         "PYTHONPATH",
         "PYTHONDONTWRITEBYTECODE",
         MARKER,
+        TAG,  # passed by the caller (the fixture)
     }
 
 
@@ -67,6 +76,41 @@ def test_fresh_working_directory_removed_and_kept_on_request(sandbox: Sandbox, t
     assert (tmp_path / "kept" / "made").read_text() == "x"
     again = sandbox.run(_py("import os; print(os.getcwd())"), timeout=30)
     assert again.stdout.decode().strip() != cwd
+
+
+def test_keeping_a_directory_with_a_named_pipe(sandbox: Sandbox, tmp_path: Path):
+    """Regression: a pipe left in the working directory made ``keep`` raise out of ``run``."""
+    code = "import os; os.mkfifo('pipe'); open('made', 'w').write('x')"
+    result = sandbox.run(_py(code), timeout=30, keep=tmp_path / "kept")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "kept" / "made").read_text() == "x"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_in(seconds: float) -> threading.Timer:
+    """Raise Interrupted in the main thread after ``seconds`` (as Ctrl-C raises there)."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise Interrupted
+
+    signal.signal(signal.SIGUSR1, handler)
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.start()
+    return timer
+
+
+def test_an_interrupted_caller_leaves_nothing_running(sandbox: Sandbox):
+    """Regression: an exception in the caller while it waited (Ctrl-C) left the child running."""
+    timer = interrupt_in(1.0)
+    try:
+        with pytest.raises(Interrupted):
+            sandbox.run(["sh", "-c", "sleep 300 & sleep 300"], timeout=60)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
 
 
 def test_endless_allocation_is_stopped(sandbox: Sandbox):
@@ -99,7 +143,8 @@ def test_sigterm_ignoring_and_escaping_children_are_killed(sandbox: Sandbox):
 
 
 def test_cpu_limit(sandbox: Sandbox):
-    result = Sandbox(Limits(cpu_seconds=1, wall_seconds=60)).run(_py("while True: pass"))
+    limits = Limits(cpu_seconds=1, wall_seconds=60)
+    result = Sandbox(limits, env=sandbox.extra_env).run(_py("while True: pass"))
     assert result.killed == "cpu limit"
 
 
