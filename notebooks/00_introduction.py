@@ -188,8 +188,8 @@ fig.tight_layout()
 # %% [markdown]
 # On the right, the space-time (Lamport) diagram: one column per client, node or service,
 # time flowing down, one arrow per message: client messages are nearly flat (the I/O delay
-# only), the node's requests to `seq-kv` and their replies slope down by 50 ms each. It is the picture to
-# draw whenever a run surprises you.
+# only), the node's requests to `seq-kv` and their replies slope down by 50 ms each. It is
+# the picture to draw whenever a run surprises you.
 #
 # ## 5. Replay by seed
 #
