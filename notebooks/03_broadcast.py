@@ -36,10 +36,10 @@
 # | `Hardened` | acknowledged deltas on a star overlay, retransmission with backoff, anti-entropy |
 
 # %%
-import json
 
 import matplotlib.pyplot as plt
 import networkx as nx
+import orjson
 import pandas as pd
 from IPython.display import Markdown
 
@@ -305,8 +305,8 @@ def between_nodes(r) -> pd.DataFrame:
 
 
 def body_bytes(messages: pd.DataFrame) -> pd.Series:
-    """Each message's body as compact JSON, in bytes."""
-    return messages["body"].map(lambda b: len(json.dumps(b, separators=(",", ":"))))
+    """Each message's body as compact JSON, in bytes (as the network measures it)."""
+    return messages["body"].map(lambda b: len(orjson.dumps(b)))
 
 
 def payload_bytes_per_op(r) -> float:
@@ -446,6 +446,7 @@ def per_second(ops: pd.DataFrame, q: float, end: float) -> pd.Series:
     return ok.groupby(ok["invoke_time_s"] // 1)["latency_ms"].quantile(q).reindex(range(int(end)))
 
 
+busy = {name: router_busy(r) for name, r in official_3d.items()}
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
 colours = {"FullStateGossip": "tab:red", "Hardened": "tab:blue"}
 for name, r in official_3d.items():
@@ -460,8 +461,8 @@ for name, r in official_3d.items():
             color=colours[name],
             label=f"{name} p{q * 100:g}",
         )
-    busy = router_busy(r).reindex(range(int(end)), fill_value=0)
-    right.plot(busy.index + 0.5, busy, "o-", ms=3, color=colours[name], label=name)
+    load = busy[name].reindex(range(int(end)), fill_value=0)
+    right.plot(load.index + 0.5, load, "o-", ms=3, color=colours[name], label=name)
 left.set(
     xlabel="time (s)", ylabel="operation latency (ms)", title="Client operations (ok), per second"
 )
@@ -480,7 +481,7 @@ waits = {
     for name, r in official_3d.items()
 }
 wait_p99 = {name: w["latency_ms"].quantile(0.99) for name, w in waits.items()}
-peak = {name: router_busy(r).max() for name, r in official_3d.items()}
+peak = {name: load.max() for name, load in busy.items()}
 gossips = between_nodes(official_3d["FullStateGossip"])["send_time_s"]
 naive_p99 = per_second(official_3d["FullStateGossip"].client_ops, 0.99, 20)
 early, late = naive_p99.iloc[:5].mean(), naive_p99.iloc[-5:].mean()
