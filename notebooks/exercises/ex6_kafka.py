@@ -81,7 +81,7 @@ class MyKafka(Node):
 # ## Grade
 #
 # 5a (one node) and 5b (two nodes), official commands: 20 s at 1000 requests per second,
-# 3 seeds each (every request costs lin-kv round trips: a few minutes of CPU in all).
+# 3 seeds each (every request costs lin-kv round trips; each run takes a few CPU seconds).
 
 # %%
 grade_kafka = grade_exercise("ex6_kafka", MyKafka)
