@@ -100,7 +100,11 @@ print(inspect.getsource(Echo))
 # in-process on a **virtual clock**: nothing ever really sleeps, the network's latency and the
 # workload's schedule advance simulated time, and a seed fixes every random choice. So a
 # 10-second test takes a fraction of those 10 seconds, and the same seed gives the same history,
-# byte for byte. (Given `bin=[...]` instead, it runs any Maelstrom binary as real processes in
+# byte for byte. Handling a message costs simulated time too, as it costs real time under
+# Maelstrom: a few milliseconds of I/O on its way (`io_delay`), a charge per byte in a router
+# that every message of the run passes through (`router_per_byte`), and a short service time
+# at the node, which handles one message at a time (`processing_time`). So operations take
+# milliseconds, and a design that floods the network makes everyone wait. (Given `bin=[...]` instead, it runs any Maelstrom binary as real processes in
 # real time, exactly as Maelstrom does.)
 #
 # The keywords are Maelstrom's flags: `--node-count 1 --time-limit 10` becomes
@@ -154,9 +158,10 @@ loaded.ops[["process", "f", "type", "invoke_value", "invoke_time_s", "latency_ms
 loaded.messages[["id", "src", "dest", "type", "msg_id", "in_reply_to", "send_time_s"]].head(6)
 
 # %% [markdown]
-# Every plot in `analysis` takes an optional matplotlib `ax`, so they compose. Echo on an
-# instant network is not much to look at. Maelstrom delays messages between nodes and between
-# a node and a service (never to or from a client), so here is a node that *uses* a service:
+# Every plot in `analysis` takes an optional matplotlib `ax`, so they compose. Echo is not
+# much to look at: each operation takes only the I/O delay of its request and its reply.
+# Maelstrom's `--latency` delays messages between nodes and between a node and a service
+# (never to or from a client), so here is a node that *uses* a service:
 # challenge 4's counter, which keeps its totals in Maelstrom's `seq-kv` store, with 50 ms on
 # every such link. Each client operation now costs the node a few round trips to `seq-kv`.
 
@@ -182,9 +187,9 @@ fig.tight_layout()
 
 # %% [markdown]
 # On the right, the space-time (Lamport) diagram: one column per client, node or service,
-# time flowing down, one arrow per message: client messages are flat (no delay), the
-# node's requests to `seq-kv` and their replies slope down by 50 ms each. It is the picture to
-# draw whenever a run surprises you.
+# time flowing down, one arrow per message: client messages are nearly flat (the I/O delay
+# only), the node's requests to `seq-kv` and their replies slope down by 50 ms each. It is
+# the picture to draw whenever a run surprises you.
 #
 # ## 5. Replay by seed
 #

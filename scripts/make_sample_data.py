@@ -5,10 +5,11 @@
 Runs a handful of short, seeded, in-process tests (a broadcast node losing values under a
 partition and the hardened one on the same seed, a counter, a kafka log losing writes to a
 kill, transactions with a dependency cycle) into ``data/sample-store`` in Maelstrom's layout.
-Run directories get fixed timestamp names (one second apart) and node state directories are
-dropped, so a regeneration only changes what the runs themselves changed: ``jepsen.log`` and
-``test.json``'s ``start-time`` carry wall-clock stamps; everything else is determined by the
-seeds and the simulator's code (a change in event scheduling reorders the journal).
+Run directories get fixed timestamp names (one second apart); node state directories and the
+rendered drawings (``messages.svg``, ``timeline.html``) are dropped, so a regeneration only
+changes what the runs themselves changed: ``jepsen.log`` and ``test.json``'s ``start-time``
+carry wall-clock stamps; everything else is determined by the seeds and the simulator's code
+(a change in event scheduling or in the processing-time model reorders the journal).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from glome.sim.render.store import timestamp_name  # noqa: E402
 OUT = ROOT / "data" / "sample-store"
 FIRST = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 MAX_BYTES = 500_000
+RENDERED = ("messages.svg", "timeline.html")
+"""Drawings a run writes for people, not read back by ``analysis`` when a journal is there."""
 
 PARTITIONED_BROADCAST: dict[str, Any] = {
     "workload": "broadcast",
@@ -107,6 +110,8 @@ def main() -> int:
         final = result.store_path.with_name(name)
         result.store_path.rename(final)
         shutil.rmtree(final / "state", ignore_errors=True)  # node state (sqlite etc.)
+        for drawing in RENDERED:  # the journal holds the same messages; keeps the sample small
+            (final / drawing).unlink(missing_ok=True)
         _relink(final.parent / "latest", name)
         _relink(OUT / "latest", f"{final.parent.name}/{name}")
         print(f"{node.__name__:18} {final.relative_to(ROOT)}  valid={result.valid}")

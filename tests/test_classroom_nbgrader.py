@@ -91,26 +91,9 @@ def _score(course: Path, exercise_id: str, student: str) -> tuple[float, float]:
         return float(submission.score), float(submission.max_score)
 
 
-# The teacher's kafka solution reads and writes lin-kv for every message; under the default
-# processing time its consumers fall behind and 5b reports acknowledged messages no poll
-# returned (glome.nodes.kafka:LinKVKafka does too), while real Maelstrom passes such nodes.
-# Kept as a strict xfail so the day the model or the solution is fixed, this test says so.
-KNOWN_FAILING = {
-    "ex6_kafka": "lin-kv kafka solution fails 5b's :unseen under the default processing time",
-}
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(AUTOGRADE_TIMEOUT)
-@pytest.mark.parametrize(
-    "exercise_id",
-    [
-        pytest.param(e, marks=pytest.mark.xfail(reason=KNOWN_FAILING[e], strict=True))
-        if e in KNOWN_FAILING
-        else e
-        for e in EXERCISES
-    ],
-)
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
 def test_autograde_solution_starter_and_buggy(exercise_id: str, tmp_path: Path) -> None:
     course = tmp_path / "course"
     write_course(course, [exercise_id])

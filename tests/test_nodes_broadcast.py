@@ -77,6 +77,16 @@ def test_rangeset_matches_python_sets(
     assert set(head) <= sa and head.range_count == min(2, ra.range_count)
 
 
+@settings(max_examples=120, deadline=None)
+@given(values=st.lists(st.integers(-20, 60), max_size=60))
+def test_rangeset_of_equals_adding_one_by_one(values: list[int]) -> None:
+    one_by_one = RangeSet()
+    for v in values:
+        one_by_one.add(v)
+    built = RangeSet.of(values)
+    assert built == one_by_one and len(built) == len(set(values)) and _ranges_ok(built)
+
+
 def test_rangeset_compacts_consecutive_values() -> None:
     rs = RangeSet.of([5, 3, 4, 1, 0, 2, 9])
     assert rs.to_json() == [[0, 5], [9, 9]] and len(rs) == 7

@@ -234,24 +234,8 @@ def test_exercise_has_blanks_and_no_solution(path: Path) -> None:
         assert len(leaked) < max(2, len(body) // 3), f"solution lines in the exercise: {leaked}"
 
 
-KNOWN_FAILING = {
-    # lin-kv for every message: under the default processing time 5b reports acknowledged
-    # messages that no poll returned (tests/test_classroom_nbgrader.py says the same)
-    "ex6_kafka.py": "lin-kv kafka solution fails 5b's :unseen under the default processing time",
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN_FAILING[p.name], strict=True))
-        if p.name in KNOWN_FAILING
-        else p
-        for p in EXERCISES
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
 def test_exercise_passes_with_its_solution(path: Path, tmp_path: Path) -> None:
     nb = jupytext.read(path)
     for index, source in zip(_exercise_cells(nb), _solution_cells(path), strict=True):

@@ -55,7 +55,7 @@ EXERCISES: dict[str, Exercise] = {
             "ex5_efficient_broadcast",
             "Efficient broadcast",
             "MyBroadcast",
-            ("3e",),
+            ("3d", "3e"),
             {"time_limit": 10},
         ),
         Exercise(

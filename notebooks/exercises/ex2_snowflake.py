@@ -133,7 +133,8 @@ class MyIds(Node):
 # ## Grade
 #
 # Challenge 2's official command: 3 nodes, 30 s at 1000 requests per second, partitions, and
-# total availability. It takes a few seconds.
+# total availability, on the challenge's default seeds. Each run costs a few CPU seconds, so
+# the grade takes a minute or two.
 
 # %%
 grade_ids = grade_exercise("ex2_snowflake", MyIds)

@@ -15,10 +15,15 @@
 # # Solutions to exercise 6 (for teachers)
 #
 # The cell tagged `solution` replaces the cell tagged `exercise` in `exercises/ex6_kafka.py`.
-# glome's own version, with parallel reads and a bound on cas retries, is
-# `glome.nodes.kafka.LinKVKafka`.
+# Its poll reads the keys concurrently (`asyncio.gather`, one task per key). That matters:
+# at the end of a run each client polls every key the run wrote, from offset 0, in one
+# request; read one after another, that is a lin-kv round trip per message in turn, the poll
+# outlasts the client's timeout (5 s) again and again, and 5b reports the last keys' messages
+# as `unseen`. glome's own version, which also reads a key's offsets concurrently and
+# bounds its cas retries, is `glome.nodes.kafka.LinKVKafka`.
 
 # %%
+import asyncio
 from typing import Any
 
 from glome.errors import PreconditionFailed
@@ -48,17 +53,22 @@ class MyKafka(Node):
         await self.kv.write(f"msg/{key}/{offset}", msg.body["msg"])
         return {"type": "send_ok", "offset": offset}
 
+    async def poll_key(self, key: str, start: int) -> list[list[Any]]:
+        end = await self.kv.read(f"next/{key}", default=0)
+        found = []
+        for offset in range(start, min(end, start + self.POLL_BATCH)):
+            value = await self.kv.read(f"msg/{key}/{offset}", default=None)
+            if value is None:
+                break  # taken but not written yet: stop here, never skip
+            found.append([offset, value])
+        return found
+
     @handler("poll")
     async def poll(self, msg: Message) -> dict[str, Any]:
-        out: dict[str, list[list[Any]]] = {}
-        for key, start in sorted(msg.body["offsets"].items()):
-            end = await self.kv.read(f"next/{key}", default=0)
-            for offset in range(start, min(end, start + self.POLL_BATCH)):
-                value = await self.kv.read(f"msg/{key}/{offset}", default=None)
-                if value is None:
-                    break  # taken but not written yet: stop here, never skip
-                out.setdefault(key, []).append([offset, value])
-        return {"type": "poll_ok", "msgs": out}
+        # Every key at once: a final poll asks for every key from offset 0.
+        keys = sorted(msg.body["offsets"])
+        found = await asyncio.gather(*(self.poll_key(k, msg.body["offsets"][k]) for k in keys))
+        return {"type": "poll_ok", "msgs": {k: m for k, m in zip(keys, found, strict=True) if m}}
 
     @handler("commit_offsets")
     async def commit_offsets(self, msg: Message) -> dict[str, Any]:

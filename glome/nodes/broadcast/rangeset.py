@@ -30,9 +30,15 @@ class RangeSet:
 
     @classmethod
     def of(cls, values: Iterable[int]) -> RangeSet:
+        """The set of ``values``: one ``add_range`` per run of consecutive values, not one
+        ``add`` per value (a full-state gossip message carries thousands of them)."""
         out = cls()
-        for v in values:
-            out.add(v)
+        ordered = sorted(set(values))
+        start = 0
+        for k in range(1, len(ordered) + 1):
+            if k == len(ordered) or ordered[k] != ordered[k - 1] + 1:
+                out.add_range(ordered[start], ordered[k - 1])
+                start = k
         return out
 
     @classmethod
