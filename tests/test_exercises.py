@@ -58,12 +58,13 @@ class StaleOnSomeSeeds(SeqKVCounterStale):
 
 
 def test_a_flaw_on_some_seeds_is_caught_over_seeds(tmp_path: Path) -> None:
-    """Seed 1 alone says PASS for the stale-read counter (it used to say "Well done");
-    ten seeds say FAIL (the default, DEFAULT_SEEDS["4"], is larger still)."""
-    one = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=1)
+    """Seed 2 alone says PASS for the stale-read counter (one seed used to say "Well done");
+    ten seeds from the same one say FAIL (it fails seeds 4 and 5, docs/findings.md, "Seeds per
+    challenge"; the default, DEFAULT_SEEDS["4"], is larger still)."""
+    one = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=1, seed=2)
     assert one.passed
-    grade = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=10)
-    assert not grade.passed and grade.failing_seeds
+    grade = grade_node("4", StaleOnSomeSeeds, store_dir=tmp_path, seeds=10, seed=2)
+    assert not grade.passed and grade.failing_seeds[:2] == [4, 5]
     assert f"the first failing seed is {grade.failing_seeds[0]}" in grade.hints[0]
     text = "\n".join(grade.hints)
     assert "workload: every final read must be one of the acceptable totals" in text
