@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from helpers.roster import SCRIPT_ECHO, SH_ECHO
+from helpers.sandbox_driver import processes
 
 from glome.sandbox import MARKER, SAFE_PATH, UID_BASE, UID_SLOTS, _readable_by_others
 
@@ -66,28 +67,15 @@ class Unprivileged:
 
     def processes(self) -> list[int]:
         """Live processes of the uid (zombies aside: dead, and waiting for init to reap them)."""
-        return [pid for pid, uid, state in _processes() if uid == self.uid and state != "Z"]
+        return [pid for pid, uid, state in processes() if uid == self.uid and state != "Z"]
 
     def kill_all(self) -> None:
         for pid in self.processes():
             os.kill(pid, signal.SIGKILL)
 
 
-def _processes() -> list[tuple[int, int, str]]:
-    """(pid, real uid, state) of every process."""
-    found = []
-    for name in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{name}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        found.append((int(name), int(fields["Uid"].split()[0]), fields["State"][:1]))
-    return found
-
-
 def _free_uid() -> int:
-    used = {uid for _, uid, _ in _processes()}
+    used = {uid for _, uid, _ in processes()}
     return next(u for u in range(FIRST_UID + os.getpid() % 1000, FIRST_UID + 5000) if u not in used)
 
 

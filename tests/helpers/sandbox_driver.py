@@ -162,18 +162,23 @@ def _interrupted(run: Callable[[], Any]) -> bool:
     return False
 
 
-def _live_processes_of_mine() -> list[int]:
-    """Processes of this uid other than this driver, zombies aside."""
+def processes() -> list[tuple[int, int, str]]:
+    """(pid, real uid, state) of every process (the test reads the machine with it too)."""
     found = []
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{name}/status").read_text()
         except OSError:
             continue
-        mine = f"Uid:\t{os.getuid()}\t" in status
-        if mine and int(name) != os.getpid() and "State:\tZ" not in status:
-            found.append(int(name))
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        found.append((int(name), int(fields["Uid"].split()[0]), fields["State"][:1]))
     return found
+
+
+def _live_processes_of_mine() -> list[int]:
+    """Processes of this uid other than this driver, zombies aside."""
+    me, uid = os.getpid(), os.getuid()
+    return [pid for pid, owner, state in processes() if owner == uid and pid != me and state != "Z"]
 
 
 def _run(name: str, tmp: Path, kept: Path | None, isolate: bool) -> SandboxResult | bool:
