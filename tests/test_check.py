@@ -21,6 +21,19 @@ CORPUS = _corpus()
 CORPUS_RUNS = sorted(p.parent for p in CORPUS.glob("*/store/*/*/history.edn")) if CORPUS else []
 
 
+def _echo_store(tmp_path: Path) -> Path:
+    """A small valid glome store: echo, one node, 2 s, seed 1."""
+    result = run(
+        "glome.nodes.echo:Echo",
+        workload="echo",
+        node_count=1,
+        time_limit=2,
+        seed=1,
+        store_dir=tmp_path,
+    )
+    return Path(result.store_path)
+
+
 @pytest.mark.skipif(not CORPUS_RUNS, reason="no Maelstrom corpus")
 @pytest.mark.parametrize("run_dir", CORPUS_RUNS, ids=lambda p: p.parts[-4])
 def test_agrees_with_maelstrom_or_explains_why(run_dir: Path) -> None:
@@ -63,15 +76,7 @@ def test_a_glome_store_compares_every_checker_including_net(tmp_path: Path) -> N
 
 
 def test_overrides_change_what_is_checked(tmp_path: Path) -> None:
-    result = run(
-        "glome.nodes.echo:Echo",
-        workload="echo",
-        node_count=1,
-        time_limit=2,
-        seed=1,
-        store_dir=tmp_path,
-    )
-    comparison = check_run(result.store_path, {"availability": 1.0}, write=False)
+    comparison = check_run(_echo_store(tmp_path), {"availability": 1.0}, write=False)
     assert comparison.options.availability == 1.0
 
 
@@ -94,18 +99,11 @@ def test_a_folder_that_is_not_a_store_is_a_clear_error(
 def test_a_truncated_history_names_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = run(
-        "glome.nodes.echo:Echo",
-        workload="echo",
-        node_count=1,
-        time_limit=2,
-        seed=1,
-        store_dir=tmp_path,
-    )
-    history = result.store_path / "history.edn"
+    store = _echo_store(tmp_path)
+    history = store / "history.edn"
     lines = history.read_text().splitlines()
     history.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20] + "\n")
-    assert main([str(result.store_path)]) == 254
+    assert main([str(store)]) == 254
     err = capsys.readouterr().err
     assert "history.edn line 6" in err and "Traceback" not in err
 
@@ -113,15 +111,7 @@ def test_a_truncated_history_names_file_and_line(
 def test_load_names_file_and_line_of_corrupt_results_and_journal(tmp_path: Path) -> None:
     import analysis
 
-    result = run(
-        "glome.nodes.echo:Echo",
-        workload="echo",
-        node_count=1,
-        time_limit=2,
-        seed=1,
-        store_dir=tmp_path,
-    )
-    store = result.store_path
+    store = _echo_store(tmp_path)
     results = (store / "results.edn").read_text()
     (store / "results.edn").write_text(results[: len(results) // 2])
     journal = (store / "net-journal.jsonl").read_text().splitlines()

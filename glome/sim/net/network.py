@@ -73,10 +73,6 @@ def serialise_body(body: Any) -> bytes:
         return dumps_exact(body)
 
 
-def _size(body: Any, body_json: bytes | None) -> int:
-    return len(body_json if body_json is not None else serialise_body(body))
-
-
 class Network:
     """Routes messages between registered endpoints on one asyncio loop."""
 
@@ -207,16 +203,11 @@ class Network:
         if self.processing is None:
             leaves = now
         else:
-            leaves = self.processing.departure(src, now, lambda: _size(body, body_json))
+            leaves = self.processing.departure(src, now, body, body_json)
         deadline = leaves + self.latency_for(src, dest)
         send_ns = round((now - self.origin) * 1e9)
         heapq.heappush(self._queue, (deadline, msg_id, src, dest, body, send_ns, body_json))
-        if deadline <= now:
-            if not self._soon:
-                self._soon = True
-                self.loop.call_soon(self._on_soon, context=self._context)
-        elif self._timer_at is None or deadline < self._timer_at:
-            self._schedule(deadline, now)
+        self._schedule(deadline, now)
         return msg_id
 
     def _schedule(self, deadline: float, now: float) -> None:

@@ -55,6 +55,8 @@ from typing import Any
 
 import orjson
 
+from glome.protocol import dumps_exact
+
 log = logging.getLogger("glome.sim.net.processing")
 
 PROCESSING_DISTS = ("constant", "uniform", "exponential")
@@ -138,6 +140,8 @@ class Processing:
         self.cost: Callable[[tuple[Any, ...]], float] = _cost_function(spec, rng)
         """Service time in seconds of the message a network callback was given."""
         self.router_per_byte_s = spec.router_per_byte_us / 1e6
+        self.delays = spec.io_delay_ms > 0 or self.router_per_byte_s > 0
+        """Whether a message leaves later than it is sent (else ``departure`` is ``now``)."""
         self._router_free_at = 0.0
         self._last_departure: dict[str, tuple[float, float]] = {}
         """Sender -> (when its last message was sent, when it left)."""
@@ -145,17 +149,17 @@ class Processing:
         """Off during setup (``init``): the model starts with the history's clock (``start``),
         so setup stays instantaneous and the journal's times keep their order."""
 
-    def departure(self, src: str, now: float, size: Callable[[], int]) -> float:
+    def departure(self, src: str, now: float, body: Any, body_json: bytes | None) -> float:
         """When a message ``src`` sends at loop time ``now`` is on its way: once the router has
         taken it, after an I/O delay, not before the sender's previous message, and with the
-        others sent at ``now``. ``size()``: the body's bytes as JSON."""
-        if not self.active:
+        others sent at ``now``. ``body_json``: the body as the sender wrote it, if it did."""
+        if not (self.active and self.delays):
             return now
         routed = now
         if self.router_per_byte_s:
             # The router takes messages in send order: one queue, computed on the spot.
             routed = max(now, self._router_free_at)
-            self._router_free_at = routed + self.router_per_byte_s * size()
+            self._router_free_at = routed + self.router_per_byte_s * body_size(body, body_json)
         last = self._last_departure.get(src)
         if last is not None and last[0] == now:
             leaves = max(routed, last[1])  # written at the same instant: flushed together
@@ -230,15 +234,18 @@ def _body_size(args: tuple[Any, ...]) -> int:
     """Bytes of the body as JSON, from ``receive(id, src, dest, body, body_json)`` or
     ``deliver(envelope)`` arguments."""
     if len(args) == 5:
-        body, body_json = args[3], args[4]
-        if body_json is not None:
-            return len(body_json)
-    else:
-        body = args[0].get("body")
+        return body_size(args[3], args[4])
+    return body_size(args[0].get("body"), None)
+
+
+def body_size(body: Any, body_json: bytes | None) -> int:
+    """Bytes of a message body as JSON: ``body_json`` when the sender already wrote it."""
+    if body_json is not None:
+        return len(body_json)
     try:
         return len(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS))
-    except TypeError:  # an integer beyond 64 bits: its decimal digits are close enough
-        return len(repr(body))
+    except TypeError:  # an integer beyond 64 bits or a lone surrogate: written exactly
+        return len(dumps_exact(body))
 
 
 class Server:
